@@ -1,0 +1,1 @@
+"""Vigía: news monitoring for Peruvian security."""

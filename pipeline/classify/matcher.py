@@ -1,0 +1,187 @@
+"""A phrase matcher over tokens: every lexicon (topics, places, anchors, contexts) is matched in one pass.
+
+An entry's pattern is written as it reads in a newspaper, e.g. ``estado de emergencia``, ``extors*``
+(a trailing ``*`` makes the last word a prefix), ``MS-13``. Two markers may precede it:
+
+    ^   cased: every capitalised word of the pattern must be capitalised in the text, so "Comas"
+        (the Lima district) matches and "comas" (commas) does not;
+    ?   needs Peru context: a place name shared with another country or with common speech
+        ("La Libertad", "San Martín", "Amazonas") counts only when the text is otherwise about Peru.
+
+Entries belong to a *family*. Within a family the leftmost-longest match wins and matches do not
+overlap, so "Villa El Salvador" (a Lima district) hides "El Salvador" (a country) and "San Martín de
+Porres" hides "San Martín"; across families they may overlap ("penal de Lurigancho" is a prison term
+and a place).
+
+Looking an entry up costs one dict access per token: the candidates of each distinct token are
+computed once and cached, and news vocabulary repeats heavily.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.classify.text import Tokens, fold
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_MIN_PREFIX = 3  # shorter prefixes ("ex*") would match half the dictionary
+_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One lexicon entry: a pattern, what it is evidence of, and how much it weighs."""
+
+    pattern: str  # as written, markers included
+    family: str  # "topic", "geo" or "context": matches overlap only across families
+    group: str  # e.g. "extortion", "peru", "foreign", "place", "disaster"
+    weight: float = 1.0
+    cased: bool = False
+    needs_peru: bool = False
+    payload: tuple[str, ...] = ()  # ubigeo codes of a place, ISO code of a foreign country
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    entry: Entry
+    start: int
+    end: int
+    weight: float  # entry weight times the zone weight of the matched text
+    surface: str  # the matched words, folded and lower-cased: what evidence shows
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    entry: Entry
+    rest: tuple[tuple[str, bool], ...]  # remaining words: (text, is_prefix)
+    capitals: tuple[bool, ...]  # per word: must the text's word be capitalised?
+
+    @property
+    def length(self) -> int:
+        return 1 + len(self.rest)
+
+
+def parse_pattern(raw: str) -> tuple[str, bool, bool]:
+    """Split the markers off a pattern: (pattern, cased, needs_peru)."""
+    cased = needs_peru = False
+    while raw[:1] in ("^", "?"):
+        cased = cased or raw[0] == "^"
+        needs_peru = needs_peru or raw[0] == "?"
+        raw = raw[1:]
+    return raw.strip(), cased, needs_peru
+
+
+def _words(pattern: str) -> tuple[list[tuple[str, bool]], list[bool]]:
+    words: list[tuple[str, bool]] = []
+    capitals: list[bool] = []
+    for piece in pattern.split():
+        is_prefix = piece.endswith("*")
+        tokens = _TOKEN.findall(fold(piece.rstrip("*")))
+        for position, token in enumerate(tokens):
+            words.append((token.lower(), is_prefix and position == len(tokens) - 1))
+            capitals.append(token[:1].isupper())
+    return words, capitals
+
+
+@dataclass
+class Matcher:
+    """Compiled lexicons; ``find(tokens)`` returns every match of every family."""
+
+    entries: Sequence[Entry]
+    _exact: dict[str, list[_Compiled]] = field(default_factory=dict, init=False, repr=False)
+    _prefix: dict[str, list[_Compiled]] = field(default_factory=dict, init=False, repr=False)
+    _prefix_lengths: tuple[int, ...] = field(default=(), init=False, repr=False)
+    _families: tuple[str, ...] = field(default=(), init=False, repr=False)
+    _cache: dict[str, tuple[tuple[int, tuple[_Compiled, ...]], ...]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        families: list[str] = []
+        for entry in self.entries:
+            words, capitals = _words(entry.pattern)
+            if not words:
+                raise ValueError(f"empty lexicon pattern {entry.pattern!r}")
+            first, is_prefix = words[0]
+            if any(p and len(w) < _MIN_PREFIX for w, p in words):
+                raise ValueError(f"prefix too short in lexicon pattern {entry.pattern!r}")
+            compiled = _Compiled(entry, tuple(words[1:]), tuple(capitals) if entry.cased else ())
+            index = self._prefix if is_prefix else self._exact
+            index.setdefault(first, []).append(compiled)
+            if entry.family not in families:
+                families.append(entry.family)
+        self._prefix_lengths = tuple(sorted({len(key) for key in self._prefix}))
+        self._families = tuple(families)
+
+    def _candidates(self, token: str) -> tuple[tuple[int, tuple[_Compiled, ...]], ...]:
+        """Entries that may start at this token, by family, longest first."""
+        found = list(self._exact.get(token, ()))
+        for length in self._prefix_lengths:
+            if length > len(token):
+                break
+            found.extend(self._prefix.get(token[:length], ()))
+        if not found:
+            return ()
+        grouped = []
+        for index, family in enumerate(self._families):
+            members = sorted((c for c in found if c.entry.family == family), key=lambda c: -c.length)
+            if members:
+                grouped.append((index, tuple(members)))
+        return tuple(grouped)
+
+    def find(self, tokens: Tokens) -> list[Match]:
+        lower, cased, weights = tokens.lower, tokens.cased, tokens.weights
+        n = len(lower)
+        free_from = [0] * len(self._families)  # per family: first position not inside a match
+        cache = self._cache
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        matches: list[Match] = []
+        for i in range(n):
+            token = lower[i]
+            groups = cache.get(token)
+            if groups is None:
+                groups = cache[token] = self._candidates(token)
+            for family, candidates in groups:
+                if free_from[family] > i:
+                    continue
+                for candidate in candidates:
+                    end = i + candidate.length
+                    if end > n or not _rest_matches(candidate, lower, i + 1):
+                        continue
+                    if candidate.capitals and not _capitals_match(candidate.capitals, cased, i):
+                        continue
+                    entry = candidate.entry
+                    surface = token if end == i + 1 else " ".join(lower[i:end])
+                    matches.append(Match(entry, i, end, entry.weight * weights[i], surface))
+                    free_from[family] = end
+                    break
+        return matches
+
+
+def _rest_matches(candidate: _Compiled, lower: Sequence[str], start: int) -> bool:
+    for offset, (word, is_prefix) in enumerate(candidate.rest):
+        token = lower[start + offset]
+        if token != word and not (is_prefix and token.startswith(word)):
+            return False
+    return True
+
+
+def _capitals_match(capitals: Sequence[bool], cased: Sequence[str], start: int) -> bool:
+    return all(not must or cased[start + k][:1].isupper() for k, must in enumerate(capitals))
+
+
+def entries_from(family: str, group: str, text: str, weight: float = 1.0, payload: Iterable[str] = ()) -> list[Entry]:
+    """Entries from a block of patterns separated by ';' or new lines (comments after '#')."""
+    result = []
+    payload = tuple(payload)
+    for line in text.splitlines():
+        line = line.split("#", 1)[0]
+        for raw in line.split(";"):
+            if not raw.strip():
+                continue
+            pattern, cased, needs_peru = parse_pattern(raw.strip())
+            result.append(Entry(pattern, family, group, weight, cased, needs_peru, payload))
+    return result

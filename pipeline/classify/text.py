@@ -1,0 +1,126 @@
+"""Text normalisation shared by every lexicon and feature: accent folding, tokens, zones, language.
+
+Matching is accent- and case-insensitive ("Perú", "PERU" and "peru" are one token), but a few place
+names are ordinary words in lower case ("Comas", "La Libertad", "El Niño" as opposed to "el niño",
+the boy), so the tokens keep their original case beside the folded form and those entries check it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Typographic punctuation that NFKD does not decompose to ASCII: mapped first so that "Peru’s"
+# tokenises as "Peru" + "s" instead of losing the apostrophe and becoming "Perus".
+_PUNCTUATION = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u00b4": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u00a0": " ",
+        "\u00ba": " ",
+        "\u00aa": " ",
+    }
+)
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+# Title words count more than body words: headlines state the subject, bodies wander. The lead (the
+# first paragraph or so) states it too; deep in a long article asides dominate, so they count less.
+TITLE_WEIGHT = 2.0
+LEAD_TOKENS = 120
+LEAD_WEIGHT = 1.5
+BODY_WEIGHT = 1.0
+TAIL_START = 700  # tokens: about 4,500 characters
+TAIL_WEIGHT = 0.5
+
+STEM_LENGTH = 6  # vocabulary features and seed similarity use 6-letter prefixes as a bilingual stemmer
+
+# Frequent function words: excluded from vocabulary features and used to guess the language.
+SPANISH_STOPWORDS = frozenset(
+    """de la que el en y los del se las por un para con una su al lo como mas pero sus le ya o
+    este si porque esta entre cuando muy sin sobre tambien hasta hay donde quien desde todo nos
+    durante todos uno les ni contra otros ese eso ante ellos e esto antes algunos unos otro otras otra
+    tanto esa estos mucho quienes nada muchos cual poco ella estar estas algunas algo ha han fue son
+    sera era fueron segun tras dijo asi dos tres ser hace dia anos ano estan esos esas cada mismo
+    luego ademas aun tiene tienen pues solo""".split()
+)
+ENGLISH_STOPWORDS = frozenset(
+    """the of and to in is that for it with as was on be by at this are from have has an which or
+    were but not its their they had been will who would after more said his her he she we our you
+    your them there than into about over also can could may what when where while these those some
+    such other all any one two three s new most up out if no do does did just so very being""".split()
+)
+STOPWORDS = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
+
+
+def fold(text: str) -> str:
+    """ASCII text with accents removed and case kept: "Perú’s Ñaña" -> "Peru's Nana"."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_PUNCTUATION))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
+
+
+def normalize(text: str) -> str:
+    """The form every lexicon entry is written in: folded and lower-cased."""
+    return fold(text).lower()
+
+
+def stem(token: str) -> str:
+    """A crude bilingual stem: the first six letters ("extorsiones", "extorsionador" -> "extors")."""
+    return token[:STEM_LENGTH]
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """One document's tokens, with the weight of the zone each token comes from.
+
+    ``cased`` keeps the original capitalisation (accents folded); ``lower`` is what lexicons match.
+    The title comes first, then the text; ``title_length`` says where the text starts.
+    """
+
+    cased: tuple[str, ...]
+    lower: tuple[str, ...]
+    weights: tuple[float, ...]
+    title_length: int
+
+    @property
+    def text_length(self) -> int:
+        return len(self.lower) - self.title_length
+
+
+def _zone_weights(title_length: int, text_length: int) -> tuple[float, ...]:
+    lead = min(text_length, LEAD_TOKENS)
+    body = min(text_length, TAIL_START) - lead
+    tail = text_length - lead - body
+    return (
+        (TITLE_WEIGHT,) * title_length
+        + (LEAD_WEIGHT,) * lead
+        + (BODY_WEIGHT,) * max(body, 0)
+        + (TAIL_WEIGHT,) * max(tail, 0)
+    )
+
+
+def tokenize(title: str, text: str) -> Tokens:
+    """Tokens of a title and its text, folded, with zone weights."""
+    title_tokens = _TOKEN.findall(fold(title or ""))
+    text_tokens = _TOKEN.findall(fold(text or ""))
+    cased = tuple(title_tokens + text_tokens)
+    lower = tuple(token.lower() for token in cased)
+    return Tokens(cased, lower, _zone_weights(len(title_tokens), len(text_tokens)), len(title_tokens))
+
+
+def guess_language(tokens: Tokens) -> str:
+    """'es' or 'en', by counting function words; ties (or no words) go to Spanish, the feeds' majority."""
+    spanish = english = 0
+    for token in tokens.lower:
+        if token in SPANISH_STOPWORDS:
+            spanish += 1
+        elif token in ENGLISH_STOPWORDS:
+            english += 1
+    return "en" if english > spanish else "es"

@@ -1,0 +1,269 @@
+"""One ingestion cycle: which feeds to poll, fetching them, and turning new items into articles.
+
+    plan_jobs        feeds.toml + stored feed states            → FeedJob per feed
+    collect_batch    FeedJobs (async: fetch, parse in workers,  → Batch (fetches, states,
+                     skip known items, download, extract)          articles, sightings)
+    store.load       Batches → DuckDB, one transaction
+
+The CLI runs all feeds as one batch in one process; the Airflow DAG runs one mapped task per
+batch of feeds and stages each Batch to files for the single load task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
+
+from pipeline import polling
+from pipeline.errors import ContentError, FetchError
+from pipeline.extract import ExtractedPage, detect_language
+from pipeline.feeds import ParsedFeed, primary_language
+from pipeline.net import Fetcher
+from pipeline.records import Article, Feed, FeedEntry, FeedFetch, FeedState
+from pipeline.settings import Settings
+from pipeline.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# Page failures worth another try on a later cycle; the others are final.
+TRANSIENT_PAGE_OUTCOMES = frozenset({"timeout", "connect_error", "rate_limited", "http_error"})
+# Extracted text shorter than this is a cookie wall or a video page, not an article.
+MIN_TEXT_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class FeedJob:
+    feed: Feed
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    entry_hash: str
+    extraction_status: str
+    extraction_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    article_id: str
+    feed: str
+    seen_at: datetime
+
+
+@dataclass
+class Batch:
+    fetches: list[FeedFetch] = field(default_factory=list)
+    states: list[FeedState] = field(default_factory=list)
+    articles: list[Article] = field(default_factory=list)
+    sightings: list[Sighting] = field(default_factory=list)
+
+    def extend(self, other: Batch) -> None:
+        self.fetches += other.fetches
+        self.states += other.states
+        self.articles += other.articles
+        self.sightings += other.sightings
+
+
+KnownLookup = Callable[[Sequence[str]], dict[str, KnownArticle]]
+
+
+def plan_jobs(feeds: Sequence[Feed], stored: dict[str, tuple[FeedState, str]]) -> list[FeedJob]:
+    """Pair each enabled feed with the state to poll it with (``stored``: name → (state, configured URL))."""
+    jobs = []
+    for feed in feeds:
+        if not feed.enabled:
+            continue
+        state, configured = stored.get(feed.name, (None, None))
+        jobs.append(FeedJob(feed, polling.reconcile(feed, state, configured)))
+    return jobs
+
+
+def batches_of(jobs: Sequence[FeedJob], size: int) -> list[list[FeedJob]]:
+    size = max(1, size)
+    return [list(jobs[i : i + size]) for i in range(0, len(jobs), size)]
+
+
+async def collect_batch(
+    jobs: Sequence[FeedJob], settings: Settings, known: KnownLookup, now: datetime | None = None
+) -> Batch:
+    """Fetch a batch of feeds and the new articles they announce. Never raises for one bad feed or page."""
+    now = now or datetime.now(UTC)
+    batch = Batch()
+    async with Fetcher(settings) as fetcher, WorkerPool(settings) as pool:
+        polled = await asyncio.gather(*(_poll_feed(fetcher, pool, job, settings, now) for job in jobs))
+        entries: dict[str, FeedEntry] = {}
+        per_feed: dict[str, list[str]] = {}
+        for job, (fetch, parsed, sent_validators) in zip(jobs, polled, strict=True):
+            batch.states.append(polling.next_state(job.state, fetch, sent_validators, settings, now))
+            ids = []
+            for entry in parsed.entries if parsed else ():
+                entries.setdefault(entry.article_id, entry)
+                batch.sightings.append(Sighting(entry.article_id, job.feed.name, now))
+                ids.append(entry.article_id)
+            per_feed[job.feed.name] = ids
+            batch.fetches.append(fetch)
+
+        stored = known(list(entries)) if entries else {}
+        wanted = [e for e in entries.values() if _needs_download(e, stored.get(e.article_id), settings)]
+        batch.fetches = [
+            replace(f, new_items=sum(1 for i in per_feed.get(f.feed, ()) if i not in stored))
+            for f in batch.fetches
+        ]
+        inflight = asyncio.Semaphore(max(2, settings.workers * 4))
+        attempts = {e.article_id: (stored[e.article_id].extraction_attempts + 1 if e.article_id in stored else 1)
+                    for e in wanted}
+        batch.articles = list(
+            await asyncio.gather(
+                *(_fetch_article(fetcher, pool, e, attempts[e.article_id], inflight, settings) for e in wanted)
+            )
+        )
+    return batch
+
+
+def _needs_download(entry: FeedEntry, stored: KnownArticle | None, settings: Settings) -> bool:
+    if stored is None:
+        return True
+    if stored.entry_hash != entry.entry_hash:
+        return True  # the outlet changed the item: fetch it again and keep the old text as a revision
+    return (
+        stored.extraction_status in TRANSIENT_PAGE_OUTCOMES
+        and stored.extraction_attempts < settings.retry_page_attempts
+    )
+
+
+async def _poll_feed(
+    fetcher: Fetcher, pool: WorkerPool, job: FeedJob, settings: Settings, now: datetime
+) -> tuple[FeedFetch, ParsedFeed | None, bool]:
+    state, feed = job.state, job.feed
+    base = FeedFetch(feed=feed.name, url=state.url, started_at=now, outcome="ok")
+    is_due, skipped = polling.due(state, now)
+    if not is_due:
+        return replace(base, outcome=skipped or "deferred"), None, False
+    held = fetcher.host_wait(state.url)
+    if held is not None:
+        return replace(base, outcome="deferred", retry_after=held, error="host asked to wait (Retry-After)"), None, False
+    headers = polling.request_headers(state, settings, now)
+    try:
+        resp = await fetcher.get(
+            state.url, headers=headers, max_bytes=settings.feed_max_bytes, deadline=settings.feed_deadline,
+            accept=FEED_ACCEPT,
+        )
+    except FetchError as exc:
+        log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
+        return replace(base, outcome=exc.outcome, status_code=exc.status_code, error=str(exc)[:1000]), None, bool(headers)
+    fetch = replace(
+        base,
+        status_code=resp.status_code,
+        bytes=len(resp.body),
+        duration_ms=resp.elapsed_ms,
+        final_url=resp.final_url if resp.permanent_redirect else None,
+    )
+    status = resp.status_code
+    if status == 304:
+        return replace(fetch, outcome="not_modified"), None, bool(headers)
+    if status == 410:
+        return replace(fetch, outcome="gone", error="410 Gone: polling stopped"), None, bool(headers)
+    if status in (429, 503):
+        return replace(fetch, outcome="rate_limited", retry_after=resp.retry_after(now),
+                       error=f"HTTP {status}"), None, bool(headers)
+    if status >= 300:
+        return replace(fetch, outcome="http_error", error=f"HTTP {status}"), None, bool(headers)
+    fetch = replace(fetch, etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"))
+    try:
+        parsed = await pool.parse(
+            resp.body, feed=feed.name, url=resp.final_url, content_type=resp.headers.get("content-type"),
+            language=feed.language, now=now,
+        )
+    except ContentError as exc:
+        log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
+        return replace(fetch, outcome=exc.outcome, error=str(exc)[:1000]), None, bool(headers)
+    return replace(fetch, items=len(parsed.entries), error=parsed.bozo), parsed, bool(headers)
+
+
+async def _fetch_article(
+    fetcher: Fetcher, pool: WorkerPool, entry: FeedEntry, attempt: int, inflight: asyncio.Semaphore,
+    settings: Settings,
+) -> Article:
+    page: ExtractedPage | None = None
+    status, error, size, download_ms, extract_ms = "feed_only", "item has no http(s) link", 0, 0, 0
+    if entry.url is not None:
+        async with inflight:
+            try:
+                resp = await fetcher.get(
+                    entry.url, max_bytes=settings.page_max_bytes, deadline=settings.page_deadline, accept=PAGE_ACCEPT
+                )
+                size, download_ms = len(resp.body), resp.elapsed_ms
+                if resp.status_code in (429, 503):
+                    status, error = "rate_limited", f"HTTP {resp.status_code}"
+                elif resp.status_code >= 300:
+                    status, error = "http_error", f"HTTP {resp.status_code}"
+                else:
+                    started = asyncio.get_running_loop().time()
+                    page = await pool.extract(resp.body, resp.final_url, resp.headers.get("content-type"))
+                    extract_ms = int((asyncio.get_running_loop().time() - started) * 1000)
+                    if len(page.text) >= MIN_TEXT_CHARS:
+                        status, error = "ok", None
+                    else:
+                        status, error = "feed_only", "no article text found in the page"
+            except FetchError as exc:
+                status, error = exc.outcome, str(exc)[:1000]
+    return build_article(entry, page if status == "ok" else None, status, error, attempt, size, download_ms,
+                         extract_ms, datetime.now(UTC))
+
+
+def build_article(
+    entry: FeedEntry, page: ExtractedPage | None, status: str, error: str | None, attempt: int = 1,
+    page_bytes: int = 0, download_ms: int = 0, extract_ms: int = 0, fetched_at: datetime | None = None,
+) -> Article:
+    """Merge what the page says with what the feed says; the feed fills every gap."""
+    fetched_at = fetched_at or datetime.now(UTC)
+    if page is not None:
+        title = (page.title or "").strip() or entry.title
+        text = page.text
+        author = page.author or entry.author
+        # The feed's timestamp has the time of day; a page's date usually has only the day.
+        published = entry.published_at or _page_date(page.date)
+        language = primary_language(page.language) or entry.language or detect_language(text)
+    else:
+        title, text, author, published = entry.title, entry.summary, entry.author, entry.published_at
+        language = entry.language or detect_language(f"{entry.title} {entry.summary}")
+    content_hash = hashlib.sha256(f"{title}\x1f{text}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return Article(
+        article_id=entry.article_id,
+        url=entry.url,
+        feed=entry.feed,
+        guid=entry.guid,
+        title=title,
+        summary=entry.summary,
+        text=text,
+        author=author,
+        published_at=published,
+        fetched_at=fetched_at,
+        language=language,
+        extraction_status=status,
+        extraction_error=error,
+        extraction_attempts=attempt,
+        entry_hash=entry.entry_hash,
+        content_hash=content_hash,
+        page_bytes=page_bytes,
+        download_ms=download_ms,
+        extract_ms=extract_ms,
+    )
+
+
+def _page_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    when = datetime.combine(day, time(12, 0), tzinfo=UTC)  # midday: the day survives any time zone shift
+    return when if when <= datetime.now(UTC) else None

@@ -1,0 +1,94 @@
+"""The exception tree, and the vocabulary of outcomes recorded for every fetch.
+
+    VigiaError
+    ├── ConfigError            feeds.toml or a setting is unusable: the cycle cannot run (exit 2)
+    ├── StoreError             the database cannot be used
+    │   └── DatabaseBusy       another process holds the database longer than the lock timeout
+    └── FetchError             one URL could not be fetched; carries the recorded `outcome`
+        ├── Blocked            the address is not allowed (network guard) or the scheme is not http(s)
+        ├── TooLarge           the decoded body passed its cap
+        ├── FetchTimeout       connect/read timeout or the overall deadline
+        ├── ConnectFailed      DNS, refused connection, TLS or protocol failure
+        ├── RedirectError      too many redirects, a loop, or a redirect without a usable Location
+        └── ContentError       the body could not be used: not a feed, unparseable, extraction failed
+
+One bad feed or page raises a FetchError subclass, which the cycle records with its outcome and
+skips; only ConfigError and StoreError stop a cycle.
+"""
+
+from __future__ import annotations
+
+# Every value that `fetches.outcome` and `articles.extraction_status` can take, with its meaning.
+OUTCOMES: dict[str, str] = {
+    "ok": "fetched and parsed (feeds) or extracted (pages)",
+    "not_modified": "the server answered 304 to a conditional request: nothing new, nothing downloaded",
+    "feed_only": "page fetched but no article text found in it; stored from the feed's title and summary",
+    "http_error": "the server answered an error status (4xx/5xx other than those below)",
+    "rate_limited": "429 or 503: waiting for the host's Retry-After before asking again",
+    "deferred": "not fetched this cycle: the feed is backing off after failures, or its host asked to wait",
+    "gone": "410 Gone: the feed is no longer polled (change its URL in feeds.toml to resume)",
+    "timeout": "no answer within the connect/read timeouts or the overall deadline",
+    "connect_error": "DNS failure, connection refused or reset, TLS or HTTP protocol error",
+    "blocked": "the network guard refused the address (non-public network) or the link's scheme",
+    "too_large": "the decoded body passed the size cap",
+    "redirect_error": "too many redirects, a redirect loop, or a redirect without a usable Location",
+    "not_a_feed": "the body is not RSS/Atom/RDF (an HTML page, say), whatever its content type",
+    "parse_error": "the feed could not be parsed, or parsing passed its time limit",
+    "extract_error": "the page could not be decoded or extracted (crash, time or memory limit)",
+}
+
+FAILED_FEED_OUTCOMES = frozenset(OUTCOMES) - {"ok", "not_modified", "deferred"}
+
+
+class VigiaError(Exception):
+    """Base class of every error Vigía raises on purpose."""
+
+
+class ConfigError(VigiaError):
+    """The configuration (feeds.toml, an environment setting) cannot be used."""
+
+
+class StoreError(VigiaError):
+    """The database cannot be opened, migrated or written."""
+
+
+class DatabaseBusy(StoreError):
+    """Another process kept the database locked for longer than the lock timeout."""
+
+
+class FetchError(VigiaError):
+    """One URL could not be fetched or used; ``outcome`` is the value recorded for it."""
+
+    outcome = "connect_error"
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class Blocked(FetchError):
+    outcome = "blocked"
+
+
+class TooLarge(FetchError):
+    outcome = "too_large"
+
+
+class FetchTimeout(FetchError):
+    outcome = "timeout"
+
+
+class ConnectFailed(FetchError):
+    outcome = "connect_error"
+
+
+class RedirectError(FetchError):
+    outcome = "redirect_error"
+
+
+class ContentError(FetchError):
+    """The body arrived but cannot be used; ``outcome`` is set per instance."""
+
+    def __init__(self, message: str, outcome: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome

@@ -1,0 +1,160 @@
+"""Feed bytes → entries, with feedparser.
+
+feedparser is only ever handed the bytes we fetched (a string would be taken as a path or
+URL), with the cheapest options that keep the same entries: we never render the feed's HTML,
+so sanitising it and resolving relative URIs inside it is wasted work (16 ms instead of 41 ms
+a feed on the shared corpus).
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import io
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
+
+import feedparser
+
+from pipeline.errors import ContentError
+from pipeline.records import FeedEntry
+from pipeline.urls import article_key, canonical_url, stable_key
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 1_000
+MAX_SUMMARY = 5_000
+# Dates before this are typos or placeholders, not publication dates of news.
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
+# A feed's clock may run a little ahead; beyond this a date is in the future and not believed.
+FUTURE_SLACK = timedelta(days=1)
+
+_SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    version: str
+    title: str
+    language: str | None
+    entries: tuple[FeedEntry, ...]
+    bozo: str | None  # what was wrong with a feed that still gave entries
+
+
+def html_to_text(value: str | None, limit: int = MAX_SUMMARY) -> str:
+    """Feed titles and summaries may hold HTML; keep their text only."""
+    if not value:
+        return ""
+    text = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", value)) if "<" in value else value
+    text = html.unescape(text)
+    # Control characters other than whitespace never belong in a title or summary.
+    text = "".join(ch for ch in text if ch >= " " or ch in "\t\n")
+    return _SPACE.sub(" ", text).strip()[:limit]
+
+
+def primary_language(tag: str | None) -> str | None:
+    """'es-PE' → 'es'; None for anything that is not a language tag."""
+    if not tag:
+        return None
+    head = tag.strip().lower().replace("_", "-").split("-")[0]
+    return head if head.isalpha() and 2 <= len(head) <= 3 else None
+
+
+def _entry_date(entry: feedparser.FeedParserDict, now: datetime) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if not parsed:
+            continue
+        try:
+            when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        except (OverflowError, ValueError, OSError, TypeError):
+            continue  # impossible dates (year 9999, 30 February)
+        if EARLIEST <= when <= now + FUTURE_SLACK:
+            return when
+    return None
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed: str,
+    url: str,
+    content_type: str | None = None,
+    language: str | None = None,
+    now: datetime | None = None,
+) -> ParsedFeed:
+    """Parse a fetched feed body into entries with canonical URLs and deterministic keys.
+
+    Raises ContentError(``not_a_feed``) when the body is not RSS/Atom/RDF whatever its content
+    type, and ContentError(``parse_error``) when feedparser gives up on it.
+    """
+    now = now or datetime.now(UTC)
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
+    except Exception as exc:  # feedparser's own parsers raise anything on hostile input
+        raise ContentError(f"feedparser failed: {type(exc).__name__}: {exc}"[:500], "parse_error") from exc
+    version = parsed.get("version") or ""
+    raw_entries = parsed.get("entries") or []
+    bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not version and not raw_entries:
+        # An HTML page (or anything else) parses to no version and no entries, bozo or not.
+        reason = f": {type(bozo).__name__}: {bozo}" if bozo else ""
+        raise ContentError(f"not an RSS, Atom or RDF feed{reason}"[:500], "not_a_feed")
+    meta = parsed.get("feed") or {}
+    feed_language = language or primary_language(meta.get("language"))
+    entries: dict[str, FeedEntry] = {}
+    for raw in raw_entries:
+        entry = _make_entry(raw, feed=feed, base=url, language=feed_language, now=now)
+        # Duplicate guids or links inside one feed: the first occurrence is the one kept.
+        entries.setdefault(entry.article_id, entry)
+    return ParsedFeed(
+        version=version,
+        title=html_to_text(meta.get("title"), MAX_TITLE),
+        language=feed_language,
+        entries=tuple(entries.values()),
+        bozo=f"{type(bozo).__name__}: {bozo}"[:500] if bozo is not None else None,
+    )
+
+
+def _make_entry(
+    raw: feedparser.FeedParserDict, *, feed: str, base: str, language: str | None, now: datetime
+) -> FeedEntry:
+    title = html_to_text(raw.get("title"), MAX_TITLE)
+    summary = html_to_text(raw.get("summary") or _first_content(raw), MAX_SUMMARY)
+    link = (raw.get("link") or "").strip() or None
+    guid = (raw.get("id") or "").strip()[:1000] or None
+    url = None
+    if link:
+        url = canonical_url(urljoin(base, link))
+    if url is None and guid and guid.startswith(("http://", "https://")):
+        url = canonical_url(guid)
+    published = _entry_date(raw, now)
+    author = html_to_text(raw.get("author"), 300) or None
+    return FeedEntry(
+        feed=feed,
+        article_id=article_key(url, feed, guid, title, summary),
+        url=url,
+        link=link[:2000] if link else None,
+        guid=guid,
+        title=title,
+        summary=summary,
+        author=author,
+        published_at=published,
+        language=primary_language(raw.get("language")) or language,
+        entry_hash=stable_key(title, summary),
+    )
+
+
+def _first_content(raw: feedparser.FeedParserDict) -> str:
+    content = raw.get("content") or []
+    return content[0].get("value", "") if content else ""

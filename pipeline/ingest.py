@@ -1,0 +1,127 @@
+"""The stages of a cycle as the CLI and the Airflow DAG call them.
+
+    plan(settings)                      → list of batches of FeedJobs   (reads the database)
+    collect(settings, jobs)             → Batch                          (network + workers, no writes)
+    stage(batch, dir) / read_staged(..) → Parquet files between Airflow tasks
+    load(settings, tables, run_id)      → RunSummary                     (the only writer)
+    run_once(settings)                  → all of it in one process
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline import staging, store
+from pipeline.cycle import Batch, FeedJob, batches_of, collect_batch, plan_jobs
+from pipeline.load import Classifier, load_cycle
+from pipeline.records import Feed, FeedState
+from pipeline.settings import Settings, load_feeds
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id(prefix: str = "cli") -> str:
+    return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+
+
+def plan(settings: Settings) -> list[list[FeedJob]]:
+    """Read feeds.toml and the stored feed states; return the feeds to poll, in batches."""
+    feeds = load_feeds(settings.feeds_path)
+    with store.open_db(settings) as con:  # a writer open: creates and migrates a new database
+        stored = store.read_feed_states(con)
+    return batches_of(plan_jobs(feeds, stored), settings.feeds_per_batch)
+
+
+def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = None) -> Batch:
+    """Fetch one batch of feeds and their new articles. Writes nothing."""
+    return asyncio.run(collect_batch(jobs, settings, store.known_lookup(settings), now))
+
+
+def current_classifier(settings: Settings) -> Classifier:
+    from pipeline.classify import load_model
+
+    return load_model(db_path=settings.db_path if settings.db_path.exists() else None)
+
+
+def load(
+    settings: Settings,
+    tables: dict[str, pa.Table],
+    run_id: str,
+    feeds: Sequence[Feed] | None = None,
+    classifier: Classifier | None = None,
+) -> store.RunSummary:
+    """Load a cycle in one transaction, then publish the analyst copy. The only writer of a cycle."""
+    feeds = load_feeds(settings.feeds_path) if feeds is None else feeds
+    with store.write_lock(settings):
+        classifier = classifier or current_classifier(settings)
+        with store.open_db(settings, take_lock=False) as con:
+            summary = load_cycle(con, tables, feeds, run_id, classifier, datetime.now(UTC))
+            con.execute("checkpoint")
+        if settings.store == "duckdb":
+            store.publish_analyst_copy(settings)
+    return summary
+
+
+def run_once(settings: Settings, run_id: str | None = None) -> store.RunSummary:
+    """One whole cycle in this process: plan, collect every batch, load."""
+    run_id = run_id or new_run_id()
+    feeds = load_feeds(settings.feeds_path)
+    batch = Batch()
+    for jobs in plan(settings):
+        batch.extend(collect(settings, jobs))
+    return load(settings, staging.batch_tables(batch), run_id, feeds=feeds)
+
+
+def stage(settings: Settings, run_id: str, index: int, batch: Batch) -> str:
+    directory = run_staging_dir(settings, run_id) / f"batch-{index:05d}"
+    return str(staging.write_batch(batch, directory))
+
+
+def read_staged(paths: Sequence[str]) -> dict[str, pa.Table]:
+    return staging.read_batches([Path(p) for p in paths])
+
+
+def run_staging_dir(settings: Settings, run_id: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+    return settings.staging / safe
+
+
+def clear_staging(settings: Settings, run_id: str) -> None:
+    shutil.rmtree(run_staging_dir(settings, run_id), ignore_errors=True)
+
+
+def jobs_to_json(jobs: Sequence[FeedJob]) -> list[dict]:
+    """FeedJobs as plain JSON for XCom (a few hundred bytes a feed, no article data)."""
+    out = []
+    for job in jobs:
+        s = job.state
+        out.append(
+            {
+                "feed": {"name": job.feed.name, "url": job.feed.url, "language": job.feed.language},
+                "state": {
+                    "name": s.name, "url": s.url, "etag": s.etag, "last_modified": s.last_modified,
+                    "consecutive_failures": s.consecutive_failures,
+                    "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at else None,
+                    "last_full_fetch_at": s.last_full_fetch_at.isoformat() if s.last_full_fetch_at else None,
+                    "gone": s.gone,
+                },
+            }
+        )
+    return out
+
+
+def jobs_from_json(items: Sequence[dict]) -> list[FeedJob]:
+    jobs = []
+    for item in items:
+        s = dict(item["state"])
+        for key in ("next_fetch_at", "last_full_fetch_at"):
+            s[key] = datetime.fromisoformat(s[key]) if s[key] else None
+        jobs.append(FeedJob(Feed(**item["feed"]), FeedState(**s)))
+    return jobs

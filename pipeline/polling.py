@@ -1,0 +1,94 @@
+"""When to poll a feed and what to remember after polling it: the feed's politeness policy.
+
+Pure functions of (state, fetch, settings, now), so the policy can be read and tested alone:
+
+* 304 is a success; validators (ETag, Last-Modified) are sent on every fetch except one full
+  GET every ``full_fetch_hours``, which unsticks feeds whose validators are broken;
+* a failing feed backs off exponentially from ``backoff_base_minutes`` up to
+  ``backoff_max_hours`` and is still probed at that pace: it is never silently dropped;
+* 429/503 with Retry-After waits as long as the host asked;
+* 410 Gone stops polling that feed until its URL in feeds.toml changes;
+* the stored URL moves only when every hop of a redirect chain was permanent (301/308).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from pipeline.errors import FAILED_FEED_OUTCOMES
+from pipeline.records import Feed, FeedFetch, FeedState
+from pipeline.settings import Settings
+
+
+def initial_state(feed: Feed) -> FeedState:
+    return FeedState(name=feed.name, url=feed.url)
+
+
+def reconcile(feed: Feed, state: FeedState | None, configured_url: str | None) -> FeedState:
+    """The state to poll with: a feed whose URL was edited in feeds.toml starts afresh."""
+    if state is None or configured_url != feed.url:
+        return initial_state(feed)
+    return state
+
+
+def due(state: FeedState, now: datetime) -> tuple[bool, str | None]:
+    """Whether to fetch now; when not, the outcome to record ('gone' or 'deferred') is returned."""
+    if state.gone:
+        return False, "gone"
+    if state.next_fetch_at is not None and state.next_fetch_at > now:
+        return False, "deferred"
+    return True, None
+
+
+def request_headers(state: FeedState, settings: Settings, now: datetime) -> dict[str, str]:
+    """Conditional-GET headers, except when a periodic full GET is due."""
+    full_due = state.last_full_fetch_at is None or now - state.last_full_fetch_at >= timedelta(
+        hours=settings.full_fetch_hours
+    )
+    if full_due:
+        return {}
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def backoff(failures: int, settings: Settings) -> timedelta:
+    base = timedelta(minutes=settings.backoff_base_minutes)
+    cap = timedelta(hours=settings.backoff_max_hours)
+    # The first failure is retried on the next cycle: one timeout is not a pattern.
+    if failures <= 1:
+        return timedelta(0)
+    return min(base * (2 ** (failures - 2)), cap)
+
+
+def next_state(
+    state: FeedState, fetch: FeedFetch, sent_validators: bool, settings: Settings, now: datetime
+) -> FeedState:
+    """The state to remember after ``fetch``."""
+    if fetch.outcome == "deferred":
+        return state
+    if fetch.outcome == "gone":
+        return replace(state, gone=True, next_fetch_at=None)
+    full_fetch_at = state.last_full_fetch_at if sent_validators else now
+    if fetch.outcome in ("ok", "not_modified"):
+        new = replace(
+            state,
+            consecutive_failures=0,
+            next_fetch_at=None,
+            last_full_fetch_at=full_fetch_at if fetch.outcome == "ok" else state.last_full_fetch_at,
+        )
+        if fetch.outcome == "ok":
+            # A 200 replaces the validators, including with none (a server that stopped sending them).
+            new = replace(new, etag=fetch.etag, last_modified=fetch.last_modified)
+        if fetch.final_url:
+            new = replace(new, url=fetch.final_url)
+        return new
+    failures = state.consecutive_failures + 1 if fetch.outcome in FAILED_FEED_OUTCOMES else 0
+    wait_until = now + backoff(failures, settings)
+    if fetch.retry_after is not None and fetch.retry_after > wait_until:
+        wait_until = fetch.retry_after
+    return replace(state, consecutive_failures=failures, next_fetch_at=wait_until if wait_until > now else None)

@@ -1,0 +1,133 @@
+"""Small frozen records passed between the stages of a cycle.
+
+A feed URL becomes an ``articles`` row by passing through these, in this order:
+
+    Feed + FeedState --fetch--> FeedFetch --parse--> FeedEntry --download/extract--> Article
+                                                                       --classify--> Classification
+
+Every record is plain data (no I/O, no open handles) so it can be staged to a file between
+Airflow tasks and compared in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One entry of ``feeds.toml``."""
+
+    name: str
+    url: str
+    language: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the ``feeds`` table remembers between cycles about one feed."""
+
+    name: str
+    url: str  # current URL: the configured one, or where every hop of a permanent redirect led
+    etag: str | None = None
+    last_modified: str | None = None
+    consecutive_failures: int = 0
+    next_fetch_at: datetime | None = None  # back-off or Retry-After; None means "due now"
+    last_full_fetch_at: datetime | None = None
+    gone: bool = False  # the feed answered 410 Gone: not polled again until its URL changes
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFetch:
+    """The outcome of one HTTP fetch of one feed; becomes a ``fetches`` row.
+
+    ``outcome`` is one of ``pipeline.errors.OUTCOMES``.
+    """
+
+    feed: str
+    url: str
+    started_at: datetime
+    outcome: str
+    status_code: int | None = None
+    bytes: int = 0
+    duration_ms: int = 0
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str | None = None  # set when every redirect hop was permanent (301/308)
+    retry_after: datetime | None = None  # from a 429/503 Retry-After
+    items: int = 0
+    new_items: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item of a parsed feed, with its canonical URL and deterministic key."""
+
+    feed: str
+    article_id: str
+    url: str | None  # canonical URL; None when the item has no usable http(s) link
+    link: str | None  # the link as the feed gave it
+    guid: str | None
+    title: str
+    summary: str
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    entry_hash: str  # hash of what the feed says of the item (title, summary, dates): detects updates
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An article ready to load: extracted page text, or the feed's title and summary as fallback."""
+
+    article_id: str
+    url: str | None
+    feed: str
+    guid: str | None
+    title: str
+    summary: str
+    text: str
+    author: str | None
+    published_at: datetime | None
+    fetched_at: datetime
+    language: str | None
+    extraction_status: str  # ok | feed_only | one of the fetch outcomes (http_error, timeout, ...)
+    extraction_error: str | None
+    entry_hash: str
+    content_hash: str
+    extraction_attempts: int = 1
+    page_bytes: int = 0
+    download_ms: int = 0
+    extract_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A Peruvian department (or Lima Metropolitana / Callao) named or implied by the text."""
+
+    ubigeo: str
+    name: str
+    mentions: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why the classifier decided what it decided."""
+
+    terms: tuple[tuple[str, float], ...] = ()  # (term, weight) that weighed most, strongest first
+    nearest_seed: str | None = None
+    seed_similarity: float = 0.0
+    notes: tuple[str, ...] = ()  # rules that fired, e.g. "foreign-country crime"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    score: float  # in [0, 1]
+    is_relevant: bool
+    model_version: str
+    topics: tuple[str, ...] = ()
+    places: tuple[Place, ...] = ()
+    evidence: Evidence = field(default_factory=Evidence)

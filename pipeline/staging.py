@@ -1,0 +1,89 @@
+"""Records ↔ Arrow tables ↔ Parquet files.
+
+Arrow is how batches reach DuckDB (a table scan loads 100,000 rows in about 1.5 s where
+``executemany`` takes minutes) and Parquet is how a mapped Airflow task hands its batch to the
+load task: XCom carries only the directory's path, never article text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.cycle import Batch, Sighting
+from pipeline.records import Article, FeedFetch, FeedState
+
+T = TypeVar("T")
+
+_ARROW_TYPES: dict[Any, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    datetime: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _arrow_type(hint: Any) -> pa.DataType:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _arrow_type(inner)
+    return _ARROW_TYPES[hint]
+
+
+def schema_of(cls: type) -> pa.Schema:
+    hints = typing.get_type_hints(cls)
+    return pa.schema([pa.field(f.name, _arrow_type(hints[f.name])) for f in dataclasses.fields(cls)])
+
+
+def to_table(records: Iterable[Any], cls: type) -> pa.Table:
+    names = [f.name for f in dataclasses.fields(cls)]
+    rows = list(records)
+    columns = {n: [getattr(r, n) for r in rows] for n in names}
+    return pa.Table.from_pydict(columns, schema=schema_of(cls))
+
+
+def from_table(table: pa.Table, cls: type[T]) -> list[T]:
+    return [cls(**row) for row in table.to_pylist()]
+
+
+# The parts of a Batch, in the order they are written.
+PARTS: dict[str, type] = {"fetches": FeedFetch, "states": FeedState, "articles": Article, "sightings": Sighting}
+
+
+def batch_tables(batch: Batch) -> dict[str, pa.Table]:
+    return {name: to_table(getattr(batch, name), cls) for name, cls in PARTS.items()}
+
+
+def write_batch(batch: Batch, directory: Path) -> Path:
+    """Write a batch as Parquet files under ``directory`` (replaced if it exists: reruns are idempotent)."""
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, table in batch_tables(batch).items():
+        pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
+    shutil.rmtree(directory, ignore_errors=True)
+    tmp.rename(directory)  # a half-written batch is never seen under its final name
+    return directory
+
+
+def read_batches(directories: Sequence[Path]) -> dict[str, pa.Table]:
+    """Read and concatenate staged batches into one table per part."""
+    tables: dict[str, list[pa.Table]] = {name: [] for name in PARTS}
+    for directory in directories:
+        for name in PARTS:
+            tables[name].append(pq.read_table(Path(directory) / f"{name}.parquet"))
+    return {
+        name: pa.concat_tables(parts) if parts else to_table([], PARTS[name])
+        for name, parts in tables.items()
+    }

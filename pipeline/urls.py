@@ -1,0 +1,77 @@
+"""Canonical URLs and the deterministic keys derived from them.
+
+Two links to the same article must give the same key, or it is stored (and counted) twice:
+``HTTPS://RPP.pe:443/politica/nota?utm_source=tw#comentarios`` and
+``https://rpp.pe/politica/nota`` are one article.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+# Query parameters that track the reader, never select the content.
+_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "_hs", "ga_")
+_TRACKING_NAMES = frozenset(
+    {
+        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
+        "igshid", "igsh", "mc_cid", "mc_eid", "mkt_tok", "_ga", "_gl", "oly_anon_id", "oly_enc_id",
+        "vero_id", "wickedid", "rb_clickid", "s_cid", "ocid", "cmpid", "ncid", "sr_share", "ref_src",
+        "ref_url", "spm", "outputtype",
+    }
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters left unescaped in paths (RFC 3986 unreserved + sub-delims + ':' '@' '/' and '%').
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+def canonical_url(url: str) -> str | None:
+    """The canonical form of an absolute http(s) URL, or None if it is not one.
+
+    Lower-cases scheme and host, drops default ports, userinfo, fragments and tracking
+    parameters, sorts the remaining query parameters and normalises percent-escapes.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.rstrip(".").lower()
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = quote(unquote(parts.path), safe=_PATH_SAFE) or "/"
+    query_items = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not (k.lower() in _TRACKING_NAMES or k.lower().startswith(_TRACKING_PREFIXES))
+    ]
+    query = urlencode(sorted(query_items), doseq=True)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def stable_key(*parts: str | None) -> str:
+    """A short deterministic key: the first 20 hex digits of SHA-256 over the parts."""
+    digest = hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:20]
+
+
+def article_key(url: str | None, feed: str, guid: str | None, title: str, summary: str) -> str:
+    """The article_id: from the canonical URL when there is one, else from what the feed says.
+
+    An item without a link is keyed by its feed and guid, or, lacking both, by its feed,
+    title and summary, so the same item seen again gets the same key.
+    """
+    if url:
+        return stable_key("url", url)
+    if guid:
+        return stable_key("guid", feed, guid)
+    return stable_key("entry", feed, title, summary)
