@@ -32,6 +32,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create or migrate the database and publish its analyst copy, so `make sql` works at once."""
+    from pipeline import store
+
+    settings = _settings(args)
+    with store.write_lock(settings):
+        with store.open_db(settings, take_lock=False) as con:
+            con.execute("checkpoint")
+        if settings.store == "duckdb":
+            store.publish_analyst_copy(settings)
+    print(f"database ready: {settings.db_path} (analyst copy: {settings.analyst_db})")
+    return 0
+
+
+DEMO_QUERY = """
+select day, topic, stories, articles
+from daily_topic_counts
+order by day desc, stories desc, topic
+limit 12
+"""
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Serve the sample sites on 127.0.0.1, run one cycle into a demo database, show a trend query."""
+    import ipaddress
+
+    import duckdb
+
+    from pipeline.ingest import run_once
+    from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site
+
+    directory = args.dir
+    directory.mkdir(parents=True, exist_ok=True)
+    db = directory / "demo.duckdb"
+    for old in directory.glob("demo.*"):
+        old.unlink()  # a fresh demo every time
+    with LocalWeb() as web:
+        web.routes.update(sample_site(web.base))
+        feeds = directory / "feeds.toml"
+        feeds.write_text(sample_feeds_toml(web.base), encoding="utf-8")
+        print(f"serving {len(web.routes)} sample pages and feeds at {web.base}")
+        settings = Settings.from_env(
+            feeds_path=feeds, db_path=db, allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)
+        )
+        print(run_once(settings).line())
+    con = duckdb.connect(str(settings.analyst_db), read_only=True)
+    try:
+        print(f"\n{DEMO_QUERY.strip()}\n")
+        con.sql(DEMO_QUERY).show(max_width=120)
+    except duckdb.CatalogException:
+        con.sql("select feed, count(*) as articles from articles group by feed order by feed").show()
+    finally:
+        con.close()
+    print(f"demo database: {db} (analyst copy {settings.analyst_db})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description="Vigía: Peruvian security news monitor")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
@@ -41,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--feeds", type=Path, help="feed registry (default feeds.toml, or $VIGIA_FEEDS)")
     run.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
     run.set_defaults(func=cmd_run)
+
+    init = sub.add_parser("init", help="create or migrate the database and publish its analyst copy")
+    init.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    init.set_defaults(func=cmd_init)
+
+    demo = sub.add_parser("demo", help="offline demo: sample sites on 127.0.0.1, one cycle, a trend query")
+    demo.add_argument("--dir", type=Path, default=Path("data/demo"), help="where the demo database goes")
+    demo.set_defaults(func=cmd_demo)
 
     for module in _COMMAND_MODULES:
         try:

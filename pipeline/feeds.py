@@ -94,7 +94,8 @@ def parse_feed(
     type, and ContentError(``parse_error``) when feedparser gives up on it.
     """
     now = now or datetime.now(UTC)
-    headers = {"content-location": url}
+    # No content-location: feedparser would resolve guids against it and turn "g-7" into a link.
+    headers = {}
     if content_type:
         headers["content-type"] = content_type
     try:
@@ -112,16 +113,13 @@ def parse_feed(
         raise ContentError(f"not an RSS, Atom or RDF feed{reason}"[:500], "not_a_feed")
     meta = parsed.get("feed") or {}
     feed_language = language or primary_language(meta.get("language"))
-    entries: dict[str, FeedEntry] = {}
-    for raw in raw_entries:
-        entry = _make_entry(raw, feed=feed, base=url, language=feed_language, now=now)
-        # Duplicate guids or links inside one feed: the first occurrence is the one kept.
-        entries.setdefault(entry.article_id, entry)
+    # Every entry feedparser found, in order; repeated items are merged later by their key.
+    entries = tuple(_make_entry(raw, feed=feed, base=url, language=feed_language, now=now) for raw in raw_entries)
     return ParsedFeed(
         version=version,
         title=html_to_text(meta.get("title"), MAX_TITLE),
         language=feed_language,
-        entries=tuple(entries.values()),
+        entries=entries,
         bozo=f"{type(bozo).__name__}: {bozo}"[:500] if bozo is not None else None,
     )
 
@@ -133,6 +131,8 @@ def _make_entry(
     summary = html_to_text(raw.get("summary") or _first_content(raw), MAX_SUMMARY)
     link = (raw.get("link") or "").strip() or None
     guid = (raw.get("id") or "").strip()[:1000] or None
+    if raw.get("guidislink") and guid and not guid.startswith(("http://", "https://")):
+        link = None  # RSS calls a guid a permalink by default; "g-7" resolved against the feed is no page
     url = None
     if link:
         url = canonical_url(urljoin(base, link))

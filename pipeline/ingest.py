@@ -125,3 +125,34 @@ def jobs_from_json(items: Sequence[dict]) -> list[FeedJob]:
             s[key] = datetime.fromisoformat(s[key]) if s[key] else None
         jobs.append(FeedJob(Feed(**item["feed"]), FeedState(**s)))
     return jobs
+
+
+# ---------------------------------------------------------------- the Airflow tasks' entry points
+
+
+def plan_to_files(settings: Settings, run_id: str) -> list[str]:
+    """Plan the run and write each batch's jobs to a JSON file; returns the files (XCom stays small)."""
+    import json
+
+    directory = run_staging_dir(settings, run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, jobs in enumerate(plan(settings)):
+        path = directory / f"jobs-{i:05d}.json"
+        path.write_text(json.dumps(jobs_to_json(jobs)), encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+def collect_to_file(settings: Settings, jobs_file: str, run_id: str, index: int) -> str:
+    import json
+
+    jobs = jobs_from_json(json.loads(Path(jobs_file).read_text(encoding="utf-8")))
+    return stage(settings, run_id, index, collect(settings, jobs))
+
+
+def load_staged(settings: Settings, staged: Sequence[str], run_id: str) -> dict:
+    summary = load(settings, read_staged(staged), run_id)
+    clear_staging(settings, run_id)
+    print(summary.line())
+    return {k: getattr(summary, k) for k in summary.__dataclass_fields__}

@@ -67,11 +67,12 @@ def stable_key(*parts: str | None) -> str:
 def article_key(url: str | None, feed: str, guid: str | None, title: str, summary: str) -> str:
     """The article_id: from the canonical URL when there is one, else from what the feed says.
 
-    An item without a link is keyed by its feed and guid, or, lacking both, by its feed,
-    title and summary, so the same item seen again gets the same key.
+    An item without a link is keyed by its feed, guid and title, or, lacking a guid, by its feed,
+    title and summary, so the same item seen again gets the same key. The title is part of a
+    guid-only key because broken feeds give one guid to different items.
     """
     if url:
         return stable_key("url", url)
     if guid:
-        return stable_key("guid", feed, guid)
+        return stable_key("guid", feed, guid, title)
     return stable_key("entry", feed, title, summary)

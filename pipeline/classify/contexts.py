@@ -34,7 +34,7 @@ CONTEXTS: dict[str, dict[float, str]] = {
             ^Mundial""",
         0.5: """estadio*; stadium*; entrenador*; coach*; torneo*; tournament*; jugador*; player*; partido*;
             match; matches; medalla*; medal*; deporte*; deportiv*; sport*; club; clubes; goal; goals;
-            clausura; tecnico; ^DT; defensa; rival*; victoria; derrota; empate; fans""",
+            clausura; tecnico; ^DT; rival*; victoria; derrota; empate; fans""",
     },
     "economy": {
         1.0: """PBI; PIB; GDP; inflacion; inflation; BCRP; Banco Central de Reserva; central bank;
@@ -48,10 +48,10 @@ CONTEXTS: dict[str, dict[float, str]] = {
             exportaciones; exports; importaciones; imports; inversion* minera*; mining investment;
             crecimiento economico; economic growth; recesion; recession; PMI; bonos soberanos;
             libre comercio; free trade; comercio exterior; foreign trade; superavit; surplus""",
-        0.5: """economia; economy; economic*; economic; inversion*; invest*; mercado*; market*; precio*;
+        0.5: """economia; economy; economic*; economic; inversion*; investment*; investor*; mercado*; market*; precio*;
             price*; produccion; production; cobre; copper; silver; gold output; oro; gold; tons;
             crecimiento; growth; empleo; employment; jobs; dolar*; dollar*; acciones; shares; stocks;
-            empresa*; company; companies; ventas; sales; trade; comercio; presupuesto; budget; puerto;
+            ventas; sales; trade; comercio; presupuesto; budget; puerto;
             port; APEC; mineria; mining; minera*; minero*; mine; mines; yacimiento*; deposit*""",
     },
     "tourism_culture": {
@@ -74,13 +74,12 @@ CONTEXTS: dict[str, dict[float, str]] = {
     },
     "other_news": {
         1.0: """accidente de transito; accidentes de transito; accidente vehicular; despiste; volcadura;
-            cayo a un abismo; traffic accident*; road accident*; bus crash; vacun*; vaccin*; hospital*;
-            pacientes; patients; escolar*; colegio*; universidad*; university; universities; estudiantes;
-            students; ciencia; science; scientist*; cientifico*; investigadores; researchers; especie*;
-            species; salud; health; medic*; clinica*; ministerio de salud; Minsa; Minedu; educacion;
-            education; tecnologia; technology; internet; inteligencia artificial; artificial intelligence""",
-        0.5: """abismo; choque; crash*; incendio*; blaze; fuego; pasajeros; passengers; carretera*;
-            highway*; obra*; construction; proyecto*; project*; agua potable; drinking water""",
+            cayo a un abismo; traffic accident*; road accident*; bus crash; vacun*; vaccin*;
+            ciencia; science; scientist*; cientifico*; especie*; species; Minsa; Minedu; tecnologia;
+            technology; inteligencia artificial; artificial intelligence; ministerio de salud""",
+        0.5: """abismo; choque; crash*; incendio*; blaze; pacientes; patients; universidad*; university;
+            universities; estudiantes; students; salud; health; educacion; education; obra*;
+            construction; agua potable; drinking water""",
     },
 }
 

@@ -1,0 +1,66 @@
+# Vigía — every command a user needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+# uv from the PATH, or installed with pip into .tools/ on a machine that lacks it.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+
+# Runtime locations (all gitignored). Absolute, because Airflow's tasks run elsewhere.
+ROOT := $(CURDIR)
+export VIGIA_FEEDS ?= $(ROOT)/feeds.toml
+export VIGIA_DB ?= $(ROOT)/data/vigia.duckdb
+
+.PHONY: help venv run once demo test sql report bench lint clean
+
+help:
+	@echo "make run    start Airflow (standalone) with the ingestion DAG unpaused: a cycle now, then every 15 min"
+	@echo "make test   run the whole test suite"
+	@echo "make once   run one cycle from the command line (no scheduler)"
+	@echo "make demo   offline demo: serve the sample sites on 127.0.0.1, one cycle, print a trend query"
+	@echo "make sql    open a read-only SQL shell on the analyst copy of the database"
+	@echo "make report write the 30-day chart (PNG + HTML) under data/report/"
+	@echo "make bench  run the benchmark (figures printed and written to bench-results/)"
+	@echo "make lint   ruff and mypy"
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# The environment, exactly as locked in uv.lock.
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+venv: .venv/.synced
+
+run: venv
+	@bash scripts/run_airflow.sh
+
+once: venv
+	$(PY) -m pipeline run
+
+demo: venv
+	$(PY) -m pipeline demo
+
+test: venv
+	$(PY) -m pytest
+
+sql: venv
+	$(PY) -m pipeline sql
+
+report: venv
+	$(PY) -m pipeline report
+
+bench: venv
+	$(PY) -m benchmarks.run
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+clean:
+	rm -rf .venv .tools .airflow data/staging

@@ -1,0 +1,60 @@
+"""Ingestion every 15 minutes: plan → fetch batches of feeds (mapped) → one load → Asset.
+
+Each task body calls one ``pipeline`` function; heavy imports happen inside the tasks, so parsing
+this file imports nothing but Airflow and touches no network or database.
+
+* ``collect`` is mapped over batches of feeds (``VIGIA_FEEDS_PER_BATCH``), so a registry of
+  thousands of feeds stays far below Airflow's 1,024 mapped-task limit. Batches write Parquet
+  files under the staging directory; only their paths travel through XCom.
+* ``load`` is the only task that writes DuckDB: one transaction per run, idempotent, so a retry
+  or a rerun of the same staged files adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, get_current_context, task
+
+from pipeline.dag_support import ARTICLES_LOADED
+
+
+@dag(
+    dag_id="vigia_ingest",
+    schedule=timedelta(minutes=15),
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,  # one loader at a time: DuckDB has one writer
+    dagrun_timeout=timedelta(minutes=14),
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    tags=["vigia"],
+    doc_md=__doc__,
+)
+def vigia_ingest():
+    @task
+    def plan() -> list[str]:
+        from pipeline import ingest
+        from pipeline.settings import Settings
+
+        return ingest.plan_to_files(Settings.from_env(), get_current_context()["run_id"])
+
+    # Batches run one after another in a run: each already uses every core for extraction.
+    @task(max_active_tis_per_dagrun=1, execution_timeout=timedelta(minutes=10))
+    def collect(jobs_file: str) -> str:
+        from pipeline import ingest
+        from pipeline.settings import Settings
+
+        context = get_current_context()
+        return ingest.collect_to_file(Settings.from_env(), jobs_file, context["run_id"], context["ti"].map_index)
+
+    @task(outlets=[ARTICLES_LOADED])
+    def load(staged: list[str]) -> dict:
+        from pipeline import ingest
+        from pipeline.settings import Settings
+
+        return ingest.load_staged(Settings.from_env(), list(staged), get_current_context()["run_id"])
+
+    load(collect.expand(jobs_file=plan()))
+
+
+vigia_ingest()

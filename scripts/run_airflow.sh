@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make run`: Airflow standalone with Vigía's DAGs, everything under the repository (gitignored).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False   # the ingestion DAG starts unpaused: a cycle runs at once
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"   # ~2 cores: more only thrashes
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-60}"
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+export VIGIA_FEEDS="${VIGIA_FEEDS:-$ROOT/feeds.toml}"
+export VIGIA_DB="${VIGIA_DB:-$ROOT/data/vigia.duckdb}"
+# Airflow starts its components as `airflow` subprocesses: the environment's bin must come first.
+export PATH="$ROOT/.venv/bin:$PATH"
+
+mkdir -p "$AIRFLOW_HOME" "$(dirname "$VIGIA_DB")"
+python -m pipeline init
+airflow db migrate >/dev/null
+airflow dags reserialize >/dev/null 2>&1 || true
+
+password_file="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+cat <<INFO
+
+Vigía is starting (Airflow standalone):
+  Airflow UI     http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT   (user admin; password below once the UI is up,
+                 and in $password_file)
+  DuckDB         $VIGIA_DB  (written by the pipeline)
+  Analyst copy   ${VIGIA_DB%.duckdb}.analyst.duckdb  (open this one: make sql)
+  Feeds          $VIGIA_FEEDS
+  Stop           Ctrl-C
+
+INFO
+
+# Standalone runs in its own process group so that stopping it stops every component it started
+# (a SIGTERM to the parent alone leaves the scheduler, dag-processor and api-server running).
+setsid airflow standalone &
+pid=$!
+stop() {
+  trap - INT TERM EXIT
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+for _ in $(seq 1 120); do
+  if [ -s "$password_file" ]; then
+    echo "Airflow admin password: $(python -c 'import json,sys; print(next(iter(json.load(open(sys.argv[1])).values())))' "$password_file")"
+    break
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 1
+done
+wait "$pid"

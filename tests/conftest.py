@@ -1,0 +1,68 @@
+"""Shared fixtures: a local web of sample news sites, settings pointing at temporary files,
+and Airflow configured (before anything imports it) to use a throw-away home and ``dags/``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Airflow reads its configuration when first imported: set it before any test imports it.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="vigia-airflow-")
+os.environ.update(
+    AIRFLOW_HOME=_AIRFLOW_HOME,
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+    AIRFLOW__CORE__UNIT_TEST_MODE="False",
+    AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+)
+# Tests never take settings from the developer's shell.
+for _name in [k for k in os.environ if k.startswith("VIGIA_")]:
+    del os.environ[_name]
+
+from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+
+
+@pytest.fixture
+def sample_web():
+    """The repository's sample outlets served on 127.0.0.1 (a fresh server per test)."""
+    with LocalWeb() as web:
+        web.routes.update(sample_site(web.base))
+        yield web
+
+
+def make_settings(tmp_path: Path, feeds_toml: str, **overrides) -> Settings:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(feeds_toml, encoding="utf-8")
+    values = dict(
+        feeds_path=feeds,
+        db_path=tmp_path / "vigia.duckdb",
+        allow_networks=LOOPBACK,
+        workers=2,
+        db_lock_timeout=10.0,
+    )
+    values.update(overrides)
+    return Settings.from_env(env={}, **values)
+
+
+@pytest.fixture
+def sample_settings(tmp_path, sample_web) -> Settings:
+    """Settings for a cycle over the sample web, into a database under tmp_path."""
+    return make_settings(tmp_path, sample_feeds_toml(sample_web.base))
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database (SQLite under a temporary AIRFLOW_HOME), created once."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _AIRFLOW_HOME

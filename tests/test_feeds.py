@@ -1,0 +1,138 @@
+"""Feed bytes → entries: formats, hostile and broken feeds, keys and dates."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from pipeline.errors import ContentError
+from pipeline.feeds import html_to_text, parse_feed
+
+NOW = datetime(2025, 10, 20, 12, 0, tzinfo=UTC)
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def rss(items: str, extra: str = "") -> bytes:
+    return f"""<?xml version="1.0" encoding="utf-8"?>{extra}
+<rss version="2.0"><channel><title>T</title><link>https://diario.example/</link><language>es-PE</language>
+{items}</channel></rss>""".encode()
+
+
+def parse(body: bytes, **kw):
+    kw.setdefault("feed", "diario")
+    kw.setdefault("url", "https://diario.example/rss")
+    kw.setdefault("now", NOW)
+    return parse_feed(body, **kw)
+
+
+def test_rss_items_become_entries_with_canonical_urls():
+    body = rss("""
+<item><title>Extorsión &amp; cupos</title><link>https://Diario.example/a?utm_source=rss#x</link>
+ <guid>a1</guid><pubDate>Mon, 20 Oct 2025 07:30:00 -0500</pubDate>
+ <description>&lt;p&gt;Un &lt;b&gt;bus&lt;/b&gt; atacado&lt;/p&gt;</description><author>Ana</author></item>
+<item><title>Relativo</title><link>/b</link><guid>b1</guid></item>""")
+    parsed = parse(body)
+    first, second = parsed.entries
+    assert parsed.version == "rss20" and parsed.language == "es"
+    assert first.url == "https://diario.example/a" and first.title == "Extorsión & cupos"
+    assert first.summary == "Un bus atacado"
+    assert first.published_at == datetime(2025, 10, 20, 12, 30, tzinfo=UTC)
+    assert first.language == "es"
+    assert second.url == "https://diario.example/b"  # relative links resolve against the feed URL
+
+
+def test_atom_and_rdf():
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+<entry><title>Uno</title><link href="https://a.example/1"/><id>tag:a,1</id><updated>2025-10-19T10:00:00Z</updated></entry></feed>"""
+    rdf = b"""<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+ xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://r.example/"><title>R</title></channel>
+<item rdf:about="https://r.example/1"><title>Uno</title><link>https://r.example/1</link></item></rdf:RDF>"""
+    assert [e.url for e in parse(atom).entries] == ["https://a.example/1"]
+    assert [e.url for e in parse(rdf).entries] == ["https://r.example/1"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/html; charset=utf-8", "application/rss+xml"])
+def test_an_html_page_is_not_a_feed_whatever_its_content_type(content_type):
+    page = b"<!DOCTYPE html><html><head><title>Inicio</title></head><body><p>Hola</p></body></html>"
+    with pytest.raises(ContentError) as err:
+        parse(page, content_type=content_type)
+    assert err.value.outcome == "not_a_feed"
+
+
+def test_a_bozo_feed_keeps_its_good_entries():
+    body = rss("<item><title>Uno&nbsp;dos</title><link>https://d.example/1</link></item>"
+               "<item><title>Tres</title><link>https://d.example/2</link></item>")
+    parsed = parse(body)
+    assert len(parsed.entries) == 2 and parsed.bozo
+
+
+def test_items_without_guid_or_link_get_deterministic_keys():
+    body = rss("<item><title>Sin enlace</title><description>Texto</description></item>"
+               "<item><title>Solo guid</title><guid>g-7</guid></item>"
+               "<item><title>Mal enlace</title><link>javascript:alert(1)</link></item>")
+    first = parse(body).entries
+    again = parse(body).entries
+    assert [e.article_id for e in first] == [e.article_id for e in again]
+    assert len({e.article_id for e in first}) == 3
+    assert all(e.url is None for e in first)
+
+
+def test_duplicate_guids_and_links_keep_every_entry_with_one_key():
+    body = rss("<item><title>A</title><link>https://d.example/1</link><guid>same</guid></item>"
+               "<item><title>A</title><link>https://d.example/1?utm_medium=x</link><guid>same</guid></item>")
+    entries = parse(body).entries
+    assert len(entries) == 2  # as many as feedparser finds; the cycle stores the key once
+    assert entries[0].article_id == entries[1].article_id
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["Mon, 30 Feb 2025 10:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 2030 00:00:00 GMT",
+     "not a date", "Thu, 01 Jan 1970 00:00:00 GMT"],
+)
+def test_impossible_future_or_absurd_dates_are_dropped(date):
+    body = rss(f"<item><title>X</title><link>https://d.example/x</link><pubDate>{date}</pubDate></item>")
+    (entry,) = parse(body).entries
+    assert entry.published_at is None
+
+
+def test_entity_expansion_and_external_entities_are_harmless():
+    laughs = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    bomb = f"""<?xml version="1.0"?> <!DOCTYPE rss [<!ENTITY l0 "ha">{laughs}]>
+<rss version="2.0"><channel><title>&l9;</title><item><title>x</title></item></channel></rss>""".encode()
+    xxe = b"""<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>&x;</title><item><title>a &x;</title><link>https://d.example/1</link></item></channel></rss>"""
+    started = time.monotonic()
+    try:
+        parsed = parse(bomb)
+        assert len(parsed.title) < 10_000
+    except ContentError:
+        pass
+    assert time.monotonic() - started < 10
+    parsed = parse(xxe)
+    assert "root:" not in parsed.title and all("root:" not in e.title for e in parsed.entries)
+
+
+def test_html_to_text_strips_scripts_tags_and_controls():
+    assert html_to_text("<script>alert(1)</script><p>Hola&nbsp;<b>mundo</b>\x07</p>") == "Hola mundo"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/corpus is not present")
+@pytest.mark.parametrize("kind", ["feeds", "feedparser-cases"])
+def test_real_corpus_parses_with_as_many_entries_as_feedparser(kind):
+    files = [p for p in (SHARED / kind).rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        body = path.read_bytes()
+        expected = len(feedparser.parse(io.BytesIO(body)).entries)
+        try:
+            got = len(parse(body, url="https://example.org/feed").entries)
+        except ContentError as exc:
+            assert exc.outcome == "not_a_feed" and expected == 0, path
+            continue
+        assert got == expected, path

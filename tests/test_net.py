@@ -1,0 +1,197 @@
+"""The HTTP layer: network guard, caps, deadlines, redirects. Servers run on 127.0.0.1 only;
+other address ranges are checked by calling the guard function on the address."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ipaddress
+import time
+import zlib
+
+import pytest
+
+from pipeline.errors import Blocked, FetchTimeout, RedirectError, TooLarge
+from pipeline.localweb import LocalWeb, Route
+from pipeline.net import Fetcher, address_allowed, parse_retry_after
+from pipeline.settings import Settings
+
+LOOPBACK_ONLY = (ipaddress.ip_network("127.0.0.1/32"),)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1", "127.0.0.2", "::1", "0.0.0.0", "::",  # loopback, unspecified
+        "10.0.0.1", "172.16.5.4", "192.168.1.1", "fc00::1", "fd12:3456::1",  # private
+        "169.254.169.254", "fe80::1", "fe80::1%eth0",  # link-local, cloud metadata
+        "100.64.0.1", "100.127.255.254",  # carrier-grade NAT
+        "224.0.0.1", "239.255.255.250", "ff02::1", "ff0e::1",  # multicast
+        "240.0.0.1", "255.255.255.255", "192.0.0.8", "198.18.0.1", "192.0.2.1", "2001:db8::1",  # reserved, doc
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",  # IPv4-mapped
+        "2002:a00:1::1", "2002:7f00:1::1",  # 6to4 around private/loopback
+        "64:ff9b::a00:1", "64:ff9b::7f00:1",  # NAT64 around private/loopback
+        "not an address",
+    ],
+)
+def test_guard_refuses_non_public_addresses(address):
+    assert not address_allowed(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "200.48.225.130", "2606:4700:4700::1111", "64:ff9b::808:808"])
+def test_guard_allows_public_addresses(address):
+    assert address_allowed(address)
+
+
+def test_allow_list_opens_exactly_the_listed_networks():
+    allow = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.1.0.0/16"))
+    assert address_allowed("127.0.0.1", allow)
+    assert address_allowed("10.1.2.3", allow)
+    assert not address_allowed("127.0.0.2", allow)
+    assert not address_allowed("10.2.0.1", allow)
+    assert not address_allowed("::1", allow)
+
+
+def settings(**kw) -> Settings:
+    values = dict(allow_networks=LOOPBACK_ONLY, max_redirects=3)
+    values.update(kw)
+    return Settings.from_env(env={}, **values)
+
+
+def fetch(url: str, s: Settings | None = None, max_bytes: int = 1 << 20, deadline: float = 10.0, headers=None):
+    async def go():
+        async with Fetcher(s or settings()) as f:
+            return await f.get(url, max_bytes=max_bytes, deadline=deadline, headers=headers)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def web():
+    with LocalWeb() as w:
+        yield w
+
+
+def test_loopback_is_refused_by_default(web):
+    web.routes["/"] = Route(body=b"secret")
+    with pytest.raises(Blocked):
+        fetch(web.url("/"), Settings.from_env(env={}))
+    port = web.base.rsplit(":", 1)[1]
+    with pytest.raises(Blocked):  # a name that resolves inward is refused on its address, not its name
+        fetch(f"http://localhost:{port}/", Settings.from_env(env={}))
+    assert web.requests == []
+
+
+def test_plain_get_with_validators_and_304(web):
+    web.routes["/feed"] = Route(body=b"<rss/>", content_type="application/rss+xml")
+    first = fetch(web.url("/feed"))
+    assert first.status_code == 200 and first.body == b"<rss/>"
+    etag = first.headers["etag"]
+    again = fetch(web.url("/feed"), headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.body == b""
+    assert "vigia" in web.requests[0][1]["user-agent"].lower()
+
+
+def test_gzip_is_decoded(web):
+    web.routes["/z"] = Route(body=b"hola " * 1000, gzip=True)
+    assert fetch(web.url("/z")).body == b"hola " * 1000
+
+
+def test_gzip_bomb_stops_at_the_cap(web):
+    bomb = gzip.compress(b"\0" * (64 << 20), compresslevel=9)  # 64 MiB of zeros in ~64 KB
+    web.routes["/bomb"] = Route(handler=lambda h: _raw(h, bomb, {"Content-Encoding": "gzip"}))
+    started = time.monotonic()
+    with pytest.raises(TooLarge):
+        fetch(web.url("/bomb"), max_bytes=1 << 20)
+    assert time.monotonic() - started < 5
+
+
+def test_deflate_with_and_without_zlib_header(web):
+    body = b"texto " * 500
+    web.routes["/d1"] = Route(handler=lambda h: _raw(h, zlib.compress(body), {"Content-Encoding": "deflate"}))
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw_body = raw.compress(body) + raw.flush()
+    web.routes["/d2"] = Route(handler=lambda h: _raw(h, raw_body, {"Content-Encoding": "deflate"}))
+    assert fetch(web.url("/d1")).body == body
+    assert fetch(web.url("/d2")).body == body
+
+
+def test_declared_length_over_the_cap_is_refused_before_reading(web):
+    web.routes["/big"] = Route(body=b"x" * 5000)
+    with pytest.raises(TooLarge):
+        fetch(web.url("/big"), max_bytes=1000)
+
+
+def test_slow_drip_is_cut_off_by_the_overall_deadline(web):
+    web.routes["/drip"] = Route(body=b"x" * 100, drip_seconds=0.3)
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout):
+        fetch(web.url("/drip"), deadline=1.0)
+    assert time.monotonic() - started < 3
+
+
+def test_redirects_permanent_or_not(web):
+    web.routes["/a"] = Route(status=301, headers={"Location": "/b"}, etag=False)
+    web.routes["/b"] = Route(status=308, headers={"Location": "/c"}, etag=False)
+    web.routes["/c"] = Route(body=b"ok")
+    web.routes["/t"] = Route(status=302, headers={"Location": "/c"}, etag=False)
+    web.routes["/mixed"] = Route(status=301, headers={"Location": "/t"}, etag=False)
+    r = fetch(web.url("/a"))
+    assert (r.body, r.final_url, r.permanent_redirect) == (b"ok", web.url("/c"), True)
+    assert fetch(web.url("/t")).permanent_redirect is False
+    assert fetch(web.url("/mixed")).permanent_redirect is False
+    assert fetch(web.url("/c")).permanent_redirect is False
+
+
+def test_redirect_loops_and_chains_too_long_are_refused(web):
+    web.routes["/loop1"] = Route(status=302, headers={"Location": "/loop2"}, etag=False)
+    web.routes["/loop2"] = Route(status=302, headers={"Location": "/loop1"}, etag=False)
+    for i in range(10):
+        web.routes[f"/hop{i}"] = Route(status=302, headers={"Location": f"/hop{i + 1}"}, etag=False)
+    with pytest.raises(RedirectError, match="loop"):
+        fetch(web.url("/loop1"))
+    with pytest.raises(RedirectError, match="more than 3"):
+        fetch(web.url("/hop0"))
+
+
+def test_redirects_inward_or_to_other_schemes_are_refused(web):
+    port = web.base.rsplit(":", 1)[1]
+    # 127.0.0.2 stands in for "an address outside the allowed networks": it is loopback, never left.
+    web.routes["/inward"] = Route(status=301, headers={"Location": f"http://127.0.0.2:{port}/x"}, etag=False)
+    web.routes["/file"] = Route(status=302, headers={"Location": "file:///etc/passwd"}, etag=False)
+    with pytest.raises(Blocked):
+        fetch(web.url("/inward"))
+    with pytest.raises(Blocked, match="scheme"):
+        fetch(web.url("/file"))
+
+
+def test_retry_after_is_remembered_per_host(web):
+    web.routes["/busy"] = Route(status=429, headers={"Retry-After": "120"}, etag=False)
+
+    async def go():
+        async with Fetcher(settings()) as f:
+            r = await f.get(web.url("/busy"), max_bytes=1000, deadline=5)
+            return r, f.host_wait(web.url("/other"))
+
+    response, wait = asyncio.run(go())
+    assert response.status_code == 429
+    assert wait is not None and wait.timestamp() - time.time() > 100
+
+
+def test_parse_retry_after_forms():
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is not None  # a past date means "now"
+
+
+def _raw(handler, body: bytes, headers: dict[str, str]) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(body)))
+    for k, v in headers.items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    try:
+        handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
