@@ -65,6 +65,18 @@ class FetchError(VigiaError):
         super().__init__(message)
         self.status_code = status_code
 
+    def __reduce__(self):
+        # Raised inside worker processes: must survive pickling with its outcome and status.
+        return (_rebuild, (type(self), str(self), self.outcome, self.status_code))
+
+
+def _rebuild(cls: type[FetchError], message: str, outcome: str, status_code: int | None) -> FetchError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.outcome = outcome
+    error.status_code = status_code
+    return error
+
 
 class Blocked(FetchError):
     outcome = "blocked"
@@ -89,6 +101,6 @@ class RedirectError(FetchError):
 class ContentError(FetchError):
     """The body arrived but cannot be used; ``outcome`` is set per instance."""
 
-    def __init__(self, message: str, outcome: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, outcome: str, *, status_code: int | None = None) -> None:
+        super().__init__(message, status_code=status_code)
         self.outcome = outcome

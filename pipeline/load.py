@@ -50,11 +50,12 @@ def load_cycle(
         relevant = classify_articles(con, changed, classifier, now)
         _after_load(con, changed, now)
         summary = _summarise(con, run_id, len(changed) - updated, updated, relevant, classifier.version)
+        started = con.execute("select min(started_at) from _stage_fetches").fetchone()[0] or now
         con.execute(
-            "insert into runs select ?, min(started_at), ?, ?, ?, ?, ?, ?, ?, ? from _stage_fetches"
+            "insert into runs select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " where not exists (select 1 from runs where run_id = ?)",
-            [run_id, now, summary.feeds_ok, summary.feeds_failed, summary.items_seen, summary.new_articles,
-             summary.updated_articles, summary.relevant, summary.model_version, run_id],
+            [run_id, started, now, summary.feeds_ok, summary.feeds_failed, summary.items_seen,
+             summary.new_articles, summary.updated_articles, summary.relevant, summary.model_version, run_id],
         )
         con.execute("commit")
     except BaseException:

@@ -69,7 +69,13 @@ class WorkerPool:
             self._pool = None
 
     async def _run(self, fn: Any, args: tuple, timeout: float, failure_outcome: str, what: str) -> Any:
-        future = self._ensure().schedule(fn, args=args, timeout=timeout)
+        try:
+            future = self._ensure().schedule(fn, args=args, timeout=timeout)
+        except RuntimeError:
+            # The pool broke (its manager thread failed): start a fresh one rather than fail every page.
+            log.warning("worker pool failed; starting a new one")
+            self.close()
+            future = self._ensure().schedule(fn, args=args, timeout=timeout)
         try:
             return await asyncio.wrap_future(future)
         except concurrent.futures.TimeoutError as exc:
@@ -92,9 +98,27 @@ class WorkerPool:
 
     async def extract(self, body: bytes, url: str | None, content_type: str | None) -> ExtractedPage:
         return await self._run(
-            extract_page, (body, url, content_type), self.settings.extract_timeout, "extract_error", "extraction"
+            _extract, (body, url, content_type), self.settings.extract_timeout, "extract_error", "extraction"
         )
 
 
+# What runs inside a worker. Any exception is turned into a ContentError there, because an
+# exception that cannot be pickled back (some lxml and trafilatura ones) would break the pool.
+
+
 def _parse(body: bytes, kwargs: dict[str, Any]) -> ParsedFeed:
-    return parse_feed(body, **kwargs)
+    try:
+        return parse_feed(body, **kwargs)
+    except (ContentError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ContentError(f"feed parsing failed: {type(exc).__name__}: {exc}"[:500], "parse_error") from None
+
+
+def _extract(body: bytes, url: str | None, content_type: str | None) -> ExtractedPage:
+    try:
+        return extract_page(body, url, content_type)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ContentError(f"extraction failed: {type(exc).__name__}: {exc}"[:500], "extract_error") from None

@@ -1,0 +1,162 @@
+"""Whole cycles against the sample web on 127.0.0.1, into real DuckDB files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from pipeline import ingest, staging
+from pipeline.cycle import Batch
+from pipeline.localweb import SAMPLE_SITE, Route, sample_feeds_toml
+
+from tests.conftest import REPO, make_settings
+
+SITE = json.loads(SAMPLE_SITE.read_text(encoding="utf-8"))
+ITEMS = sum(len(o["articles"]) for o in SITE["outlets"])
+
+
+def query(settings, sql, params=None):
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_every_item_becomes_exactly_one_article_with_its_body(sample_settings):
+    summary = ingest.run_once(sample_settings)
+    assert (summary.feeds_ok, summary.feeds_failed, summary.new_articles) == (4, 0, ITEMS)
+    rows = query(sample_settings, "select url, title, text, extraction_status, language, feed from articles")
+    assert len(rows) == ITEMS
+    by_slug = {url.rsplit("/", 1)[1].removesuffix(".html"): row for url, *row in rows}
+    for outlet in SITE["outlets"]:
+        for article in outlet["articles"]:
+            title, text, status, language, feed = by_slug[article["slug"]]
+            assert status == "ok" and feed == outlet["slug"] and language == outlet["language"]
+            assert title == article["title"]
+            assert all(p in text for p in article["paragraphs"])
+            assert outlet["footer"] not in text and outlet["most_read_label"] not in text
+    assert all("utm_" not in url for url, *_ in rows)
+    classified = query(sample_settings, "select count(*), count(distinct model_version) from classifications")
+    assert classified == [(ITEMS, 1)]
+    assert "articles 12 new" in summary.line()
+
+
+def test_second_cycle_is_answered_304_and_adds_nothing(sample_settings, sample_web):
+    ingest.run_once(sample_settings)
+    before = query(sample_settings, "select count(*) from articles")[0][0]
+    page_hits = sum(1 for path, _ in sample_web.requests if path.endswith(".html"))
+    summary = ingest.run_once(sample_settings)
+    assert summary.new_articles == 0 and summary.items_seen == 0
+    assert query(sample_settings, "select count(*) from articles")[0][0] == before
+    assert query(sample_settings, "select count(*) from classifications")[0][0] == before
+    outcomes = query(sample_settings, "select outcome, count(*) from fetches group by 1 order by 1")
+    assert outcomes == [("not_modified", 4), ("ok", 4)]
+    feed_requests = [h for p, h in sample_web.requests if p.endswith("feed.xml")]
+    assert all("if-none-match" in h for h in feed_requests[4:])
+    assert sum(1 for path, _ in sample_web.requests if path.endswith(".html")) == page_hits
+
+
+def test_loading_the_same_batches_twice_adds_no_row(sample_settings):
+    feeds = ingest.load_feeds(sample_settings.feeds_path)
+    batch = Batch()
+    for jobs in ingest.plan(sample_settings):
+        batch.extend(ingest.collect(sample_settings, jobs))
+    batch.articles += batch.articles[:3]  # the same article twice in one batch keeps one row
+    tables = staging.batch_tables(batch)
+    ingest.load(sample_settings, tables, "run-1", feeds=feeds)
+    counts = {t: query(sample_settings, f"select count(*) from {t}")[0][0]
+              for t in ("articles", "classifications", "article_sources", "fetches", "feeds", "runs")}
+    ingest.load(sample_settings, tables, "run-1", feeds=feeds)
+    assert counts == {t: query(sample_settings, f"select count(*) from {t}")[0][0] for t in counts}
+    assert counts["articles"] == ITEMS
+
+
+def test_an_updated_item_is_stored_as_a_revision(sample_settings, sample_web):
+    ingest.run_once(sample_settings)
+    path = "/lima-post/bus-drivers-extortion-strike.html"
+    feed = sample_web.routes["/lima-post/feed.xml"]
+    sample_web.routes["/lima-post/feed.xml"] = Route(
+        body=feed.body.replace(b"Lima bus drivers strike again", b"UPDATED: Lima bus drivers strike again"),
+        content_type=feed.content_type,
+    )
+    page = sample_web.routes[path]
+    sample_web.routes[path] = Route(body=page.body.replace(b"Thousands of bus", b"Tens of thousands of bus"))
+    summary = ingest.run_once(sample_settings)
+    assert (summary.new_articles, summary.updated_articles) == (0, 1)
+    (revision, text), = query(sample_settings, "select revision, text from articles where url like ?", [f"%{path}"])
+    assert revision == 2 and "Tens of thousands" in text
+    (old,) = query(sample_settings, "select text from article_revisions where revision = 1")
+    assert "Thousands of bus" in old[0] and "Tens of thousands" not in old[0]
+    assert query(sample_settings, "select count(*) from articles")[0][0] == ITEMS
+
+
+def test_a_page_that_fails_is_stored_from_the_feed_with_its_reason_and_retried(sample_settings, sample_web):
+    path = "/diario-sur/dolar-cierra-semana-baja.html"
+    sample_web.routes[path] = Route(body=b"oops", status=500, etag=False)
+    ingest.run_once(sample_settings)
+    (row,) = query(sample_settings, "select extraction_status, extraction_error, title, text, extraction_attempts"
+                                    " from articles where url like ?", [f"%{path}"])
+    assert row[0] == "http_error" and "500" in row[1] and row[2].startswith("Dólar") and row[3] and row[4] == 1
+    # Feeds answer 304 from now on; the failed page is still retried (the feed is forced to a full GET).
+    with duckdb.connect(str(sample_settings.db_path)) as con:
+        con.execute("update feeds set etag = null, last_modified = null")
+    sample_web.routes[path] = sample_web.routes["/diario-sur/paro-transportistas-sjl-extorsion.html"]
+    ingest.run_once(sample_settings)
+    (row,) = query(sample_settings, "select extraction_status, extraction_attempts from articles where url like ?",
+                   [f"%{path}"])
+    assert row == ("ok", 2)
+
+
+def test_bad_feeds_are_recorded_and_the_run_goes_on(tmp_path, sample_web):
+    sample_web.routes["/broken.xml"] = Route(body=b"<html><body>Not a feed</body></html>")
+    sample_web.routes["/error.xml"] = Route(body=b"", status=500, etag=False)
+    toml = sample_feeds_toml(sample_web.base) + "".join(
+        f'[[feed]]\nname = "{n}"\nurl = "{sample_web.url(p)}"\n\n'
+        for n, p in [("broken", "/broken.xml"), ("error", "/error.xml"), ("missing", "/missing.xml")]
+    )
+    toml += '[[feed]]\nname = "far"\nurl = "http://127.0.0.9:9/feed.xml"\n'
+    settings = make_settings(tmp_path, toml)
+    summary = ingest.run_once(settings)
+    assert (summary.feeds_ok, summary.feeds_failed, summary.new_articles) == (4, 4, ITEMS)
+    outcomes = dict(query(settings, "select feed, outcome from fetches"))
+    assert outcomes["broken"] == "not_a_feed" and outcomes["error"] == "http_error"
+    assert outcomes["missing"] == "http_error" and outcomes["far"] == "blocked"
+    (failures,) = query(settings, "select consecutive_failures from feeds where name = 'error'")
+    assert failures == (1,)
+
+
+def run_cli(*args, env=None, cwd=None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or REPO, timeout=300)
+
+
+def test_cli_run_prints_one_line_and_reads_the_environment(tmp_path, sample_web):
+    (tmp_path / "feeds.toml").write_text(sample_feeds_toml(sample_web.base))
+    env = {"VIGIA_FEEDS": str(tmp_path / "feeds.toml"), "VIGIA_DB": str(tmp_path / "v.duckdb"),
+           "VIGIA_ALLOW_NETWORKS": "127.0.0.1/32"}
+    result = run_cli("run", env=env)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    assert "feeds 4 ok, 0 failed" in line and "articles 12 new" in line
+    result = run_cli("run", "--db", str(tmp_path / "other.duckdb"), env=env)
+    assert result.returncode == 0 and (tmp_path / "other.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    ("feeds", "message"),
+    [("[[feed]]\nname = 'x'\nurl = 'ftp://a'\n", "url must be"), ("not toml [", "not valid TOML")],
+)
+def test_cli_exits_2_on_bad_configuration(tmp_path, feeds, message):
+    (tmp_path / "feeds.toml").write_text(feeds)
+    result = run_cli("run", "--feeds", str(tmp_path / "feeds.toml"), "--db", str(tmp_path / "v.duckdb"))
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_cli_exits_2_on_a_bad_allow_list(tmp_path):
+    result = run_cli("run", "--feeds", str(REPO / "feeds.toml"), env={"VIGIA_ALLOW_NETWORKS": "nonsense"})
+    assert result.returncode == 2 and "VIGIA_ALLOW_NETWORKS" in result.stderr

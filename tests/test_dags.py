@@ -1,0 +1,82 @@
+"""The DAG files: they import cleanly and cheaply, and ``dag.test()`` runs them for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from pipeline.localweb import sample_feeds_toml
+from tests.conftest import REPO
+
+DAG_FILES = sorted((REPO / "dags").glob("*.py"))
+
+# Parsing a DAG file must not open sockets or databases, nor import the heavy libraries.
+PARSE_CHECK = """
+import socket, sys, runpy
+def refuse(*a, **k):
+    raise AssertionError("a DAG file opened a network connection at parse time")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+runpy.run_path(sys.argv[1])
+heavy = [m for m in ("duckdb", "trafilatura", "feedparser", "pyarrow", "lxml", "matplotlib", "pebble")
+         if m in sys.modules]
+assert not heavy, f"imported at parse time: {heavy}"
+"""
+
+
+def test_there_are_dag_files():
+    assert any(p.name == "vigia_ingest.py" for p in DAG_FILES)
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_parses_without_network_database_or_heavy_imports(path, tmp_path):
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), VIGIA_DB=str(tmp_path / "never-created.duckdb"))
+    result = subprocess.run([sys.executable, "-c", PARSE_CHECK, str(path)], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (tmp_path / "never-created.duckdb").exists()
+
+
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag
+
+
+def test_dagbag_has_the_ingestion_dag_as_specified(airflow_db):
+    dag = dagbag().get_dag("vigia_ingest")
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert set(dag.task_ids) == {"plan", "collect", "load"}
+    assert "MappedOperator" in type(dag.get_task("collect")).__name__
+    assert dag.get_task("load").outlets, "a successful load must update the Asset"
+    assert all(t.retries >= 1 for t in dag.tasks)
+
+
+def test_ingestion_dag_loads_the_sample_web(airflow_db, tmp_path, sample_web, monkeypatch):
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(sample_feeds_toml(sample_web.base))
+    db = tmp_path / "vigia.duckdb"
+    monkeypatch.setenv("VIGIA_FEEDS", str(feeds))
+    monkeypatch.setenv("VIGIA_DB", str(db))
+    monkeypatch.setenv("VIGIA_ALLOW_NETWORKS", "127.0.0.1/32")
+    monkeypatch.setenv("VIGIA_FEEDS_PER_BATCH", "2")  # two mapped batches
+    dag = dagbag().get_dag("vigia_ingest")
+    run = dag.test()
+    assert run.state == "success"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from articles").fetchone()[0] == 12
+        assert con.execute("select count(*) from classifications").fetchone()[0] == 12
+        assert con.execute("select count(distinct run_id) from fetches").fetchone()[0] == 1
+    assert not any((tmp_path / "staging").glob("*/batch-*")), "staging is cleared after a load"
+    run = dag.test()
+    assert run.state == "success"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from articles").fetchone()[0] == 12
+        assert con.execute("select outcome, count(*) from fetches group by 1 order by 1").fetchall() == [
+            ("not_modified", 4), ("ok", 4)]

@@ -1,0 +1,124 @@
+"""The database: migrations, the writer lock, crash safety, the analyst copy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from pipeline import ingest, store
+from pipeline.errors import DatabaseBusy, StoreError
+from tests.conftest import REPO
+
+
+def test_migrations_are_applied_once_and_recorded(tmp_path):
+    db = tmp_path / "v.duckdb"
+    with store.open_db(db) as con:
+        versions = [r[0] for r in con.execute("select version from schema_migrations order by 1").fetchall()]
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    assert versions[0] == 1 and versions == sorted(set(versions))
+    assert {"feeds", "fetches", "articles", "classifications", "labels", "models", "runs"} <= tables
+    with store.open_db(db) as con:
+        assert store.migrate(con) == []
+
+
+def test_read_only_open_of_a_missing_database_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"), store.open_db(tmp_path / "nope.duckdb", read_only=True):
+        pass
+
+
+def test_a_second_writer_waits_then_fails_clearly(tmp_path):
+    db = tmp_path / "v.duckdb"
+    with store.open_db(db, lock_timeout=1):
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusy, match="locked by another process"), store.open_db(db, lock_timeout=0.5):
+            pass
+        assert time.monotonic() - started >= 0.5
+
+
+HOLD = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_foreign_lock_on_the_file_makes_the_writer_back_off_then_succeed(tmp_path):
+    db = tmp_path / "v.duckdb"
+    with store.open_db(db):
+        pass
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db), "2"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    with pytest.raises(DatabaseBusy):
+        with store.open_db(db, lock_timeout=0.5):
+            pass
+    started = time.monotonic()
+    with store.open_db(db, lock_timeout=20) as con:  # waits for the holder to go away
+        con.execute("select 1")
+    assert time.monotonic() - started > 0.5
+    holder.wait(timeout=10)
+
+
+CRASH = """
+import sys, time
+from pipeline import ingest, load
+from pipeline.settings import Settings
+settings = Settings.from_env()
+real = load.classify_articles
+def classify_then_hang(*args, **kwargs):
+    n = real(*args, **kwargs)
+    print("inside the transaction", flush=True)
+    time.sleep(600)
+    return n
+load.classify_articles = classify_then_hang
+ingest.run_once(settings)
+"""
+
+
+def test_kill_9_mid_load_leaves_only_committed_data_and_the_next_cycle_completes(sample_settings):
+    first = ingest.run_once(sample_settings)  # one committed cycle
+    assert first.new_articles == 12
+    with duckdb.connect(str(sample_settings.db_path)) as con:  # forget the articles of one feed
+        con.execute("delete from classifications where article_id in"
+                    " (select article_id from articles where feed = 'lima-post')")
+        con.execute("delete from article_sources where feed = 'lima-post'")
+        con.execute("delete from articles where feed = 'lima-post'")
+        con.execute("update feeds set etag = null, last_modified = null")
+    env = dict(os.environ, VIGIA_FEEDS=str(sample_settings.feeds_path), VIGIA_DB=str(sample_settings.db_path),
+               VIGIA_ALLOW_NETWORKS="127.0.0.1/32", PYTHONPATH=str(REPO))
+    loader = subprocess.Popen([sys.executable, "-c", CRASH], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert loader.stdout.readline().strip() == "inside the transaction"
+    finally:
+        loader.send_signal(signal.SIGKILL)
+        loader.wait(timeout=30)
+    with duckdb.connect(str(sample_settings.db_path), read_only=True) as con:
+        assert con.execute("select count(*) from articles").fetchone()[0] == 9  # nothing half-loaded
+        assert con.execute("select count(*) from runs").fetchone()[0] == 1
+    again = ingest.run_once(sample_settings)  # the lock died with the loader; nothing is lost
+    assert again.new_articles == 3
+    with duckdb.connect(str(sample_settings.db_path), read_only=True) as con:
+        assert con.execute("select count(*), count(distinct url) from articles").fetchone() == (12, 12)
+        assert con.execute("select count(*) from classifications").fetchone()[0] == 12
+
+
+def test_the_analyst_copy_is_replaced_atomically_while_a_session_reads_the_old_one(sample_settings):
+    ingest.run_once(sample_settings)
+    analyst = duckdb.connect(str(sample_settings.analyst_db), read_only=True)
+    try:
+        assert analyst.execute("select count(*) from articles").fetchone()[0] == 12
+        with duckdb.connect(str(sample_settings.db_path)) as con:
+            con.execute("delete from articles where feed = 'lima-post'")
+        summary = ingest.run_once(sample_settings)  # the loader does not wait for the analyst
+        assert summary.run_id
+        assert analyst.execute("select count(*) from articles").fetchone()[0] == 12
+    finally:
+        analyst.close()
+    with duckdb.connect(str(sample_settings.analyst_db), read_only=True) as fresh:
+        assert fresh.execute("select count(*) from articles").fetchone()[0] == 9
