@@ -109,11 +109,13 @@ async def collect_batch(
                 ids.append(entry.article_id)
             per_feed[job.feed.name] = ids
             batch.fetches.append(fetch)
+        # A host that asked us to wait (429/503 Retry-After) is left alone by all its feeds, next cycles too.
+        batch.states = [_hold_for_host(state, fetcher.host_wait(state.url)) for state in batch.states]
 
         stored = known(list(entries)) if entries else {}
         wanted = [e for e in entries.values() if _needs_download(e, stored.get(e.article_id), settings)]
         batch.fetches = [
-            replace(f, new_items=sum(1 for i in per_feed.get(f.feed, ()) if i not in stored))
+            replace(f, new_items=len({i for i in per_feed.get(f.feed, ()) if i not in stored}))
             for f in batch.fetches
         ]
         inflight = asyncio.Semaphore(max(2, settings.workers * 4))
@@ -125,6 +127,12 @@ async def collect_batch(
             )
         )
     return batch
+
+
+def _hold_for_host(state: FeedState, until: datetime | None) -> FeedState:
+    if until is None or (state.next_fetch_at is not None and state.next_fetch_at >= until):
+        return state
+    return replace(state, next_fetch_at=until)
 
 
 def _needs_download(entry: FeedEntry, stored: KnownArticle | None, settings: Settings) -> bool:
@@ -193,7 +201,9 @@ async def _fetch_article(
 ) -> Article:
     page: ExtractedPage | None = None
     status, error, size, download_ms, extract_ms = "feed_only", "item has no http(s) link", 0, 0, 0
-    if entry.url is not None:
+    if entry.url is not None and fetcher.host_wait(entry.url) is not None:
+        status, error = "rate_limited", "host asked to wait (Retry-After); retried on a later cycle"
+    elif entry.url is not None:
         async with inflight:
             try:
                 resp = await fetcher.get(

@@ -58,20 +58,28 @@ def _known_codec(name: str | None) -> str | None:
 
 
 def detect_charset(body: bytes, content_type: str | None) -> str:
-    """The page's charset: BOM, then the HTTP header, then ``<meta>``, then UTF-8 if it decodes."""
+    """The page's charset: BOM, then the HTTP header, then ``<meta>``, then UTF-8 if it decodes.
+
+    A declared charset that cannot decode the bytes is passed over (servers often say utf-8 for
+    windows-1252 pages), so the next clue gets its say.
+    """
     for bom, name in _BOMS:
         if body.startswith(bom):
             return name
+    declared = []
     if content_type:
         match = _HEADER_CHARSET.search(content_type)
-        codec = _known_codec(match.group(1)) if match else None
-        if codec:
-            return codec
+        declared.append(_known_codec(match.group(1)) if match else None)
     match = _META_CHARSET.search(body[:8192])
-    codec = _known_codec(match.group(1).decode("ascii", "ignore")) if match else None
-    if codec:
-        # A page in UTF-16 would not have an ASCII-readable meta tag.
-        return "utf-8" if codec.startswith("utf_16") or codec.startswith("utf-16") else codec
+    meta = _known_codec(match.group(1).decode("ascii", "ignore")) if match else None
+    # A page in UTF-16 would not have an ASCII-readable meta tag: such a tag is wrong.
+    declared.append("utf-8" if meta and meta.replace("_", "-").startswith("utf-16") else meta)
+    for codec in filter(None, declared):
+        try:
+            body.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return codec
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
