@@ -2,6 +2,7 @@
 
     VigiaError
     ├── ConfigError            feeds.toml or a setting is unusable: the cycle cannot run (exit 2)
+    ├── ModelError             a stored classifier version cannot be used (unknown format, missing fields)
     ├── StoreError             the database cannot be used
     │   └── DatabaseBusy       another process holds the database longer than the lock timeout
     └── FetchError             one URL could not be fetched; carries the recorded `outcome`
@@ -46,6 +47,10 @@ class VigiaError(Exception):
 
 class ConfigError(VigiaError):
     """The configuration (feeds.toml, an environment setting) cannot be used."""
+
+
+class ModelError(VigiaError):
+    """Stored model params cannot be used (unknown format, missing fields)."""
 
 
 class StoreError(VigiaError):

@@ -44,10 +44,11 @@ def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = 
     return asyncio.run(collect_batch(jobs, settings, store.known_lookup(settings), now))
 
 
-def current_classifier(settings: Settings) -> Classifier:
+def current_classifier(con) -> Classifier:
+    """The newest model version stored in the database, else the base model built from the repository."""
     from pipeline.classify import load_model
 
-    return load_model(db_path=settings.db_path if settings.db_path.exists() else None)
+    return load_model(con=con)
 
 
 def load(
@@ -59,11 +60,16 @@ def load(
 ) -> store.RunSummary:
     """Load a cycle in one transaction, then publish the analyst copy. The only writer of a cycle."""
     feeds = load_feeds(settings.feeds_path) if feeds is None else feeds
+    if classifier is None and settings.store == "ducklake":
+        # The lake's readers never wait for its writer: pick the model (seconds) before queueing for the lock.
+        with store.open_db(settings, read_only=True) as con:
+            classifier = current_classifier(con)
     with store.write_lock(settings):
-        classifier = classifier or current_classifier(settings)
         with store.open_db(settings, take_lock=False) as con:
+            classifier = classifier or current_classifier(con)
             summary = load_cycle(con, tables, feeds, run_id, classifier, datetime.now(UTC))
-            con.execute("checkpoint")
+            if settings.store == "duckdb":  # a lake compacts every so many loads instead (pipeline.lake)
+                con.execute("checkpoint")
         if settings.store == "duckdb":
             store.publish_analyst_copy(settings)
     return summary

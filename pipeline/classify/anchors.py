@@ -15,7 +15,8 @@ from __future__ import annotations
 from pipeline.classify.matcher import Entry, entries_from
 
 PERU_ANCHORS: dict[float, str] = {
-    1.0: """Peru; peruan*; peruvian*; Republica del Peru; Policia Nacional del Peru; PNP; Dirincri;
+    # Demonyms say who, not where ("un ciudadano peruano detenido en Chile"): they weigh half.
+    1.0: """Peru; Republica del Peru; Policia Nacional del Peru; PNP; Dirincri;
         Dircote; Dirandro; Divincri; Depincri; Diviac; INPE; Mininter; Sucamec; Devida; Conasec;
         Codisec; Coresec; serenazgo; serenos; Sinadef; Reniec; Sunat; Indeci; Senamhi; Minem;
         Boluarte; ^Jeri; Jose Jeri; Vizcarra; Humala; Fujimori; Lopez Aliaga; Otarola; Adrianzen;
@@ -24,8 +25,8 @@ PERU_ANCHORS: dict[float, str] = {
         Pedro Castillo; Ollanta Humala; Keiko; Alianza para el Progreso; Fuerza Popular;
         Renovacion Popular; Peru Libre; Somos Peru; bicolor; blanquirroja; Indecopi; BCRP;
         Petroperu; Sedapal; Titicaca""",
-    0.5: """soles; ^Castillo; ^Toledo; ^Arriola; Palacio de Gobierno; Government Palace; mototaxi*;
-        Congreso de la Republica; ^Poder Judicial; Jurado Nacional de Elecciones; JNE; ONPE""",
+    0.5: """peruan*; peruvian*; soles; ^Castillo; ^Toledo; ^Arriola; Palacio de Gobierno; Government Palace;
+        mototaxi*; Congreso de la Republica; ^Poder Judicial; Jurado Nacional de Elecciones; JNE; ONPE""",
 }
 
 # Foreign anchors by country (ISO 3166 alpha-2, "XX" for the world at large), with a weight each.
@@ -39,15 +40,16 @@ FOREIGN_ANCHORS: dict[str, dict[float, str]] = {
         0.5: """^Guerrero; Guardia Nacional; National Guard; ^Calderon; gobernadores; fentanyl; fentanilo""",
     },
     "EC": {
-        1.0: """Ecuador; ecuator*; ecuadorian*; Guayaquil; Quito; Noboa; Los Choneros; ^Los Lobos; Esmeraldas;
+        1.0: """Ecuador; Guayaquil; Quito; Noboa; Los Choneros; ^Los Lobos; Esmeraldas;
             Manabi; Machala; ^El Oro; Penitenciaria del Litoral; Litoral penitentiary; Guayas; Tiguerones;
             Lasso""",
-        0.5: """^Manta; ^Duran; ^Correa; conflicto armado interno; internal armed conflict""",
+        0.5: """ecuator*; ecuadorian*; ^Manta; ^Duran; ^Correa; conflicto armado interno;
+            internal armed conflict""",
     },
     "CO": {
-        1.0: """Colombia; colombian*; Bogota; Medellin; Barranquilla; Cauca; Catatumbo; Clan del Golfo;
+        1.0: """Colombia; Bogota; Medellin; Barranquilla; Cauca; Catatumbo; Clan del Golfo;
             ELN; FARC; disidencias; ^Petro; Antioquia; Narino; Cucuta""",
-        0.5: """^Cali; ^Cartagena; ^Uribe""",
+        0.5: """colombian*; ^Cali; ^Cartagena; ^Uribe""",
     },
     "CL": {
         1.0: """^Chile; chilen*; Valparaiso; Antofagasta; Iquique; Carabineros; Boric; ^Kast; Temuco;
@@ -107,7 +109,7 @@ NEUTRAL = """Alianza Lima; Grupo de Lima; Lima Group; Sporting Cristal; Jose de 
 
 
 def anchor_entries() -> list[Entry]:
-    """Lexicon entries of the ``geo`` family: groups ``peru``, ``foreign`` (payload = country) and ``neutral``."""
+    """Entries of the ``geo`` family: groups ``peru``, ``foreign`` (payload: country) and ``neutral``."""
     entries: list[Entry] = []
     for weight, block in PERU_ANCHORS.items():
         entries.extend(entries_from("geo", "peru", block, weight))

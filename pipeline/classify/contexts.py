@@ -19,7 +19,8 @@ CONTEXTS: dict[str, dict[float, str]] = {
             dengue; flood*; flash flood*; landslide*; mudslide*; heavy rain*; rainfall; rains; torrential;
             earthquake*; quake*; drought*; wildfire*; forest fire*; oil spill*; disaster*; desastre*;
             humanitarian; ayuda humanitaria; evacuad*; evacuat*; afectados por; friaje; heladas;
-            cold wave; bajas temperaturas; ola de calor; heat wave; avalanch*; aluvion*""",
+            cold wave; bajas temperaturas; ola de calor; heat wave; avalanch*; aluvion*; water shortage*;
+            escasez de agua; desabastecimiento de agua; emergencia hidrica; water emergency; cisternas""",
         0.5: """derrumbe*; alud*; volcan*; erupcion*; epidemi*; outbreak*; brote*; rain; clima*; climate;
             weather; temperatur*; frost*; helada; meteorolog*; emergencia climatica; rios; river*;
             damage*; danos; viviendas; homes destroyed; refugios; shelters""",
@@ -48,8 +49,8 @@ CONTEXTS: dict[str, dict[float, str]] = {
             exportaciones; exports; importaciones; imports; inversion* minera*; mining investment;
             crecimiento economico; economic growth; recesion; recession; PMI; bonos soberanos;
             libre comercio; free trade; comercio exterior; foreign trade; superavit; surplus""",
-        0.5: """economia; economy; economic*; economic; inversion*; investment*; investor*; mercado*; market*; precio*;
-            price*; produccion; production; cobre; copper; silver; gold output; oro; gold; tons;
+        0.5: """economia; economy; economic*; inversion*; investment*; investor*; mercado*; market*;
+            precio*; price*; produccion; production; cobre; copper; silver; gold output; oro; gold; tons;
             crecimiento; growth; empleo; employment; jobs; dolar*; dollar*; acciones; shares; stocks;
             ventas; sales; trade; comercio; presupuesto; budget; puerto;
             port; APEC; mineria; mining; minera*; minero*; mine; mines; yacimiento*; deposit*""",
@@ -65,8 +66,9 @@ CONTEXTS: dict[str, dict[float, str]] = {
             exposicion; exhibition; paisaje*; landscape*; playa*; beach*""",
     },
     "elections": {
-        1.0: """elecciones; election*; electoral*; intencion de voto; segunda vuelta; runoff; campana electoral;
-            encuesta*; poll; polls; polling; sondeo*; Ipsos; Datum; JNE; ONPE; voter*; votantes; electores;
+        1.0: """elecciones; election*; electoral*; intencion de voto; segunda vuelta; runoff;
+            campana electoral; encuesta*; poll; polls; polling; sondeo*; Ipsos; Datum; JNE; ONPE;
+            voter*; votantes; electores;
             approval rating*; aprobacion presidencial; candidatura*; plancha presidencial""",
         0.5: """candidat*; votos; voto; votar; vote; votes; partido* politico*; political part*; bicameral*;
             senado*; senate; congresista*; lawmaker*; Congreso; Congress; bancada*; parlament*;

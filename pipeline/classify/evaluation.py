@@ -89,12 +89,16 @@ class Report:
         }
 
     def as_text(self) -> str:
-        lines = [f"threshold {self.threshold:.2f}", "scope      n   P      R      F1     tp  fp  fn  tn  ambiguous"]
+        lines = [
+            f"threshold {self.threshold:.2f}",
+            "scope      n   P      R      F1     tp  fp  fn  tn  ambiguous",
+        ]
         rows = [("overall", self.overall), *sorted(self.by_language.items())]
         for name, m in rows:
             lines.append(
                 f"{name:<8} {m.support:>4}  {m.precision:.3f}  {m.recall:.3f}  {m.f1:.3f}  "
-                f"{m.tp:>3} {m.fp:>3} {m.fn:>3} {m.tn:>3}  {m.ambiguous} ({m.ambiguous_relevant} scored relevant)"
+                f"{m.tp:>3} {m.fp:>3} {m.fn:>3} {m.tn:>3}  "
+                f"{m.ambiguous} ({m.ambiguous_relevant} scored relevant)"
             )
         for error in self.errors:
             lines.append(f"  {error['kind']}: {error['id']} score={error['score']:.3f} {error['title']}")
@@ -112,7 +116,7 @@ def report(documents: Sequence[Document], scores: Sequence[float], threshold: fl
         )
         for lang in languages
     }
-    errors = [
+    errors: list[dict[str, object]] = [
         {
             "kind": "false positive" if d.label == "not_relevant" else "false negative",
             "id": d.id,
@@ -158,7 +162,9 @@ def evaluate(model: Model, documents: Iterable[Document], threshold: float | Non
     docs = list(documents)
     scored = [model.score(d.title, d.text, d.language) for d in docs]
     docs = [
-        d if d.language else Document(d.id, d.label, d.title, d.text, s.analysis.language, d.source, d.category)
+        d
+        if d.language
+        else Document(d.id, d.label, d.title, d.text, s.analysis.language, d.source, d.category)
         for d, s in zip(docs, scored, strict=True)
     ]
     return report(docs, [s.score for s in scored], model.threshold if threshold is None else threshold)

@@ -14,7 +14,8 @@ of emergency, copper output behind "mina", football behind "ataque"). Products s
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Container
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -27,6 +28,12 @@ from pipeline.classify.text import STOPWORDS, Tokens, guess_language, stem, toke
 
 # Added to both sides of the Peru share so that a text with no anchors at all sits at 0.5, undecided.
 SHARE_PRIOR = 0.5
+# Anchors in the title, or right after "en"/"in", say where the story happens: they count this much
+# more in the Peru share than anchors elsewhere.
+WHERE_BONUS = 2.0
+# A place right after one of these words is where something happened ("en Chile", "in Trujillo"),
+# not just who was involved ("un ciudadano peruano", "Peruvian nationals").
+LOCATIVES = frozenset({"en", "in"})
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +55,10 @@ class Analysis:
     foreign_countries: dict[str, float]
     title_peru: bool
     title_foreign: bool
+    where_peru: float  # anchors right after "en"/"in": where events happen
+    where_foreign: float
+    title_peru_weight: float
+    title_foreign_weight: float
     places: dict[str, int]  # ubigeo -> mentions
     # evidence bucket ("topic:extortion", "peru", "foreign", "context:sports") -> surface -> weight
     terms: dict[str, dict[str, float]]
@@ -72,7 +83,10 @@ class Analysis:
 
     @property
     def peru_share(self) -> float:
-        return (self.peru + SHARE_PRIOR) / (self.peru + self.foreign + 2 * SHARE_PRIOR)
+        """How much the text is about Peru rather than elsewhere (0..1; 0.5 when it names no place)."""
+        here = self.peru + WHERE_BONUS * (self.where_peru + self.title_peru_weight) + SHARE_PRIOR
+        there = self.foreign + WHERE_BONUS * (self.where_foreign + self.title_foreign_weight) + SHARE_PRIOR
+        return here / (here + there)
 
     def reported_topics(self) -> tuple[str, ...]:
         """Topics whose terms weigh enough, heaviest first."""
@@ -113,30 +127,31 @@ def analyze(title: str, text: str, language: str | None = None) -> Analysis:
     foreign_countries: dict[str, float] = defaultdict(float)
     places: dict[str, int] = defaultdict(int)
     title_peru = title_foreign = False
+    where_peru = where_foreign = title_peru_weight = title_foreign_weight = 0.0
+    lower = tokens.lower
     for match in geo:
         entry = match.entry
+        locative = match.start > 0 and lower[match.start - 1] in LOCATIVES
         if entry.group == "foreign":
             foreign_countries[entry.payload[0]] += match.weight
             terms["foreign"][match.surface] += match.weight
-            title_foreign = title_foreign or match.start < tokens.title_length
+            if match.start < tokens.title_length:
+                title_foreign = True
+                title_foreign_weight += match.weight
+            where_foreign += match.weight if locative else 0.0
         elif entry.group in ("peru", "place") and (peru_context or not entry.needs_peru):
             peru += match.weight
             terms["peru"][match.surface] += match.weight
-            title_peru = title_peru or match.start < tokens.title_length
+            if match.start < tokens.title_length:
+                title_peru = True
+                title_peru_weight += match.weight
+            where_peru += match.weight if locative else 0.0
             if entry.group == "place":
                 for code in entry.payload:
                     places[code] += 1
 
-    stems: dict[str, float] = defaultdict(float)
-    stem_surface: dict[str, str] = {}
+    stems, stem_surface = _stems(tokens)
     weights = tokens.weights
-    for i, token in enumerate(tokens.lower):
-        if len(token) < 3 or token in STOPWORDS or token.isdigit():
-            continue
-        key = stem(token)
-        stems[key] += weights[i]
-        if key not in stem_surface:
-            stem_surface[key] = token
 
     return Analysis(
         tokens=tokens,
@@ -149,27 +164,73 @@ def analyze(title: str, text: str, language: str | None = None) -> Analysis:
         foreign_countries=dict(foreign_countries),
         title_peru=title_peru,
         title_foreign=title_foreign,
+        where_peru=where_peru,
+        where_foreign=where_foreign,
+        title_peru_weight=title_peru_weight,
+        title_foreign_weight=title_foreign_weight,
         places=dict(places),
         terms={bucket: dict(found) for bucket, found in terms.items()},
-        stems=dict(stems),
+        stems=stems,
         stem_surface=stem_surface,
     )
 
 
+def _stem_key(token: str) -> str:
+    """The vocabulary stem of a word, or "" for words that carry no meaning of their own."""
+    if len(token) < 3 or token in STOPWORDS or token.isdigit():
+        return ""
+    return stem(token)
+
+
+def _stems(tokens: Tokens) -> tuple[dict[str, float], dict[str, str]]:
+    """Stem -> weighted count, and stem -> the first word seen with it (for evidence).
+
+    Counted per zone with Counter (in C), since every zone has one weight: the Python loop then
+    runs over distinct words, not over every word.
+    """
+    lower, weights = tokens.lower, tokens.weights
+    stems: dict[str, float] = defaultdict(float)
+    stem_surface: dict[str, str] = {}
+    start = 0
+    while start < len(lower):
+        weight = weights[start]
+        end = start
+        while end < len(lower) and weights[end] == weight:
+            end += 1
+        for token, count in Counter(lower[start:end]).items():
+            key = _STEM_KEYS.get(token)
+            if key is None:
+                key = _STEM_KEYS[token] = _stem_key(token)
+            if key:
+                stems[key] += count * weight
+                stem_surface.setdefault(key, token)
+        start = end
+    if len(_STEM_KEYS) > 200_000:
+        _STEM_KEYS.clear()
+    return dict(stems), stem_surface
+
+
+_STEM_KEYS: dict[str, str] = {}
+
+
 # Dense feature -> evidence buckets its contribution is shared among (see Model.explain).
+#
+# Crime features are multiplied by the Peru share: crime *here* and crime *abroad* are different
+# features, so a cartel war in Sinaloa brings little of the weight a gang war in Trujillo brings.
 CRIME_BUCKETS = tuple(f"topic:{t}" for t in (*TOPIC_IDS, "general"))
 DENSE_FEATURES: dict[str, tuple[str, ...]] = {
-    "crime": CRIME_BUCKETS,
-    "crime_density": CRIME_BUCKETS,
-    **{f"topic:{t}": (f"topic:{t}",) for t in TOPIC_IDS},
+    "crime_here": (*CRIME_BUCKETS, "peru"),
+    "crime_density_here": (*CRIME_BUCKETS, "peru"),
+    "crime_abroad": (*CRIME_BUCKETS, "foreign"),
+    **{f"topic_here:{t}": (f"topic:{t}", "peru") for t in TOPIC_IDS},
+    "peru_share": ("peru",),
     "peru": ("peru",),
     "foreign": ("foreign",),
-    "peru_share": ("peru", "foreign"),
     "no_peru": (),
     "title_peru": ("peru",),
     "title_foreign": ("foreign",),
-    "crime_in_peru": (*CRIME_BUCKETS, "peru"),
-    "crime_abroad": (*CRIME_BUCKETS, "foreign"),
+    "where_peru": ("peru",),
+    "where_foreign": ("foreign",),
     "foreign_dominant": ("foreign",),
     **{f"context:{c}": (f"context:{c}",) for c in CONTEXT_IDS},
     "offtopic_share": tuple(f"context:{c}" for c in CONTEXT_IDS),
@@ -183,28 +244,29 @@ def dense_features(a: Analysis, seed_similarity: float) -> dict[str, float]:
     log_crime = math.log1p(crime)
     share = a.peru_share
     offtopic = sum(a.contexts.values())
-    features = {
-        "crime": log_crime,
-        "crime_density": math.log1p(100.0 * crime / (a.length + 30.0)),
-        **{f"topic:{t}": math.log1p(a.topics.get(t, 0.0)) for t in TOPIC_IDS},
+    return {
+        "crime_here": log_crime * share,
+        # Per 100 words; the 60 added to the length keeps a one-line text from looking dense.
+        "crime_density_here": math.log1p(100.0 * crime / (a.length + 60.0)) * share,
+        "crime_abroad": log_crime * (1.0 - share),
+        **{f"topic_here:{t}": math.log1p(a.topics.get(t, 0.0)) * share for t in TOPIC_IDS},
+        "peru_share": share,
         "peru": math.log1p(a.peru),
         "foreign": math.log1p(a.foreign),
-        "peru_share": share,
         "no_peru": 1.0 if a.peru == 0 else 0.0,
         "title_peru": 1.0 if a.title_peru else 0.0,
-        "title_foreign": 1.0 if a.title_foreign and not a.title_peru else 0.0,
-        "crime_in_peru": log_crime * share,
-        "crime_abroad": log_crime * (1.0 - share),
+        "title_foreign": 1.0 if a.title_foreign else 0.0,
+        "where_peru": math.log1p(a.where_peru),
+        "where_foreign": math.log1p(a.where_foreign),
         "foreign_dominant": 1.0 if a.foreign >= 2.0 and a.foreign > 2.0 * a.peru else 0.0,
         **{f"context:{c}": math.log1p(a.contexts.get(c, 0.0)) for c in CONTEXT_IDS},
         "offtopic_share": offtopic / (offtopic + crime + 1.0),
         "emergency_disaster": math.log1p(a.emergency) * a.disaster_share,
         "seed_similarity": seed_similarity,
     }
-    return features
 
 
-def stem_features(a: Analysis, vocabulary: dict[str, float] | set[str]) -> dict[str, float]:
+def stem_features(a: Analysis, vocabulary: Container[str]) -> dict[str, float]:
     """Sparse features: log counts of the stems in the vocabulary, scaled to unit length."""
     values = {s: math.log1p(c) for s, c in a.stems.items() if s in vocabulary}
     norm = math.sqrt(sum(v * v for v in values.values()))

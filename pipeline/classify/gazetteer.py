@@ -86,10 +86,10 @@ ALIASES: dict[str, str] = {
     LIMA_METROPOLITANA: """^Lima; Lima Metropolitana; Lima metropolitan*; Metropolitan Lima; Greater Lima;
         Lima Norte; Lima Sur; Lima Este; Lima Centro; Cercado de Lima; ^Cono Norte; ^Cono Sur;
         ^Cono Este; limen*; capital peruana; Peruvian capital; Peru s capital; capital del Peru;
-        Municipalidad de Lima; ^?Ancon; ^?Ate; Ate Vitarte; ^?Barranco; Brena; Carabayllo;
-        Chaclacayo; Chorrillos; Cieneguilla; ^?Comas; El Agustino; ^?Independencia; Jesus Maria;
-        La Molina; ^?La Victoria; ^?Lince; Los Olivos; Lurigancho; Chosica; Lurin; Magdalena del Mar;
-        ^?Miraflores; ^?Pueblo Libre; Pachacamac; Pucusana; Puente Piedra; Punta Hermosa; Punta Negra;
+        Municipalidad de Lima; ^Ancon; ^?Ate; Ate Vitarte; ^Barranco; Brena; Carabayllo;
+        Chaclacayo; Chorrillos; Cieneguilla; ^Comas; El Agustino; ^?Independencia; Jesus Maria;
+        La Molina; ^?La Victoria; ^Lince; Los Olivos; Lurigancho; Chosica; Lurin; Magdalena del Mar;
+        ^?Miraflores; ^Pueblo Libre; Pachacamac; Pucusana; Puente Piedra; Punta Hermosa; Punta Negra;
         Rimac; ^?San Bartolo; San Borja; ^?San Isidro; San Juan de Lurigancho; San Juan de Miraflores;
         ^?San Luis; San Martin de Porres; ^?San Miguel; Santa Anita; Santa Maria del Mar;
         Santiago de Surco; Surco; Surquillo; Villa El Salvador; Villa Maria del Triunfo; ^SJL; ^SMP;

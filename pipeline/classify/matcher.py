@@ -57,10 +57,7 @@ class _Compiled:
     entry: Entry
     rest: tuple[tuple[str, bool], ...]  # remaining words: (text, is_prefix)
     capitals: tuple[bool, ...]  # per word: must the text's word be capitalised?
-
-    @property
-    def length(self) -> int:
-        return 1 + len(self.rest)
+    length: int  # number of words
 
 
 def parse_pattern(raw: str) -> tuple[str, bool, bool]:
@@ -107,7 +104,7 @@ class Matcher:
             first, is_prefix = words[0]
             if any(p and len(w) < _MIN_PREFIX for w, p in words):
                 raise ValueError(f"prefix too short in lexicon pattern {entry.pattern!r}")
-            compiled = _Compiled(entry, tuple(words[1:]), tuple(capitals) if entry.cased else ())
+            compiled = _Compiled(entry, tuple(words[1:]), tuple(capitals) if entry.cased else (), len(words))
             index = self._prefix if is_prefix else self._exact
             index.setdefault(first, []).append(compiled)
             if entry.family not in families:
@@ -138,19 +135,27 @@ class Matcher:
         cache = self._cache
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
+        for token in set(lower).difference(cache):
+            cache[token] = self._candidates(token)
         matches: list[Match] = []
-        for i in range(n):
+        # Most words start no entry: find the positions that do in one comprehension, then work there.
+        for i in [i for i, token in enumerate(lower) if cache[token]]:
             token = lower[i]
-            groups = cache.get(token)
-            if groups is None:
-                groups = cache[token] = self._candidates(token)
-            for family, candidates in groups:
+            for family, candidates in cache[token]:
                 if free_from[family] > i:
                     continue
                 for candidate in candidates:
                     end = i + candidate.length
-                    if end > n or not _rest_matches(candidate, lower, i + 1):
+                    if end > n:
                         continue
+                    if candidate.rest:
+                        # Most multi-word candidates fail on their second word: test it inline.
+                        word, is_prefix = candidate.rest[0]
+                        following = lower[i + 1]
+                        if following != word and not (is_prefix and following.startswith(word)):
+                            continue
+                        if end > i + 2 and not _rest_matches(candidate, lower, i + 1):
+                            continue
                     if candidate.capitals and not _capitals_match(candidate.capitals, cased, i):
                         continue
                     entry = candidate.entry
@@ -173,7 +178,9 @@ def _capitals_match(capitals: Sequence[bool], cased: Sequence[str], start: int) 
     return all(not must or cased[start + k][:1].isupper() for k, must in enumerate(capitals))
 
 
-def entries_from(family: str, group: str, text: str, weight: float = 1.0, payload: Iterable[str] = ()) -> list[Entry]:
+def entries_from(
+    family: str, group: str, text: str, weight: float = 1.0, payload: Iterable[str] = ()
+) -> list[Entry]:
     """Entries from a block of patterns separated by ';' or new lines (comments after '#')."""
     result = []
     payload = tuple(payload)

@@ -15,6 +15,7 @@ shared among the words that produced it), the nearest seed, and the rules that f
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import math
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.classify.features import (
     DENSE_FEATURES,
@@ -34,8 +35,11 @@ from pipeline.classify.features import (
 )
 from pipeline.classify.gazetteer import DEPARTMENTS
 from pipeline.classify.seeds import SeedIndex
-from pipeline.errors import VigiaError
+from pipeline.errors import ModelError
 from pipeline.records import Classification, Evidence, Place
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,6 @@ MODEL_THRESHOLD = 0.5
 EVIDENCE_TERMS = 8
 
 
-class ModelError(VigiaError):
-    """Stored model params cannot be used (unknown format, missing fields)."""
 
 
 def sigmoid(x: float) -> float:
@@ -159,8 +161,8 @@ class Model:
                     pushes[surface] += contribution * weight / total
         for key, value in scored.sparse.items():
             pushes[a.stem_surface.get(key, key)] += self.stem_weights[key] * value
-        ranked = sorted(pushes.items(), key=lambda item: (-abs(item[1]), item[0]))
-        return tuple((term, round(push, 3)) for term, push in ranked[:EVIDENCE_TERMS] if abs(push) >= 0.01)
+        ranked = heapq.nsmallest(EVIDENCE_TERMS, pushes.items(), key=lambda item: (-abs(item[1]), item[0]))
+        return tuple((term, round(push, 3)) for term, push in ranked if abs(push) >= 0.01)
 
 
 def notes(a: Analysis) -> tuple[str, ...]:
@@ -190,12 +192,16 @@ def base_model() -> Model:
     return Model(params, make_version("base", params))
 
 
-def load_model(db_path: str | Path | None = None) -> Model:
-    """The newest model: the latest version in the database's ``models`` table, else the base model."""
-    if db_path is not None:
-        from pipeline.classify.registry import newest_model
+def load_model(db_path: str | Path | None = None, *, con: duckdb.DuckDBPyConnection | None = None) -> Model:
+    """The newest model: the latest version in the database's ``models`` table, else the base model.
 
-        stored = newest_model(db_path)
+    Pass ``con`` instead of ``db_path`` when the caller already has the database open (DuckDB does
+    not let one process open a file twice with different modes).
+    """
+    if con is not None or db_path is not None:
+        from pipeline.classify.registry import newest_model, newest_model_from
+
+        stored = newest_model_from(con) if con is not None else newest_model(db_path)  # type: ignore[arg-type]
         if stored is not None:
             return stored
     return base_model()

@@ -81,20 +81,32 @@ class SeedIndex:
         self.vectors = {name: dict(vector) for name, vector in vectors.items()}
         self.idf = dict(idf)
         self.default_idf = unseen_idf(self.idf)
+        self.names = list(self.vectors)
+        # stem -> ((seed index, weight), ...): one lookup per stem of the article, not one per seed.
+        postings: dict[str, list[tuple[int, float]]] = {}
+        for index, name in enumerate(self.names):
+            for key, value in self.vectors[name].items():
+                postings.setdefault(key, []).append((index, value))
+        self.postings = {key: tuple(found) for key, found in postings.items()}
 
     @classmethod
     def build(cls, seeds: Mapping[str, Analysis], idf: Mapping[str, float]) -> SeedIndex:
         default = unseen_idf(idf)
         vectors = {
-            name: {k: round(v, 5) for k, v in tfidf(a.stems, idf, default).items()} for name, a in seeds.items()
+            name: {k: round(v, 5) for k, v in tfidf(a.stems, idf, default).items()}
+            for name, a in seeds.items()
         }
         return cls(vectors, idf)
 
     def nearest(self, analysis: Analysis) -> tuple[str | None, float]:
         vector = tfidf(analysis.stems, self.idf, self.default_idf)
+        totals = [0.0] * len(self.names)
+        postings = self.postings
+        for key, value in vector.items():
+            for index, weight in postings.get(key, ()):
+                totals[index] += value * weight
         best_name, best = None, 0.0
-        for name, seed in self.vectors.items():
-            similarity = sum(value * seed.get(key, 0.0) for key, value in vector.items())
+        for name, similarity in zip(self.names, totals, strict=True):
             if similarity > best:
                 best_name, best = name, similarity
         return best_name, best

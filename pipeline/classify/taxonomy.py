@@ -105,7 +105,7 @@ TOPICS: tuple[Topic, ...] = (
         "Police and military operations",
         strong="""megaoperativo*; mega operativo*; intervencion policial; intervenciones policiales;
         operativo policial; operativos policiales; police operation*; police raid*; allanamiento*;
-        allanaron; desarticul*; dirincri; dircote; divincri; depincri; diviac; dirin; pnp;
+        allanaron; allanan; allano; desarticul*; dirincri; dircote; divincri; depincri; diviac; dirin; pnp;
         joint operation*; operacion conjunta; operaciones conjuntas; efectivos policiales;
         agentes policiales; crackdown*""",
         medium="""operativo; operativos; detenid*; detain*; capturad*; arrest*; arrestad*; raid; raids;
@@ -124,9 +124,8 @@ TOPICS: tuple[Topic, ...] = (
         ola de criminalidad; ola delictiva; crisis de inseguridad; security crisis;
         ministro del interior; ministra del interior; ministerio del interior; interior minister*;
         interior ministry; security plan; national security plan; plan de seguridad""",
-        medium="""inseguridad; insecurity; criminalidad; codigo penal; penal code; public security;
-        seguridad publica; national security""",
-        weak="""seguridad; security; penas; safety""",
+        medium="""inseguridad; insecurity; criminalidad; codigo penal; penal code; national security""",
+        weak="""seguridad; security; penas; safety; public security; seguridad publica""",
     ),
     Topic(
         "general",
@@ -143,9 +142,10 @@ TOPICS: tuple[Topic, ...] = (
 TOPIC_IDS: tuple[str, ...] = tuple(topic.id for topic in TOPICS if topic.id != "general")
 TOPIC_LABELS: dict[str, str] = {topic.id: topic.label for topic in TOPICS}
 
-# A topic is reported when its terms weigh at least this much (title words count double), so one
-# passing "police" does not make an article about police operations.
-TOPIC_MIN_WEIGHT = 1.0
+# A topic is reported when its terms weigh at least this much: a strong term in the title (weight
+# 2), or two in the text, or one with other terms of the topic. One passing mention in the body
+# ("...as during the last state of emergency") does not make a topic.
+TOPIC_MIN_WEIGHT = 2.0
 
 
 def topic_entries() -> list[Entry]:

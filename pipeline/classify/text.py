@@ -13,23 +13,27 @@ from dataclasses import dataclass
 
 # Typographic punctuation that NFKD does not decompose to ASCII: mapped first so that "Peru’s"
 # tokenises as "Peru" + "s" instead of losing the apostrophe and becoming "Perus".
-_PUNCTUATION = str.maketrans(
-    {
-        "\u2019": "'",
-        "\u2018": "'",
-        "\u00b4": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u00a0": " ",
-        "\u00ba": " ",
-        "\u00aa": " ",
-    }
-)
-_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_PUNCTUATION = {
+    "\u2019": "'",
+    "\u2018": "'",
+    "\u00b4": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u00a0": " ",
+    "\u00ba": " ",
+    "\u00aa": " ",
+}
+# A substitution that calls Python only where such a character occurs: str.translate with a dict
+# walks every character and costs more than the rest of the folding on a 2,000-character text.
+_PUNCTUATION_RE = re.compile("[" + "".join(_PUNCTUATION) + "]")
+# Tokens are runs of ASCII letters and digits. Folded text is ASCII, so a byte translation that
+# blanks everything else, then split(), finds them three times faster than a regex would.
+_KEEP = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
+_KEEP_LOWER = _KEEP.lower()
 
 # Title words count more than body words: headlines state the subject, bodies wander. The lead (the
 # first paragraph or so) states it too; deep in a long article asides dominate, so they count less.
@@ -49,20 +53,22 @@ SPANISH_STOPWORDS = frozenset(
     durante todos uno les ni contra otros ese eso ante ellos e esto antes algunos unos otro otras otra
     tanto esa estos mucho quienes nada muchos cual poco ella estar estas algunas algo ha han fue son
     sera era fueron segun tras dijo asi dos tres ser hace dia anos ano estan esos esas cada mismo
-    luego ademas aun tiene tienen pues solo""".split()
+    luego ademas aun tiene tienen pues solo""".split()  # noqa: SIM905 - a word list reads better as prose
 )
 ENGLISH_STOPWORDS = frozenset(
     """the of and to in is that for it with as was on be by at this are from have has an which or
     were but not its their they had been will who would after more said his her he she we our you
     your them there than into about over also can could may what when where while these those some
-    such other all any one two three s new most up out if no do does did just so very being""".split()
+    such other all any one two three s new most up out if no do does did just so very being""".split()  # noqa: SIM905
 )
 STOPWORDS = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
 def fold(text: str) -> str:
     """ASCII text with accents removed and case kept: "Perú’s Ñaña" -> "Peru's Nana"."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_PUNCTUATION))
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", _PUNCTUATION_RE.sub(lambda m: _PUNCTUATION[m.group()], text))
     return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
@@ -108,19 +114,16 @@ def _zone_weights(title_length: int, text_length: int) -> tuple[float, ...]:
 
 def tokenize(title: str, text: str) -> Tokens:
     """Tokens of a title and its text, folded, with zone weights."""
-    title_tokens = _TOKEN.findall(fold(title or ""))
-    text_tokens = _TOKEN.findall(fold(text or ""))
-    cased = tuple(title_tokens + text_tokens)
-    lower = tuple(token.lower() for token in cased)
-    return Tokens(cased, lower, _zone_weights(len(title_tokens), len(text_tokens)), len(title_tokens))
+    folded_title = fold(title or "").encode("ascii")
+    folded = folded_title + b"\n" + fold(text or "").encode("ascii")
+    cased = tuple(folded.translate(_KEEP).decode("ascii").split())
+    lower = tuple(folded.translate(_KEEP_LOWER).decode("ascii").split())
+    title_length = len(folded_title.translate(_KEEP).split())
+    return Tokens(cased, lower, _zone_weights(title_length, len(cased) - title_length), title_length)
 
 
 def guess_language(tokens: Tokens) -> str:
     """'es' or 'en', by counting function words; ties (or no words) go to Spanish, the feeds' majority."""
-    spanish = english = 0
-    for token in tokens.lower:
-        if token in SPANISH_STOPWORDS:
-            spanish += 1
-        elif token in ENGLISH_STOPWORDS:
-            english += 1
+    spanish = sum(map(SPANISH_STOPWORDS.__contains__, tokens.lower))
+    english = sum(map(ENGLISH_STOPWORDS.__contains__, tokens.lower))
     return "en" if english > spanish else "es"

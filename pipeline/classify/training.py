@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 SOURCE_WEIGHTS = {"seed": 1.0, "example": 1.0, "analyst": 3.0}
 MIN_STEM_DOCUMENTS = 3  # a stem enters the vocabulary when this many training documents have it
-DENSE_L2 = 0.002  # penalties on the standardised dense features and on the (unit-length) stem features
-STEM_L2 = 0.02
-STEPS = 1500
+DENSE_L2 = 0.01  # penalties on the standardised dense features and on the (unit-length) stem features
+STEM_L2 = 0.002
+STEPS = 1000  # converged: weights agree with 5,000 steps to the third decimal
 FOLDS = 5
 
 
@@ -81,7 +81,8 @@ def load_examples(directory: Path = EXAMPLES_DIR) -> list[Document]:
 def seed_documents() -> list[Document]:
     # The seed files carry their own headline (if any) in the text, so the title stays empty.
     return [
-        Document(s.file, s.label, "", s.text, s.language, source="seed", category="seed") for s in load_seeds()
+        Document(s.file, s.label, "", s.text, s.language, source="seed", category="seed")
+        for s in load_seeds()
     ]
 
 
@@ -90,9 +91,7 @@ def project_documents() -> list[Document]:
     return seed_documents() + load_examples()
 
 
-def fit_logistic(
-    x: Any, y: Any, weights: Any, penalties: Any, steps: int = STEPS
-) -> tuple[Any, float]:
+def fit_logistic(x: Any, y: Any, weights: Any, penalties: Any, steps: int = STEPS) -> tuple[Any, float]:
     """Weighted L2-penalised logistic regression by Nesterov-accelerated gradient descent.
 
     Minimises Σ wᵢ·logloss(yᵢ, σ(xᵢ·β + b)) / Σ wᵢ + ½ Σ λⱼ βⱼ². Returns (β, b).
@@ -102,8 +101,18 @@ def fit_logistic(
     n, d = x.shape
     w = weights / weights.sum()
     # Step size 1/L: L bounds the curvature, ¼·‖X‖² for the weighted loss plus the largest penalty.
-    spectral = np.linalg.norm(x * np.sqrt(w)[:, None], ord=2) ** 2
-    step = 1.0 / (0.25 * (spectral + 1.0) + float(penalties.max()))
+    # ‖X‖² by power iteration from a fixed start (deterministic, and far cheaper than an SVD); the
+    # 10% margin covers what 50 iterations leave unconverged.
+    scaled = x * np.sqrt(w)[:, None]
+    vector = np.ones(d) / np.sqrt(d)
+    spectral = 0.0
+    for _ in range(50):
+        image = scaled.T @ (scaled @ vector)
+        spectral = float(np.linalg.norm(image))
+        if spectral == 0.0:
+            break
+        vector = image / spectral
+    step = 1.0 / (0.25 * (1.1 * spectral + 1.0) + float(penalties.max()))
     beta = np.zeros(d)
     bias = 0.0
     beta_prev, bias_prev = beta.copy(), bias
@@ -121,7 +130,9 @@ def fit_logistic(
     return beta, float(bias)
 
 
-def _seed_similarities(analyses: Sequence[Analysis], documents: Sequence[Document], index: SeedIndex) -> list[float]:
+def _seed_similarities(
+    analyses: Sequence[Analysis], documents: Sequence[Document], index: SeedIndex
+) -> list[float]:
     similarities = []
     for analysis, document in zip(analyses, documents, strict=True):
         if document.source == "seed":
@@ -135,14 +146,18 @@ def _seed_similarities(analyses: Sequence[Analysis], documents: Sequence[Documen
 
 
 def build_params(
-    documents: Sequence[Document], analyses: Sequence[Analysis] | None = None, notes: dict[str, Any] | None = None
+    documents: Sequence[Document],
+    analyses: Sequence[Analysis] | None = None,
+    notes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit a model on labelled documents (ambiguous ones are left out) and return its params."""
     import numpy as np
 
     pairs = [
         (d, a)
-        for d, a in zip(documents, analyses or [analyze(d.title, d.text, d.language) for d in documents], strict=True)
+        for d, a in zip(
+            documents, analyses or [analyze(d.title, d.text, d.language) for d in documents], strict=True
+        )
         if d.label in ("relevant", "not_relevant")
     ]
     docs = [d for d, _ in pairs]
@@ -162,7 +177,8 @@ def build_params(
     column = {key: j for j, key in enumerate(vocabulary)}
 
     names = list(DENSE_FEATURES)
-    dense = np.array([[dense_features(a, s)[f] for f in names] for a, s in zip(found, similarities, strict=True)])
+    rows = [dense_features(a, s) for a, s in zip(found, similarities, strict=True)]
+    dense = np.array([[row[f] for f in names] for row in rows])
     sparse = np.zeros((len(found), len(vocabulary)))
     for i, a in enumerate(found):
         for key, value in stem_features(a, column).items():
@@ -208,7 +224,9 @@ def folds(documents: Sequence[Document], k: int = FOLDS) -> list[int]:
     """Deterministic stratified folds: within each label, documents are dealt round-robin by id."""
     assignment = [0] * len(documents)
     for label in {d.label for d in documents}:
-        members = sorted((i for i, d in enumerate(documents) if d.label == label), key=lambda i: documents[i].id)
+        members = sorted(
+            (i for i, d in enumerate(documents) if d.label == label), key=lambda i: documents[i].id
+        )
         for position, i in enumerate(members):
             assignment[i] = position % k
     return assignment

@@ -1,0 +1,139 @@
+"""The relevance model: its interface, its decisions on the hard cases, and its determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.classify import MODEL_THRESHOLD, Model, ModelError, load_model
+from pipeline.classify.model import base_model, make_version
+from pipeline.classify.seeds import load_seeds
+from pipeline.classify.training import build_base_params
+from pipeline.records import Classification, Place
+
+# Short texts in the shape of feed items, written for these tests (not taken from any data set).
+RELEVANT = [
+    (
+        "Extorsionadores queman mototaxis en Chimbote",
+        "Una banda incendió tres mototaxis en Nuevo Chimbote "
+        "porque sus dueños no pagaron el cupo semanal. La Policía Nacional investiga.",
+    ),
+    (
+        "Peru police arrest gang behind bus attacks",
+        "Peruvian police arrested eight suspected members of a gang "
+        "that shot at buses in Lima after transport companies refused to pay extortion money.",
+    ),
+    (
+        "INPE aísla a cabecillas en el penal de Challapalca",
+        "El Instituto Nacional Penitenciario trasladó a "
+        "internos que dirigían extorsiones desde las cárceles de Lima.",
+    ),
+    (
+        "Soldiers patrol Trujillo under state of emergency",
+        "Troops joined police patrols in Trujillo, Peru, "
+        "after the government declared a state of emergency over contract killings.",
+    ),
+]
+NOT_RELEVANT = [
+    # crime abroad, Peru in passing
+    (
+        "Ecuador: masacre en cárcel de Guayaquil",
+        "Veinte reos murieron en la Penitenciaría del Litoral. El "
+        "gobierno ecuatoriano militarizó las prisiones; Perú reforzó su frontera en Tumbes.",
+    ),
+    (
+        "Cartel violence grips Culiacán",
+        "Gunmen of rival Sinaloa cartel factions clashed in Culiacán, Mexico. "
+        "Mexican troops were deployed; analysts compared the violence with Colombia and Peru.",
+    ),
+    # a state of emergency that is about weather
+    (
+        "Declaran estado de emergencia por El Niño costero",
+        "El Gobierno declaró en emergencia 90 distritos de "
+        "Piura y Tumbes por lluvias intensas, huaicos e inundaciones previstas por el ENFEN.",
+    ),
+    # economy, mining output, football, tourism
+    (
+        "Peru copper output rises 4%",
+        "Peru's copper production rose 4% on higher output at Antamina and "
+        "Quellaveco, the energy and mines ministry said; gold output fell.",
+    ),
+    (
+        "Perú empata con Uruguay en Lima",
+        "La selección peruana empató 1-1 en el Estadio Nacional por las "
+        "Eliminatorias; el delantero anotó de penal.",
+    ),
+    (
+        "Machu Picchu bate récord de visitantes",
+        "El santuario recibió más turistas que nunca en julio, informó "
+        "el Ministerio de Cultura, y los hoteles del Cusco están llenos.",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return load_model()
+
+
+def test_contract(model):
+    c = model.classify(*RELEVANT[0])
+    assert isinstance(c, Classification)
+    assert 0.0 <= c.score <= 1.0
+    assert c.is_relevant == (c.score >= model.threshold)
+    assert model.threshold == MODEL_THRESHOLD
+    assert c.model_version == model.version and model.version.startswith("base-")
+    assert "extortion" in c.topics
+    assert [p.ubigeo for p in c.places] == ["02"] and isinstance(c.places[0], Place)
+    assert c.places[0].name == "Áncash" and c.places[0].mentions >= 1
+    assert c.evidence.terms and all(isinstance(w, float) for _, w in c.evidence.terms)
+    assert c.evidence.nearest_seed in {s.file for s in load_seeds()}
+    assert 0.0 < c.evidence.seed_similarity <= 1.0
+
+
+@pytest.mark.parametrize(("title", "text"), RELEVANT)
+def test_relevant(model, title, text):
+    assert model.classify(title, text).is_relevant
+
+
+@pytest.mark.parametrize(("title", "text"), NOT_RELEVANT)
+def test_hard_negatives(model, title, text):
+    assert not model.classify(title, text).is_relevant
+
+
+def test_evidence_explains_a_foreign_crime(model):
+    c = model.classify(*NOT_RELEVANT[1])
+    terms = dict(c.evidence.terms)
+    assert any(w < 0 for w in terms.values())  # the foreign anchors pull down
+    assert any("outweigh Peru" in note for note in c.evidence.notes)
+
+
+def test_classify_many_keeps_order(model):
+    items = [(t, x, None) for t, x in RELEVANT + NOT_RELEVANT]
+    assert model.classify_many(items) == [model.classify(t, x) for t, x, _ in items]
+
+
+def test_empty_and_long_texts(model):
+    assert not model.classify("", "").is_relevant
+    # The lead states the subject; 8,000 characters of unrelated detail follow.
+    long_text = " ".join([RELEVANT[1][1]] + ["The committee met on Tuesday to review its agenda."] * 160)
+    assert model.classify(RELEVANT[1][0], long_text).is_relevant
+
+
+def test_base_model_is_deterministic():
+    params = build_base_params()
+    assert make_version("base", params) == base_model().version
+    assert json.dumps(params, sort_keys=True) == json.dumps(base_model().params, sort_keys=True)
+
+
+def test_params_round_trip_through_json(model):
+    copy = Model(json.loads(json.dumps(model.params)), model.version)
+    assert copy.classify(*RELEVANT[1]) == model.classify(*RELEVANT[1])
+
+
+def test_unusable_params_raise_a_model_error():
+    with pytest.raises(ModelError):
+        Model({"format": 99}, "x")
+    with pytest.raises(ModelError):
+        Model({"format": 1, "bias": 0.0}, "x")
