@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
-from pipeline.dag_support import ARTICLES_LOADED
+from pipeline.dag_support import ARTICLES_LOADED, task_defaults
 
 
 @dag(
@@ -26,7 +26,8 @@ from pipeline.dag_support import ARTICLES_LOADED
     catchup=False,
     max_active_runs=1,  # one loader at a time: DuckDB has one writer
     dagrun_timeout=timedelta(minutes=14),
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    # retries, and a failure email after the last try (pipeline.dag_support.task_defaults)
+    default_args=task_defaults(retries=2, retry_delay=timedelta(seconds=30), retry_exponential_backoff=True),
     tags=["vigia"],
     doc_md=__doc__,
 )

@@ -7,6 +7,7 @@ Exit codes: 0 success (also when some feeds failed: they are recorded), 2 config
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -107,17 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", type=Path, default=Path("data/demo"), help="where the demo database goes")
     demo.set_defaults(func=cmd_demo)
 
-    for module in _COMMAND_MODULES:
-        try:
-            register = __import__(module, fromlist=["register"]).register
-        except (ImportError, AttributeError):
-            continue
-        register(sub)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
-# Packages that add their own subcommands through ``register(subparsers)``.
-_COMMAND_MODULES = ("pipeline.classify.cli", "pipeline.analysis_cli", "pipeline.alerts_cli", "pipeline.bench_cli")
+# Modules that add their own subcommands through ``register(subparsers)``.
+COMMAND_MODULES = (
+    "pipeline.classify.cli",
+    "pipeline.analysis_cli",
+    "pipeline.alerts_cli",
+    "pipeline.bench_cli",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,28 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
+import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
+from typing import Any
 
 from pipeline import polling
 from pipeline.errors import ContentError, FetchError
-from pipeline.extract import ExtractedPage, detect_language
-from pipeline.feeds import ParsedFeed, primary_language
-from pipeline.net import Fetcher
-from pipeline.records import Article, Feed, FeedEntry, FeedFetch, FeedState
+from pipeline.extract import ArticleContent, ExtractedPage, article_content, usable
+from pipeline.feeds import ParsedFeed
+from pipeline.net import Fetcher, host_key
+from pipeline.records import Article, Classification, Feed, FeedEntry, FeedFetch, FeedState
 from pipeline.settings import Settings
 from pipeline.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9,"
+    " */*;q=0.5"
+)
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # Page failures worth another try on a later cycle; the others are final.
 TRANSIENT_PAGE_OUTCOMES = frozenset({"timeout", "connect_error", "rate_limited", "http_error"})
-# Extracted text shorter than this is a cookie wall or a video page, not an article.
-MIN_TEXT_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +68,19 @@ class Batch:
     states: list[FeedState] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
     sightings: list[Sighting] = field(default_factory=list)
+    # Classifications made in the workers: (article_id, content_hash it was made for, classification).
+    classified: list[tuple[str, str, Classification]] = field(default_factory=list)
+    # Seconds of CPU per stage, for the benchmark: "collect" in this process, the rest in workers.
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def extend(self, other: Batch) -> None:
         self.fetches += other.fetches
         self.states += other.states
         self.articles += other.articles
         self.sightings += other.sightings
+        self.classified += other.classified
+        for stage, seconds in other.cpu.items():
+            self.cpu[stage] = self.cpu.get(stage, 0.0) + seconds
 
 
 KnownLookup = Callable[[Sequence[str]], dict[str, KnownArticle]]
@@ -91,12 +103,21 @@ def batches_of(jobs: Sequence[FeedJob], size: int) -> list[list[FeedJob]]:
 
 
 async def collect_batch(
-    jobs: Sequence[FeedJob], settings: Settings, known: KnownLookup, now: datetime | None = None
+    jobs: Sequence[FeedJob],
+    settings: Settings,
+    known: KnownLookup,
+    now: datetime | None = None,
+    classifier: Callable[[], Any] | None = None,
 ) -> Batch:
-    """Fetch a batch of feeds and the new articles they announce. Never raises for one bad feed or page."""
+    """Fetch a batch of feeds and the new articles they announce. Never raises for one bad feed or page.
+
+    ``classifier`` (called only if a page is extracted) gives the model that classifies pages in the
+    worker processes; without it the load classifies every article.
+    """
     now = now or datetime.now(UTC)
+    cpu_started = time.process_time()
     batch = Batch()
-    async with Fetcher(settings) as fetcher, WorkerPool(settings) as pool:
+    async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
         polled = await asyncio.gather(*(_poll_feed(fetcher, pool, job, settings, now) for job in jobs))
         entries: dict[str, FeedEntry] = {}
         per_feed: dict[str, list[str]] = {}
@@ -118,15 +139,48 @@ async def collect_batch(
             replace(f, new_items=len({i for i in per_feed.get(f.feed, ()) if i not in stored}))
             for f in batch.fetches
         ]
-        inflight = asyncio.Semaphore(max(2, settings.workers * 4))
-        attempts = {e.article_id: (stored[e.article_id].extraction_attempts + 1 if e.article_id in stored else 1)
-                    for e in wanted}
-        batch.articles = list(
-            await asyncio.gather(
-                *(_fetch_article(fetcher, pool, e, attempts[e.article_id], inflight, settings) for e in wanted)
-            )
-        )
+        attempts = {
+            e.article_id: stored[e.article_id].extraction_attempts + 1 if e.article_id in stored else 1
+            for e in wanted
+        }
+        for article, classification in await fetch_articles(fetcher, pool, wanted, attempts, settings):
+            batch.articles.append(article)
+            if classification is not None:
+                batch.classified.append((article.article_id, article.content_hash, classification))
+        batch.cpu = {"collect": time.process_time() - cpu_started, **pool.cpu}
     return batch
+
+
+async def fetch_articles(
+    fetcher: Fetcher, pool: WorkerPool, entries: Sequence[FeedEntry], attempts: dict[str, int],
+    settings: Settings,
+) -> list[tuple[Article, Classification | None]]:
+    """Download, extract and classify the pages of ``entries``: an Article each (never raises for one).
+
+    At most ``concurrency + 2 × workers`` pages are in hand at once (downloading, or waiting for or in a
+    worker): enough to keep every download slot busy while the workers have a page each and the
+    next one waiting, so a slow server's wait overlaps the others' work, and memory stays bounded.
+    """
+    inflight = asyncio.Semaphore(max(2, settings.concurrency + 2 * settings.workers))
+    return list(
+        await asyncio.gather(
+            *(_fetch_article(fetcher, pool, e, attempts.get(e.article_id, 1), inflight, settings)
+              for e in interleave_hosts(entries))
+        )
+    )
+
+
+def interleave_hosts(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
+    """The entries in turns of one per host, so a host's politeness limit never holds up the others.
+
+    Downloads start in this order and each holds a slot of the in-flight limit while it waits
+    for its host: fifty pages of one site in a row would fill every slot behind that site.
+    """
+    by_host: dict[str, list[FeedEntry]] = defaultdict(list)
+    for entry in entries:
+        by_host[host_key(entry.url) if entry.url else ""].append(entry)
+    turns = itertools.zip_longest(*by_host.values())
+    return [entry for turn in turns for entry in turn if entry is not None]
 
 
 def _hold_for_host(state: FeedState, until: datetime | None) -> FeedState:
@@ -156,7 +210,9 @@ async def _poll_feed(
         return replace(base, outcome=skipped or "deferred"), None, False
     held = fetcher.host_wait(state.url)
     if held is not None:
-        return replace(base, outcome="deferred", retry_after=held, error="host asked to wait (Retry-After)"), None, False
+        waiting = replace(base, outcome="deferred", retry_after=held,
+                          error="host asked to wait (Retry-After)")
+        return waiting, None, False
     headers = polling.request_headers(state, settings, now)
     try:
         resp = await fetcher.get(
@@ -165,7 +221,8 @@ async def _poll_feed(
         )
     except FetchError as exc:
         log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
-        return replace(base, outcome=exc.outcome, status_code=exc.status_code, error=str(exc)[:1000]), None, bool(headers)
+        failed = replace(base, outcome=exc.outcome, status_code=exc.status_code, error=str(exc)[:1000])
+        return failed, None, bool(headers)
     fetch = replace(
         base,
         status_code=resp.status_code,
@@ -198,16 +255,21 @@ async def _poll_feed(
 async def _fetch_article(
     fetcher: Fetcher, pool: WorkerPool, entry: FeedEntry, attempt: int, inflight: asyncio.Semaphore,
     settings: Settings,
-) -> Article:
+) -> tuple[Article, Classification | None]:
     page: ExtractedPage | None = None
-    status, error, size, download_ms, extract_ms = "feed_only", "item has no http(s) link", 0, 0, 0
+    content: ArticleContent | None = None
+    classification: Classification | None = None
+    status, size, download_ms, extract_ms = "feed_only", 0, 0, 0
+    error: str | None = "item has no http(s) link"
     if entry.url is not None and fetcher.host_wait(entry.url) is not None:
         status, error = "rate_limited", "host asked to wait (Retry-After); retried on a later cycle"
     elif entry.url is not None:
         async with inflight:
             try:
+                # Left encoded: the worker inflates it (spread over the cores; a fifth of the bytes to send).
                 resp = await fetcher.get(
-                    entry.url, max_bytes=settings.page_max_bytes, deadline=settings.page_deadline, accept=PAGE_ACCEPT
+                    entry.url, max_bytes=settings.page_max_bytes, deadline=settings.page_deadline,
+                    accept=PAGE_ACCEPT, decode=False,
                 )
                 size, download_ms = len(resp.body), resp.elapsed_ms
                 if resp.status_code in (429, 503):
@@ -216,34 +278,37 @@ async def _fetch_article(
                     status, error = "http_error", f"HTTP {resp.status_code}"
                 else:
                     started = asyncio.get_running_loop().time()
-                    page = await pool.extract(resp.body, resp.final_url, resp.headers.get("content-type"))
+                    result = await pool.extract(
+                        resp.body, resp.final_url, resp.headers.get("content-type"), entry, resp.encoding
+                    )
                     extract_ms = int((asyncio.get_running_loop().time() - started) * 1000)
-                    if len(page.text) >= MIN_TEXT_CHARS:
+                    page, content, classification = result.page, result.content, result.classification
+                    size = result.size
+                    if usable(page):
                         status, error = "ok", None
                     else:
                         status, error = "feed_only", "no article text found in the page"
             except FetchError as exc:
                 status, error = exc.outcome, str(exc)[:1000]
-    return build_article(entry, page if status == "ok" else None, status, error, attempt, size, download_ms,
-                         extract_ms, datetime.now(UTC))
+    article = build_article(
+        entry, page if status == "ok" else None, status, error, attempt, size, download_ms, extract_ms,
+        datetime.now(UTC), content if status in ("ok", "feed_only") else None,
+    )
+    return article, classification
 
 
 def build_article(
     entry: FeedEntry, page: ExtractedPage | None, status: str, error: str | None, attempt: int = 1,
     page_bytes: int = 0, download_ms: int = 0, extract_ms: int = 0, fetched_at: datetime | None = None,
+    content: ArticleContent | None = None,
 ) -> Article:
-    """Merge what the page says with what the feed says; the feed fills every gap."""
+    """Merge what the page says with what the feed says; the feed fills every gap.
+
+    ``content``: that merge, already made (in the extraction worker, ``article_content``).
+    """
     fetched_at = fetched_at or datetime.now(UTC)
-    if page is not None:
-        title = (page.title or "").strip() or entry.title
-        text = page.text
-        author = page.author or entry.author
-        # The feed's timestamp has the time of day; a page's date usually has only the day.
-        published = entry.published_at or _page_date(page.date)
-        language = primary_language(page.language) or entry.language or detect_language(text)
-    else:
-        title, text, author, published = entry.title, entry.summary, entry.author, entry.published_at
-        language = entry.language or detect_language(f"{entry.title} {entry.summary}")
+    content = content or article_content(entry, page)
+    title, text = content.title, content.text
     content_hash = hashlib.sha256(f"{title}\x1f{text}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
     return Article(
         article_id=entry.article_id,
@@ -253,10 +318,10 @@ def build_article(
         title=title,
         summary=entry.summary,
         text=text,
-        author=author,
-        published_at=published,
+        author=content.author,
+        published_at=content.published_at,
         fetched_at=fetched_at,
-        language=language,
+        language=content.language,
         extraction_status=status,
         extraction_error=error,
         extraction_attempts=attempt,
@@ -266,14 +331,3 @@ def build_article(
         download_ms=download_ms,
         extract_ms=extract_ms,
     )
-
-
-def _page_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-    when = datetime.combine(day, time(12, 0), tzinfo=UTC)  # midday: the day survives any time zone shift
-    return when if when <= datetime.now(UTC) else None

@@ -35,6 +35,9 @@ FUTURE_SLACK = timedelta(days=1)
 _SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+# Below U+0020, all but tab and newline. (A regular expression: a generator over every character
+# of every summary was a tenth of feed parsing.)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ def html_to_text(value: str | None, limit: int = MAX_SUMMARY) -> str:
     text = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", value)) if "<" in value else value
     text = html.unescape(text)
     # Control characters other than whitespace never belong in a title or summary.
-    text = "".join(ch for ch in text if ch >= " " or ch in "\t\n")
+    text = _CONTROL.sub("", text)
     return _SPACE.sub(" ", text).strip()[:limit]
 
 
@@ -114,7 +117,9 @@ def parse_feed(
     meta = parsed.get("feed") or {}
     feed_language = language or primary_language(meta.get("language"))
     # Every entry feedparser found, in order; repeated items are merged later by their key.
-    entries = tuple(_make_entry(raw, feed=feed, base=url, language=feed_language, now=now) for raw in raw_entries)
+    entries = tuple(
+        _make_entry(raw, feed=feed, base=url, language=feed_language, now=now) for raw in raw_entries
+    )
     return ParsedFeed(
         version=version,
         title=html_to_text(meta.get("title"), MAX_TITLE),

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 from collections.abc import Sequence
@@ -20,7 +21,8 @@ import pyarrow as pa
 
 from pipeline import staging, store
 from pipeline.cycle import Batch, FeedJob, batches_of, collect_batch, plan_jobs
-from pipeline.load import Classifier, load_cycle
+from pipeline.errors import StoreError
+from pipeline.load import Classifier, LazyClassifier, load_cycle
 from pipeline.records import Feed, FeedState
 from pipeline.settings import Settings, load_feeds
 
@@ -40,8 +42,18 @@ def plan(settings: Settings) -> list[list[FeedJob]]:
 
 
 def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = None) -> Batch:
-    """Fetch one batch of feeds and their new articles. Writes nothing."""
-    return asyncio.run(collect_batch(jobs, settings, store.known_lookup(settings), now))
+    """Fetch one batch of feeds and their new articles, classified in the workers. Writes nothing."""
+    return asyncio.run(
+        collect_batch(jobs, settings, store.known_lookup(settings), now, lambda: worker_classifier(settings))
+    )
+
+
+def worker_classifier(settings: Settings) -> Classifier:
+    """The model the load will use, for the workers to classify with (built only if a page is extracted)."""
+    if settings.store == "duckdb" and not settings.db_path.exists():
+        return current_classifier(None)
+    with store.open_db(settings, read_only=True) as con:
+        return current_classifier(con)
 
 
 def current_classifier(con) -> Classifier:
@@ -60,14 +72,16 @@ def load(
 ) -> store.RunSummary:
     """Load a cycle in one transaction, then publish the analyst copy. The only writer of a cycle."""
     feeds = load_feeds(settings.feeds_path) if feeds is None else feeds
-    if classifier is None and settings.store == "ducklake":
-        # The lake's readers never wait for its writer: pick the model (seconds) before queueing for the lock.
-        with store.open_db(settings, read_only=True) as con:
+    if classifier is None and settings.store == "ducklake" and tables["articles"].num_rows:
+        # Lake writers queue for one lock and its readers never wait: build the model (seconds) before
+        # queueing. (A lake that does not exist yet is created below, and the model built there.)
+        with contextlib.suppress(StoreError), store.open_db(settings, read_only=True) as con:
             classifier = current_classifier(con)
     with store.write_lock(settings):
         with store.open_db(settings, take_lock=False) as con:
-            classifier = classifier or current_classifier(con)
-            summary = load_cycle(con, tables, feeds, run_id, classifier, datetime.now(UTC))
+            # Lazy: a cycle that changes no article never builds the model (a second or more).
+            model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con))
+            summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC))
             if settings.store == "duckdb":  # a lake compacts every so many loads instead (pipeline.lake)
                 con.execute("checkpoint")
         if settings.store == "duckdb":
@@ -76,13 +90,15 @@ def load(
 
 
 def run_once(settings: Settings, run_id: str | None = None) -> store.RunSummary:
-    """One whole cycle in this process: plan, collect every batch, load."""
+    """One whole cycle in this process: plan, collect every feed as one batch, load.
+
+    One batch, not the DAG's several: one worker pool and one HTTP client for the whole cycle, and
+    no batch waits for the slowest page of the batch before it.
+    """
     run_id = run_id or new_run_id()
     feeds = load_feeds(settings.feeds_path)
-    batch = Batch()
-    for jobs in plan(settings):
-        batch.extend(collect(settings, jobs))
-    return load(settings, staging.batch_tables(batch), run_id, feeds=feeds)
+    jobs = [job for batch in plan(settings) for job in batch]
+    return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=feeds)
 
 
 def stage(settings: Settings, run_id: str, index: int, batch: Batch) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 import duckdb
 import pyarrow as pa
 
+from pipeline import search, stories
 from pipeline.records import Classification, Feed
 from pipeline.store import RunSummary, upsert_feeds
 
@@ -24,9 +25,36 @@ log = logging.getLogger(__name__)
 
 
 class Classifier(Protocol):
-    version: str
+    @property
+    def version(self) -> str: ...
 
     def classify_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[Classification]: ...
+
+
+class LazyClassifier:
+    """A Classifier built on first use: a cycle that changes no article never builds the model
+    (the base model takes a second or more to build)."""
+
+    def __init__(self, factory: Callable[[], Classifier]) -> None:
+        self._factory = factory
+        self._model: Classifier | None = None
+
+    @property
+    def model(self) -> Classifier:
+        if self._model is None:
+            self._model = self._factory()
+        return self._model
+
+    @property
+    def built(self) -> bool:
+        return self._model is not None
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def classify_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[Classification]:
+        return self.model.classify_many(items)
 
 
 def load_cycle(
@@ -47,10 +75,14 @@ def load_cycle(
         _load_fetches(con, run_id)
         changed, updated = _load_articles(con, now)
         _load_sources(con)
-        relevant = classify_articles(con, changed, classifier, now)
+        relevant = classify_articles(con, changed, classifier, now, tables.get("classified"))
         _after_load(con, changed, now)
-        summary = _summarise(con, run_id, len(changed) - updated, updated, relevant, classifier.version)
-        started = con.execute("select min(started_at) from _stage_fetches").fetchone()[0] or now
+        # A cycle that changed no article used no model: its run records none.
+        idle = not changed and isinstance(classifier, LazyClassifier) and not classifier.built
+        version = None if idle else classifier.version
+        summary = _summarise(con, run_id, len(changed) - updated, updated, relevant, version)
+        first = con.execute("select min(started_at) from _stage_fetches").fetchone()
+        started = (first[0] if first else None) or now
         con.execute(
             "insert into runs select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " where not exists (select 1 from runs where run_id = ?)",
@@ -65,6 +97,34 @@ def load_cycle(
         for name in tables:
             con.unregister(f"_stage_{name}")
     return summary
+
+
+def reload_articles(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], classifier: Classifier, now: datetime
+) -> dict[str, int]:
+    """Load re-extracted articles (a backfill) in one transaction; returns how many changed how.
+
+    The articles are updated as a cycle updates them (a changed text keeps the old one as a
+    revision; a page that could not be had again keeps the text stored), every one of them is
+    classified with ``classifier``, changed or not (a backfill may be for a new model), and the
+    stories and search index follow. No feed, fetch, sighting or ``runs`` row: a backfill is not a
+    cycle, and must not look like a successful one to the freshness watchdog.
+    """
+    con.execute("begin transaction")
+    con.register("_stage_articles", tables["articles"])
+    try:
+        changed, _updated = _load_articles(con, now)
+        counts = dict(con.execute("select change, count(*) from _change group by change").fetchall())
+        present = [r[0] for r in con.execute("select article_id from _change").fetchall()]
+        counts["relevant"] = classify_articles(con, present, classifier, now, tables.get("classified"))
+        _after_load(con, changed, now)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_stage_articles")
+    return counts
 
 
 def _load_feed_states(con: duckdb.DuckDBPyConnection) -> None:
@@ -111,12 +171,16 @@ def _load_fetches(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def _load_articles(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[list[str], int]:
     """Insert new articles, update changed ones (keeping revisions). Returns (changed ids, updated count)."""
+    # A view, not a copy: copying every staged text into a temp table was a third of loading them.
+    # The order is total (ties broken by the hashes and the feed), so every use of the view picks
+    # the same row for an article.
     con.execute(
         """
-        create or replace temp table _new as
+        create or replace temp view _new as
         select * from _stage_articles
         qualify row_number() over (
-            partition by article_id order by extraction_status = 'ok' desc, fetched_at desc) = 1
+            partition by article_id
+            order by extraction_status = 'ok' desc, fetched_at desc, content_hash, entry_hash, feed) = 1
         """
     )
     con.execute(
@@ -186,7 +250,8 @@ def _load_articles(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[list[
         [now, now],
     )
     rows = con.execute(
-        "select article_id, change from _change where change in ('new', 'revised', 'improved') order by article_id"
+        "select article_id, change from _change where change in ('new', 'revised', 'improved')"
+        " order by article_id"
     ).fetchall()
     return [r[0] for r in rows], sum(1 for r in rows if r[1] == "revised")
 
@@ -198,42 +263,87 @@ def _load_sources(con: duckdb.DuckDBPyConnection) -> None:
         select s.article_id, s.feed, min(s.seen_at)
         from _stage_sightings s
         where exists (select 1 from articles a where a.article_id = s.article_id)
-          and not exists (select 1 from article_sources x where x.article_id = s.article_id and x.feed = s.feed)
+          and not exists (select 1 from article_sources x
+                          where x.article_id = s.article_id and x.feed = s.feed)
         group by s.article_id, s.feed
         """
     )
 
 
 def classify_articles(
-    con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], classifier: Classifier, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    article_ids: Sequence[str],
+    classifier: Classifier,
+    now: datetime,
+    precomputed: pa.Table | None = None,
 ) -> int:
-    """Score these stored articles with ``classifier``; replaces that version's earlier rows. Returns #relevant."""
+    """Score these stored articles; replaces that version's earlier rows. Returns how many are relevant.
+
+    ``precomputed`` (a ``classified_table``, made in the extraction workers) supplies the rows of
+    articles it holds for the same content and the same model version; the others are scored here.
+    """
     if not article_ids:
         return 0
     ids = pa.table({"article_id": pa.array(list(article_ids), pa.string())})
     con.register("_classify_ids", ids)
     try:
+        _precomputed(con, classifier, now, precomputed)
         rows = con.execute(
             "select a.article_id, coalesce(a.title, ''), coalesce(a.text, ''), a.language"
-            " from articles a join _classify_ids using (article_id) order by a.article_id"
+            " from articles a join _classify_ids using (article_id)"
+            " where a.article_id not in (select article_id from _ready) order by a.article_id"
         ).fetchall()
     finally:
         con.unregister("_classify_ids")
-    results = classifier.classify_many([(r[1], r[2], r[3]) for r in rows])
+    results = classifier.classify_many([(r[1], r[2], r[3]) for r in rows]) if rows else []
     table = classifications_table([r[0] for r in rows], results, now)
     con.register("_classified", table)
     try:
+        con.execute("insert into _ready select * from _classified")
         con.execute(
-            "delete from classifications c using _classified n"
+            "delete from classifications c using _ready n"
             " where c.article_id = n.article_id and c.model_version = n.model_version"
         )
-        con.execute("insert into classifications select * from _classified")
+        con.execute("insert into classifications select * from _ready")
+        relevant = con.execute("select count(*) filter (where is_relevant) from _ready").fetchone()
     finally:
         con.unregister("_classified")
-    return sum(1 for c in results if c.is_relevant)
+        con.execute("drop table if exists _ready")
+    return int(relevant[0]) if relevant else 0
 
 
-def classifications_table(article_ids: Sequence[str], results: Sequence[Classification], now: datetime) -> pa.Table:
+def _precomputed(
+    con: duckdb.DuckDBPyConnection, classifier: Classifier, now: datetime, precomputed: pa.Table | None
+) -> None:
+    """Fill temp table ``_ready`` with the usable precomputed rows of the articles in ``_classify_ids``.
+
+    Usable: made for the content now stored (same content hash) by the classifier's version.
+    """
+    con.execute("create or replace temp table _ready as select * from classifications where false")
+    if precomputed is None or precomputed.num_rows == 0:
+        return
+    con.register("_precomputed", precomputed)
+    try:
+        con.execute(
+            """
+            insert into _ready
+            select p.article_id, p.model_version, p.score, p.is_relevant, p.topics, p.departments, p.evidence,
+                   ?::timestamptz
+            from _precomputed p
+            join _classify_ids i using (article_id)
+            join articles a using (article_id)
+            where p.content_hash = a.content_hash and p.model_version = ?
+            qualify row_number() over (partition by p.article_id) = 1
+            """,
+            [now, classifier.version],
+        )
+    finally:
+        con.unregister("_precomputed")
+
+
+def classifications_table(
+    article_ids: Sequence[str], results: Sequence[Classification], now: datetime
+) -> pa.Table:
     return pa.table(
         {
             "article_id": pa.array(list(article_ids), pa.string()),
@@ -245,6 +355,38 @@ def classifications_table(article_ids: Sequence[str], results: Sequence[Classifi
             "evidence": pa.array([evidence_json(c) for c in results], pa.string()),
             "classified_at": pa.array([now] * len(results), pa.timestamp("us", tz="UTC")),
         }
+    )
+
+
+CLASSIFIED_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("content_hash", pa.string()),
+        ("model_version", pa.string()),
+        ("score", pa.float64()),
+        ("is_relevant", pa.bool_()),
+        ("topics", pa.list_(pa.string())),
+        ("departments", pa.list_(pa.string())),
+        ("evidence", pa.string()),
+    ]
+)
+
+
+def classified_table(rows: Sequence[tuple[str, str, Classification]]) -> pa.Table:
+    """Classifications made before the load, as (article_id, content_hash, classification), for staging."""
+    results = [c for _, _, c in rows]
+    return pa.table(
+        [
+            pa.array([r[0] for r in rows], pa.string()),
+            pa.array([r[1] for r in rows], pa.string()),
+            pa.array([c.model_version for c in results], pa.string()),
+            pa.array([float(c.score) for c in results], pa.float64()),
+            pa.array([bool(c.is_relevant) for c in results], pa.bool_()),
+            pa.array([list(c.topics) for c in results], pa.list_(pa.string())),
+            pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
+            pa.array([evidence_json(c) for c in results], pa.string()),
+        ],
+        schema=CLASSIFIED_SCHEMA,
     )
 
 
@@ -264,12 +406,16 @@ def evidence_json(c: Classification) -> str:
 
 def _after_load(con: duckdb.DuckDBPyConnection, changed: Sequence[str], now: datetime) -> None:
     """Derived tables kept in step with the articles, inside the same transaction."""
+    assigned = stories.assign(con, changed, now)
+    stories.refresh_trends(con, assigned, now)
+    search.index_articles(con, changed, now)
 
 
 def _summarise(
-    con: duckdb.DuckDBPyConnection, run_id: str, new: int, updated: int, relevant: int, model_version: str
+    con: duckdb.DuckDBPyConnection, run_id: str, new: int, updated: int, relevant: int,
+    model_version: str | None,
 ) -> RunSummary:
-    ok, failed, deferred, items = con.execute(
+    row = con.execute(
         """
         select count(*) filter (where outcome in ('ok', 'not_modified')),
                count(*) filter (where outcome not in ('ok', 'not_modified', 'deferred')),
@@ -278,4 +424,5 @@ def _summarise(
         from _stage_fetches
         """
     ).fetchone()
+    ok, failed, deferred, items = row if row else (0, 0, 0, 0)
     return RunSummary(run_id, ok, failed, deferred, int(items), new, updated, relevant, model_version)

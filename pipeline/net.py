@@ -22,9 +22,9 @@ import asyncio
 import email.utils
 import ipaddress
 import logging
+import select
 import socket
 import time
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from pipeline.decoding import CHUNK, CappedBody, Decoder
 from pipeline.errors import (
     Blocked,
     ConnectFailed,
@@ -134,7 +135,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             if not peer or not address_allowed(peer[0], self._allow):
                 await stream.aclose()
                 raise Blocked(f"connected to {peer[0] if peer else '?'}: not a public address")
-            return stream
+            return _Stream(stream)
         raise ConnectFailed(f"cannot connect to {host}: {last_exc}")
 
     async def connect_unix_socket(self, path, timeout=None, socket_options=None):
@@ -142,6 +143,45 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection whose socket facts are looked up once.
+
+    httpcore's pool asks every pooled connection whether it is readable (closed by the server)
+    each time a request starts or ends, and anyio answers each question by building a table of
+    socket attributes with a ``getpeername`` system call: with a few dozen connections that was
+    a large share of the main process's time per page. The answers cannot change for a
+    connected socket, except readability, which is a zero-timeout poll on the same socket.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._facts = {key: inner.get_extra_info(key) for key in ("socket", "server_addr", "client_addr")}
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        if info == "is_readable":
+            sock = self._facts["socket"]
+            if sock is None or sock.fileno() < 0:
+                return True  # as httpcore: a socket that is gone reads as the end of the stream
+            poll = select.poll()
+            poll.register(sock.fileno(), select.POLLIN)
+            return bool(poll.poll(0))
+        if info in self._facts:
+            return self._facts[info]
+        return self._inner.get_extra_info(info)
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
@@ -157,51 +197,16 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-class _Decoder:
-    """Decodes a Content-Encoding incrementally without ever producing more than asked."""
-
-    def __init__(self, encoding: str) -> None:
-        codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        if len(codings) > 1:
-            raise ConnectFailed(f"unsupported stacked content-encoding {encoding!r}")
-        self.coding = codings[0] if codings else ""
-        if self.coding in ("gzip", "x-gzip"):
-            self._z: zlib._Decompress | None = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        elif self.coding == "deflate":
-            self._z = zlib.decompressobj(wbits=zlib.MAX_WBITS)
-            self._raw_deflate_tried = False
-        elif self.coding == "":
-            self._z = None
-        else:
-            # We only advertise gzip and deflate; anything else cannot be decoded safely.
-            raise ConnectFailed(f"unsupported content-encoding {encoding!r}")
-
-    def feed(self, data: bytes, budget: int) -> bytes:
-        """Decode ``data``, returning at most ``budget + 1`` bytes (one more means "over the cap")."""
-        if self._z is None:
-            return data[: budget + 1]
-        try:
-            out = self._z.decompress(data, budget + 1)
-        except zlib.error as exc:
-            if self.coding == "deflate" and not self._raw_deflate_tried:
-                # Some servers send raw deflate (no zlib header) as "deflate".
-                self._raw_deflate_tried = True
-                self._z = zlib.decompressobj(wbits=-zlib.MAX_WBITS)
-                return self.feed(data, budget)
-            raise ConnectFailed(f"corrupt {self.coding} body: {exc}") from exc
-        return out
-
-
 @dataclass(frozen=True, slots=True)
 class Response:
     url: str  # the URL asked for
     final_url: str  # after redirects
     status_code: int
     headers: httpx.Headers
-    body: bytes  # decoded; empty for 304 and for error statuses
+    body: bytes  # decoded (unless asked not to: see encoding); empty for 304 and for error statuses
     permanent_redirect: bool  # there was at least one hop and every hop was 301/308
     elapsed_ms: int
+    encoding: str = ""  # the Content-Encoding body still has (get(decode=False)); "" when decoded
 
     def retry_after(self, now: datetime | None = None) -> datetime | None:
         return parse_retry_after(self.headers.get("retry-after"), now)
@@ -243,7 +248,8 @@ class Fetcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         timeout = httpx.Timeout(
-            connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout, pool=None
+            connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout,
+            pool=None,
         )
         self._client = httpx.AsyncClient(
             transport=_GuardedTransport(settings),
@@ -269,29 +275,32 @@ class Fetcher:
 
     async def get(
         self, url: str, *, headers: dict[str, str] | None = None, max_bytes: int, deadline: float,
-        accept: str = "*/*",
+        accept: str = "*/*", decode: bool = True,
     ) -> Response:
         """GET ``url`` following redirects; error statuses are returned, not raised.
 
-        Raises a FetchError subclass for everything that is not an HTTP answer.
+        ``decode=False`` returns the body as sent (``Response.encoding`` says how it is encoded)
+        with ``max_bytes`` capping the encoded bytes; whoever decodes it applies the cap again
+        (``pipeline.decoding.decode_body``). Raises a FetchError subclass for everything that is
+        not an HTTP answer.
         """
         check_scheme(url)
         started = time.monotonic()
         try:
             async with asyncio.timeout(deadline):
-                return await self._follow(url, headers or {}, max_bytes, accept, started)
+                return await self._follow(url, headers or {}, max_bytes, accept, started, decode)
         except TimeoutError as exc:
             raise FetchTimeout(f"no complete answer within {deadline:g} s") from exc
 
     async def _follow(
-        self, url: str, headers: dict[str, str], max_bytes: int, accept: str, started: float
+        self, url: str, headers: dict[str, str], max_bytes: int, accept: str, started: float, decode: bool
     ) -> Response:
         seen = {url}
         current = url
         permanent = True
         for _hop in range(self.settings.max_redirects + 1):
             check_scheme(current)
-            status, resp_headers, body = await self._one(current, headers, max_bytes, accept)
+            status, resp_headers, body = await self._one(current, headers, max_bytes, accept, decode)
             if status in REDIRECT_CODES and "location" in resp_headers:
                 permanent = permanent and status in PERMANENT_CODES
                 target = urljoin(current, resp_headers["location"].strip())
@@ -301,7 +310,8 @@ class Fetcher:
                 seen.add(target)
                 current = target
                 # Validators belong to the URL they were given for.
-                headers = {k: v for k, v in headers.items() if k.lower() not in ("if-none-match", "if-modified-since")}
+                stale = ("if-none-match", "if-modified-since")
+                headers = {k: v for k, v in headers.items() if k.lower() not in stale}
                 continue
             if status in (429, 503):
                 retry = parse_retry_after(resp_headers.get("retry-after"))
@@ -315,6 +325,7 @@ class Fetcher:
                 body=body,
                 permanent_redirect=permanent and current != url,
                 elapsed_ms=int((time.monotonic() - started) * 1000),
+                encoding="" if decode or not body else resp_headers.get("content-encoding", ""),
             )
         raise RedirectError(f"more than {self.settings.max_redirects} redirects from {url[:200]}")
 
@@ -325,7 +336,7 @@ class Fetcher:
         return self._hosts[key]
 
     async def _one(
-        self, url: str, headers: dict[str, str], max_bytes: int, accept: str
+        self, url: str, headers: dict[str, str], max_bytes: int, accept: str, decode: bool = True
     ) -> tuple[int, httpx.Headers, bytes]:
         async with self._global, self._host_slot(url):
             try:
@@ -341,7 +352,8 @@ class Fetcher:
                 if response.status_code >= 300:
                     # Redirects, 304 and errors: the body is not needed.
                     return response.status_code, response.headers, b""
-                return response.status_code, response.headers, await _read_capped(response, max_bytes)
+                body = await _read_capped(response, max_bytes, decode)
+                return response.status_code, response.headers, body
             except httpx.TimeoutException as exc:
                 raise FetchTimeout(f"{type(exc).__name__} while reading: {exc}") from exc
             except httpx.HTTPError as exc:
@@ -350,27 +362,18 @@ class Fetcher:
                 await response.aclose()
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+async def _read_capped(response: httpx.Response, max_bytes: int, decode: bool = True) -> bytes:
+    """The body, decoded under ``max_bytes`` (``decode=False``: as sent, its encoded size under it)."""
     declared = response.headers.get("content-length", "")
     encoding = response.headers.get("content-encoding", "")
-    if declared.isdigit() and not encoding and int(declared) > max_bytes:
-        raise TooLarge(f"Content-Length {declared} is over the {max_bytes}-byte cap", status_code=response.status_code)
-    decoder = _Decoder(encoding)
-    parts: list[bytes] = []
-    size = 0
+    if declared.isdigit() and (not encoding or not decode) and int(declared) > max_bytes:
+        raise TooLarge(
+            f"Content-Length {declared} is over the {max_bytes}-byte cap", status_code=response.status_code
+        )
+    if not decode:
+        Decoder(encoding)  # an encoding we could not decode later fails now, as a download error
+    body = CappedBody(encoding if decode else "", max_bytes, response.status_code)
     # Small raw chunks keep each decompression step small as well.
-    async for raw in response.aiter_raw(chunk_size=16 * 1024):
-        chunk = decoder.feed(raw, max_bytes - size)
-        size += len(chunk)
-        if size > max_bytes:
-            raise TooLarge(f"decoded body passed the {max_bytes}-byte cap", status_code=response.status_code)
-        parts.append(chunk)
-        # zlib keeps input it could not decode within the budget; drain it under the same cap.
-        z = decoder._z
-        while z is not None and z.unconsumed_tail:
-            chunk = decoder.feed(z.unconsumed_tail, max_bytes - size)
-            size += len(chunk)
-            if size > max_bytes:
-                raise TooLarge(f"decoded body passed the {max_bytes}-byte cap", status_code=response.status_code)
-            parts.append(chunk)
-    return b"".join(parts)
+    async for raw in response.aiter_raw(chunk_size=CHUNK):
+        body.add(raw)
+    return body.body()

@@ -58,7 +58,7 @@ class Settings:
     feed_deadline: float = 30.0  # whole request, redirects and body included
     page_deadline: float = 30.0
     feed_max_bytes: int = 10 * 1024 * 1024  # decoded
-    page_max_bytes: int = 8 * 1024 * 1024  # decoded
+    page_max_bytes: int = 5 * 1024 * 1024  # decoded; real article pages are under 1.5 MB
     max_redirects: int = 5
     concurrency: int = 16
     per_host_concurrency: int = 2
@@ -73,12 +73,30 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     parse_timeout: float = 15.0
     extract_timeout: float = 20.0
-    worker_memory_mb: int = 1024  # address-space limit of each worker process
+    # Address-space limit of each worker: real pages need ~60 MB; a 6.5 MB, 150,000-row table would take
+    # 640 MB and 14 s. Two workers plus the main process then stay under 1 GB.
+    worker_memory_mb: int = 350
     worker_max_tasks: int = 500  # a worker is replaced after this many pages (trafilatura leaks)
 
     # Loading
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
+
+    # Alert emails (docs/alerts.md). Under Airflow an Airflow Variable of the same VIGIA_* name
+    # overrides each of these at run time; the SMTP host and credentials live only in the connection.
+    alert_to: str = ""  # recipients, comma-separated
+    alert_from: str = ""  # sender; default: the connection's from_email
+    alert_filters: str = ""  # JSON per recipient: {"ana@x.pe": {"topics": [..], "min_score": 0.8}}
+    smtp_conn_id: str = "smtp_default"
+    digest_lookback_hours: float = 48.0  # older stories are never mailed (a new install is not flooded)
+    digest_max_stories: int = 60  # listed in one digest; the rest are counted
+    spike_cooldown_hours: float = 24.0  # one alert per topic/department spike within this time
+    quiet_failed_cycles: int = 3  # a feed failing this many cycles in a row is quiet
+    quiet_silence_factor: float = 4.0  # ... or silent this many times its usual gap between items
+    quiet_min_silence_hours: float = 12.0  # ... and never for less than this
+    freshness_limit_minutes: float = 90.0  # watchdog: no successful load for this long raises an alert
+    alert_max_attempts: int = 5  # tries of a message the server rejects (5xx); outages never count
+    task_retries: int | None = None  # every Vigía task's retries (0 in tests); None: each DAG's own
 
     @property
     def analyst_db(self) -> Path:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.cycle import Batch, Sighting
+from pipeline.load import CLASSIFIED_SCHEMA, classified_table
 from pipeline.records import Article, FeedFetch, FeedState
 
 T = TypeVar("T")
@@ -58,11 +59,17 @@ def from_table(table: pa.Table, cls: type[T]) -> list[T]:
 
 
 # The parts of a Batch, in the order they are written.
-PARTS: dict[str, type] = {"fetches": FeedFetch, "states": FeedState, "articles": Article, "sightings": Sighting}
+PARTS: dict[str, type] = {
+    "fetches": FeedFetch, "states": FeedState, "articles": Article, "sightings": Sighting,
+}
+# Classifications made in the extraction workers: nested values, so built by pipeline.load.
+CLASSIFIED = "classified"
 
 
 def batch_tables(batch: Batch) -> dict[str, pa.Table]:
-    return {name: to_table(getattr(batch, name), cls) for name, cls in PARTS.items()}
+    tables = {name: to_table(getattr(batch, name), cls) for name, cls in PARTS.items()}
+    tables[CLASSIFIED] = classified_table(batch.classified)
+    return tables
 
 
 def write_batch(batch: Batch, directory: Path) -> Path:
@@ -79,11 +86,16 @@ def write_batch(batch: Batch, directory: Path) -> Path:
 
 def read_batches(directories: Sequence[Path]) -> dict[str, pa.Table]:
     """Read and concatenate staged batches into one table per part."""
-    tables: dict[str, list[pa.Table]] = {name: [] for name in PARTS}
+    tables: dict[str, list[pa.Table]] = {name: [] for name in [*PARTS, CLASSIFIED]}
     for directory in directories:
         for name in PARTS:
             tables[name].append(pq.read_table(Path(directory) / f"{name}.parquet"))
-    return {
-        name: pa.concat_tables(parts) if parts else to_table([], PARTS[name])
-        for name, parts in tables.items()
+        classified = Path(directory) / f"{CLASSIFIED}.parquet"
+        if classified.exists():  # batches staged before classification moved to the workers have none
+            tables[CLASSIFIED].append(pq.read_table(classified, schema=CLASSIFIED_SCHEMA))
+    out = {
+        name: pa.concat_tables(tables[name]) if tables[name] else to_table([], cls)
+        for name, cls in PARTS.items()
     }
+    out[CLASSIFIED] = pa.concat_tables(tables[CLASSIFIED]) if tables[CLASSIFIED] else classified_table([])
+    return out

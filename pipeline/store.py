@@ -82,9 +82,18 @@ def _settings(db: Path | str | Settings) -> Settings:
 
 @contextlib.contextmanager
 def write_lock(db: Path | str | Settings, lock_timeout: float | None = None) -> Iterator[None]:
-    """Hold ``<db>.lock``: the right to write the database and to replace its analyst copy."""
+    """Hold ``<db>.lock``: the right to write the database and to replace its analyst copy.
+
+    On the lake (``store = "ducklake"``) it is the lake's writer lock instead (see pipeline.lake).
+    """
     settings = _settings(db)
     timeout = settings.db_lock_timeout if lock_timeout is None else lock_timeout
+    if settings.store == "ducklake":
+        from pipeline import lake
+
+        with lake.writer_lock(settings, timeout):
+            yield
+        return
     with _file_lock(lock_path(settings.db_path), timeout):
         yield
 
@@ -105,6 +114,12 @@ def open_db(
     settings = _settings(db)
     path = settings.db_path
     timeout = settings.db_lock_timeout if lock_timeout is None else lock_timeout
+    if settings.store == "ducklake":
+        from pipeline import lake
+
+        with lake.open_lake(settings, read_only, timeout, take_lock) as con:
+            yield con
+        return
     if read_only:
         if not path.exists():
             raise StoreError(f"database {path} does not exist yet: run a cycle first")
@@ -216,7 +231,7 @@ def known_lookup(settings: Settings):
     """A lookup that opens the database read-only just for the question (None-safe on a new database)."""
 
     def lookup(article_ids: Sequence[str]) -> dict[str, KnownArticle]:
-        if not settings.db_path.exists():
+        if settings.store == "duckdb" and not settings.db_path.exists():
             return {}
         with open_db(settings, read_only=True) as con:
             return lookup_known(con, article_ids)

@@ -6,7 +6,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False   # the ingestion DAG starts unpaused: a cycle runs at once
+# DAGs are unpaused below, once the API server answers: tasks started before it is up fail to report.
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"   # ~2 cores: more only thrashes
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-60}"
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
@@ -46,12 +47,29 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-for _ in $(seq 1 120); do
-  if [ -s "$password_file" ]; then
-    echo "Airflow admin password: $(python -c 'import json,sys; print(next(iter(json.load(open(sys.argv[1])).values())))' "$password_file")"
+api_up() {
+  python - "$AIRFLOW__API__HOST" "$AIRFLOW__API__PORT" <<'PY'
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/api/v2/monitor/health", timeout=3)
+except urllib.error.HTTPError as exc:
+    sys.exit(0 if exc.code < 500 else 1)
+except OSError:
+    sys.exit(1)
+PY
+}
+for _ in $(seq 1 300); do
+  kill -0 "$pid" 2>/dev/null || break
+  if api_up; then
+    for dag in vigia_ingest vigia_alerts vigia_watchdog; do
+      airflow dags unpause "$dag" >/dev/null 2>&1 || true
+    done
+    echo "Airflow is up: DAGs unpaused, the first ingestion cycle starts now."
+    if [ -s "$password_file" ]; then
+      echo "Airflow admin password: $(python -c 'import json,sys; print(next(iter(json.load(open(sys.argv[1])).values())))' "$password_file")"
+    fi
     break
   fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 1
+  sleep 2
 done
 wait "$pid"

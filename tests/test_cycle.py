@@ -160,3 +160,28 @@ def test_cli_exits_2_on_bad_configuration(tmp_path, feeds, message):
 def test_cli_exits_2_on_a_bad_allow_list(tmp_path):
     result = run_cli("run", "--feeds", str(REPO / "feeds.toml"), env={"VIGIA_ALLOW_NETWORKS": "nonsense"})
     assert result.returncode == 2 and "VIGIA_ALLOW_NETWORKS" in result.stderr
+
+
+def test_pages_are_classified_in_the_workers_as_the_load_would_classify_them(sample_settings):
+    from pipeline.classify import base_model
+
+    jobs = [job for batch in ingest.plan(sample_settings) for job in batch]
+    batch = ingest.collect(sample_settings, jobs)
+    assert len(batch.classified) == ITEMS
+    assert batch.cpu["extract"] > 0 and batch.cpu["classify"] > 0 and batch.cpu["parse"] > 0
+    model, articles = base_model(), {a.article_id: a for a in batch.articles}
+    for article_id, content_hash, verdict in batch.classified:
+        article = articles[article_id]
+        assert content_hash == article.content_hash
+        assert verdict == model.classify(article.title, article.text, article.language)
+    ingest.load(sample_settings, staging.batch_tables(batch), "run-1")
+    stored = dict(query(sample_settings, "select article_id, score from classifications"))
+    assert stored == {article_id: verdict.score for article_id, _, verdict in batch.classified}
+
+
+def test_an_unchanged_cycle_builds_no_model_and_records_none(sample_settings):
+    first = ingest.run_once(sample_settings)
+    second = ingest.run_once(sample_settings)
+    assert first.model_version.startswith("base-") and second.model_version is None
+    versions = query(sample_settings, "select model_version from runs order by finished_at")
+    assert versions == [(first.model_version,), (None,)]

@@ -1,0 +1,15 @@
+-- spikes_today: the rows of the `spikes` view for $day (a date in Peru), largest first.
+-- Columns: dimension ('topic' | 'department'), key (topic id | ubigeo), name, stories, outlets,
+--          expected, robust_z.
+with today as (
+    select dimension, key, name, stories, outlets, expected, robust_z
+    from spikes
+    where day = $day
+),
+
+final as (
+    select * from today
+)
+
+select * from final
+order by robust_z desc, dimension, key

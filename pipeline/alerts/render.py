@@ -1,0 +1,303 @@
+"""The emails: a subject, a plain-text part and an HTML part for each alert.
+
+Two rules hold for everything that comes from a feed (titles, outlet names, URLs, error messages):
+
+* it never reaches a header as it is: ``clean_header`` turns CR, LF, every other control
+  character and the invisible or bidirectional format characters into spaces, collapses runs,
+  and cuts to a length, so ``"X\\r\\nBcc: evil@example.org"`` becomes the one-line text
+  ``"X Bcc: evil@example.org"`` inside the Subject, never a header of its own;
+* it is HTML-escaped (quotes too) in the HTML part, and a link gets an ``href`` only when it is
+  http(s): a ``javascript:`` link is shown as text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from pipeline.alerts.detect import LIMA, FeedChange, Spike, Staleness, Story, hours_text
+
+CHART_CID = "trend-chart@vigia"  # the Content-ID of the inline chart (one image per message)
+SUBJECT_MAX = 160
+NO_DEPARTMENT = "Sin departamento identificado"
+
+# C0 and C1 controls (CR, LF, TAB, NUL, NEL ...), line/paragraph separators, zero-width and
+# bidirectional-override characters (which can make a subject read differently than it is).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+    chart_png: bytes | None = None  # referenced by the HTML as cid:CHART_CID
+
+
+def clean_header(text: str, limit: int = SUBJECT_MAX) -> str:
+    """One safe line for a header: no control or format characters, single spaces, at most ``limit``."""
+    text = unicodedata.normalize("NFC", str(text))
+    text = " ".join(_UNSAFE.sub(" ", text).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def clean_inline(text: str | None, limit: int = 400) -> str:
+    """A feed string for one line of the text part (same cleaning as a header, longer)."""
+    return clean_header(text or "", limit)
+
+
+def esc(text: object) -> str:
+    return html.escape(clean_inline(str(text) if text is not None else "", 2000), quote=True)
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) URL, else None (shown as text, never as a link)."""
+    if not url:
+        return None
+    url = url.strip()
+    if _UNSAFE.search(url) or " " in url:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def lima_time(moment: datetime | None) -> str:
+    return f"{moment.astimezone(LIMA):%Y-%m-%d %H:%M}" if moment else "?"
+
+
+def topic_label(topic: str | None) -> str:
+    from pipeline.classify.taxonomy import TOPIC_LABELS
+
+    if not topic:
+        return "Other"
+    return TOPIC_LABELS.get(topic, topic)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>' + esc(title) + "</title></head>\n"
+        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;max-width:760px">\n'
+        + body
+        + '\n<p style="color:#888;font-size:12px">Vigía — Peruvian security news monitor. '
+        "Configuration: docs/alerts.md.</p>\n</body></html>\n"
+    )
+
+
+# ---------------------------------------------------------------- the digest
+
+
+def group_stories(
+    stories: Sequence[Story], department_names: dict[str, str]
+) -> list[tuple[str, list[tuple[str, list[Story]]]]]:
+    """Stories by their main topic, then their first department; largest groups first, best scores first."""
+    by_topic: dict[str, dict[str, list[Story]]] = {}
+    for story in stories:
+        topic = story.topics[0] if story.topics else ""
+        code = story.departments[0] if story.departments else ""
+        department = department_names.get(code, code) if code else NO_DEPARTMENT
+        by_topic.setdefault(topic, {}).setdefault(department, []).append(story)
+
+    def size(groups: dict[str, list[Story]]) -> int:
+        return sum(len(v) for v in groups.values())
+
+    out = []
+    for topic, departments in sorted(by_topic.items(), key=lambda kv: (-size(kv[1]), kv[0])):
+        ordered = sorted(departments.items(), key=lambda kv: (kv[0] == NO_DEPARTMENT, -len(kv[1]), kv[0]))
+        out.append((topic, [(d, sorted(s, key=lambda x: (-x.score, x.story_id))) for d, s in ordered]))
+    return out
+
+
+def leading_topic(stories: Sequence[Story]) -> str:
+    counts = Counter(s.topics[0] for s in stories if s.topics)
+    if not counts:
+        return ""
+    best = max(counts.values())
+    # On a tie, the topic of the best-scored story among the tied ones.
+    for story in sorted(stories, key=lambda s: -s.score):
+        if story.topics and counts[story.topics[0]] == best:
+            return story.topics[0]
+    return ""
+
+
+def digest_subject(stories: Sequence[Story], total: int) -> str:
+    noun = "story" if total == 1 else "stories"
+    # The lead story: best score (to 2 decimals: 0.9999 and 1.0 are alike), most outlets, newest.
+    top = max(stories, key=lambda s: (round(s.score, 2), len(s.outlets), s.event_at))
+    return clean_header(
+        f"Vigía: {total} new relevant {noun} · {topic_label(leading_topic(stories))} · {top.title}"
+    )
+
+
+def render_digest(
+    stories: Sequence[Story],
+    department_names: dict[str, str],
+    now: datetime,
+    chart_png: bytes | None = None,
+    total: int | None = None,
+) -> Email:
+    """One digest email. ``total`` counts the new stories when only the best ``len(stories)`` are listed."""
+    total = len(stories) if total is None else total
+    grouped = group_stories(stories, department_names)
+    names = department_names
+    heading = f"{total} new relevant {'story' if total == 1 else 'stories'} — {lima_time(now)} (Lima)"
+
+    text = [f"Vigía: {heading}", ""]
+    body = [f'<h2 style="margin-bottom:4px">{esc(heading)}</h2>']
+    if chart_png:
+        body.append(
+            f'<p><img src="cid:{CHART_CID}" alt="Relevant stories per day and topic, last 14 days"'
+            ' width="700" style="max-width:100%"></p>'
+        )
+    for topic, departments in grouped:
+        count = sum(len(s) for _, s in departments)
+        text += [f"== {topic_label(topic)} ({count}) ==", ""]
+        body.append(f'<h3 style="border-bottom:1px solid #ccc">{esc(topic_label(topic))} ({count})</h3>')
+        for department, group in departments:
+            text.append(f"-- {department} --")
+            body.append(f'<h4 style="margin:8px 0 4px;color:#555">{esc(department)}</h4><ul>')
+            for story in group:
+                text += _story_text(story, names)
+                body.append(_story_html(story, names))
+            text.append("")
+            body.append("</ul>")
+    if total > len(stories):
+        more = total - len(stories)
+        note = f"{more} more new stories are not listed here; see the relevant_articles view."
+        text.append(note)
+        body.append(f"<p><em>{esc(note)}</em></p>")
+    return Email(
+        subject=digest_subject(stories, total),
+        text="\n".join(text) + "\n",
+        html=_page(heading, "\n".join(body)),
+        chart_png=chart_png,
+    )
+
+
+def _departments(story: Story, names: dict[str, str]) -> str:
+    return ", ".join(names.get(c, c) for c in story.departments) or "—"
+
+
+def _story_text(story: Story, names: dict[str, str]) -> list[str]:
+    lines = [
+        f"* {clean_inline(story.title)}",
+        f"  {lima_time(story.event_at)} (Lima) · score {story.score:.2f} · "
+        f"{', '.join(topic_label(t) for t in story.topics[:3])} · {_departments(story, names)}",
+    ]
+    for link in story.links:
+        lines.append(f"  {clean_inline(link.outlet, 80)}: {clean_inline(link.url, 600) or '(no link)'}")
+    return lines
+
+
+def _story_html(story: Story, names: dict[str, str]) -> str:
+    href = safe_href(story.url)
+    title = esc(story.title)
+    headline = f'<a href="{esc(href)}">{title}</a>' if href else title
+    links = []
+    for link in story.links:
+        target = safe_href(link.url)
+        outlet = esc(link.outlet)
+        links.append(f'<a href="{esc(target)}">{outlet}</a>' if target else outlet)
+    meta = (
+        f"{esc(lima_time(story.event_at))} (Lima) · score {story.score:.2f} · "
+        f"{esc(', '.join(topic_label(t) for t in story.topics[:3]))} · {esc(_departments(story, names))}"
+    )
+    return (
+        f'<li style="margin-bottom:8px"><strong>{headline}</strong><br>'
+        f'<span style="color:#666;font-size:12px">{meta}</span><br>'
+        f'<span style="font-size:12px">{" · ".join(links)}</span></li>'
+    )
+
+
+# ---------------------------------------------------------------- spikes, feeds, freshness
+
+
+def _spike_name(spike: Spike) -> str:
+    return topic_label(spike.key) if spike.dimension == "topic" else spike.name
+
+
+def render_spikes(spikes: Sequence[Spike]) -> Email:
+    first = spikes[0]
+    if len(spikes) == 1:
+        subject = (
+            f"Vigía: spike in {_spike_name(first)}: {first.stories} stories today "
+            f"(usually {first.expected:g}) from {first.outlets} outlets"
+        )
+    else:
+        subject = f"Vigía: {len(spikes)} spikes today: " + ", ".join(_spike_name(s) for s in spikes)
+    rows_text, rows_html = [], []
+    for s in spikes:
+        what = f"{s.dimension} {_spike_name(s)}"
+        line = (
+            f"{what}: {s.stories} stories on {s.day} from {s.outlets} outlets; "
+            f"expected {s.expected:g}; robust z {s.robust_z:.1f}"
+        )
+        rows_text.append("* " + line)
+        rows_html.append(f"<li>{esc(line)}</li>")
+    explain = (
+        "A spike is a day whose stories stand well above the topic's or department's own 28-day, "
+        "weekday-aware baseline (robust z >= 3.5, at least 3 stories from 3 outlets): see the spikes view."
+    )
+    return Email(
+        subject=clean_header(subject),
+        text="Vigía: spikes today\n\n" + "\n".join(rows_text) + "\n\n" + explain + "\n",
+        html=_page(subject, "<h2>Spikes today</h2><ul>" + "".join(rows_html) + f"</ul><p>{esc(explain)}</p>"),
+    )
+
+
+def render_feed_changes(changes: Sequence[FeedChange]) -> Email:
+    quiet = [c for c in changes if c.change == "quiet"]
+    back = [c for c in changes if c.change == "recovered"]
+    if len(changes) == 1:
+        c = changes[0]
+        subject = f"Vigía: feed {c.feed} " + ("is quiet" if c.change == "quiet" else "is back")
+    else:
+        feeds = "feed" if len(quiet) == 1 else "feeds"
+        parts = [f"{len(quiet)} {feeds} quiet" if quiet else "", f"{len(back)} back" if back else ""]
+        subject = "Vigía: " + ", ".join(p for p in parts if p)
+    text, body = ["Vigía: feed health", ""], ["<h2>Feed health</h2>"]
+    for title, items in (("Quiet", quiet), ("Back to normal", back)):
+        if not items:
+            continue
+        text.append(f"{title}:")
+        body.append(f"<h3>{esc(title)}</h3><ul>")
+        for c in items:
+            text.append(f"* {clean_inline(c.feed, 80)}: {clean_inline(c.reason, 600)}")
+            body.append(f"<li><strong>{esc(c.feed)}</strong>: {esc(c.reason)}</li>")
+        text.append("")
+        body.append("</ul>")
+    note = "Details per feed: the source_health view (python -m pipeline, make sql)."
+    return Email(
+        clean_header(subject),
+        "\n".join(text + [note]) + "\n",
+        _page(subject, "\n".join(body + [f"<p>{esc(note)}</p>"])),
+    )
+
+
+def render_freshness(change: Staleness, now: datetime) -> Email:
+    last = f"{lima_time(change.last_load_at)} (Lima), run {change.last_run_id}"
+    if change.change == "stale":
+        age = hours_text(now - change.last_load_at) if change.last_load_at else "ever"
+        subject = f"Vigía: no successful load for {age}"
+        line = (
+            f"The last successful load finished {last}; the limit is {hours_text(change.limit)}. "
+            "The scheduler, a worker or the ingestion DAG may be down "
+            "(a killed worker sends no failure email)."
+        )
+    else:
+        subject = "Vigía: loads have resumed"
+        line = f"A load succeeded again: {last}."
+    return Email(
+        clean_header(subject),
+        f"{subject}\n\n{line}\n",
+        _page(subject, f"<h2>{esc(subject)}</h2><p>{esc(line)}</p>"),
+    )

@@ -1,0 +1,217 @@
+"""``python -m pipeline search | report | sql``: the analysts' commands.
+
+All three read the **analyst copy** (``<db>.analyst.duckdb``, republished after every load), read
+only, so they never wait for ingestion nor make it wait; with ``VIGIA_STORE=ducklake`` they attach
+the lake read-only instead.
+
+    python -m pipeline search "extorsión transportistas" [--limit 20] [--db data/vigia.duckdb]
+    python -m pipeline report [--out data/report] [--days 30]
+    python -m pipeline sql [-c "select * from spikes"]      # `make sql`
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import duckdb
+
+from pipeline.errors import ConfigError, StoreError
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Peru's time: UTC-5 all year since 1994 (no tz database needed).
+LIMA = timezone(timedelta(hours=-5), "PET")
+DB_HELP = "the pipeline's DuckDB file (default data/vigia.duckdb, or $VIGIA_DB); its analyst copy is read"
+
+
+def register(subparsers: Any) -> None:
+    search = subparsers.add_parser("search", help="full-text search of titles and texts, best matches first")
+    search.add_argument(
+        "query", help='words to look for, e.g. "extorsión transportistas" (accents and case ignored)'
+    )
+    search.add_argument("--db", type=Path, help=DB_HELP)
+    search.add_argument("--limit", type=int, default=20, help="how many articles to show (default 20)")
+    search.set_defaults(func=cmd_search)
+
+    report = subparsers.add_parser(
+        "report", help="chart of the last 30 days of stories by topic and department"
+    )
+    report.add_argument("--db", type=Path, help=DB_HELP)
+    report.add_argument(
+        "--out", type=Path, help="directory for report.png and report.html (default data/report)"
+    )
+    report.add_argument("--days", type=int, default=30, help="days to chart, ending today (default 30)")
+    report.set_defaults(func=cmd_report)
+
+    sql = subparsers.add_parser("sql", help="a read-only SQL shell on the analyst copy of the database")
+    sql.add_argument("--db", type=Path, help=DB_HELP)
+    sql.add_argument("-c", "--command", help="run these statements, print their results and exit")
+    sql.set_defaults(func=cmd_sql)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(db_path=getattr(args, "db", None))
+
+
+@contextlib.contextmanager
+def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to what analysts read: the analyst copy, or the lake."""
+    if settings.store == "ducklake":
+        from pipeline import lake
+
+        con = lake.connect(settings, read_only=True)
+    else:
+        path = settings.analyst_db
+        if not path.exists():
+            raise StoreError(
+                f"no analyst copy at {path}: run a cycle (python -m pipeline run) or python -m pipeline init"
+            )
+        con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------- search
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from pipeline.search import search
+
+    if args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    with analyst_connection(_settings(args)) as con:
+        hits = search(con, args.query, args.limit)
+    if not hits:
+        print(f"no article matches {args.query!r}")
+        return 0
+    print(f"{'':>3}  {'score':>6}  {'Lima time':16}  outlet: title")
+    for hit in hits:
+        when = hit["event_at"].astimezone(LIMA).strftime("%Y-%m-%d %H:%M") if hit["event_at"] else "?"
+        print(f"{hit['rank']:>3}. {hit['score']:6.2f}  {when}  {hit['feed']}: {hit['title']}")
+        print(f"     {hit['url'] or hit['article_id']}")
+    return 0
+
+
+# ---------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.report import write_report
+
+    settings = _settings(args)
+    out = args.out or settings.db_path.parent / "report"
+    with analyst_connection(settings) as con:
+        png, page = write_report(con, out, days=args.days)
+    print(f"wrote {png} and {page}")
+    return 0
+
+
+# ---------------------------------------------------------------- sql
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.command is not None:
+        with analyst_connection(settings) as con:
+            return run_statements(con, args.command, sys.stdout)
+    cli = duckdb_cli()
+    if cli is not None and settings.store == "duckdb":
+        if not settings.analyst_db.exists():
+            raise StoreError(
+                f"no analyst copy at {settings.analyst_db}: run a cycle or python -m pipeline init"
+            )
+        print(
+            f"{settings.analyst_db} (read-only; reconnect with .open -readonly to see newer loads)",
+            file=sys.stderr,
+        )
+        return subprocess.call([cli, "-readonly", str(settings.analyst_db)])
+    with analyst_connection(settings) as con:
+        return repl(con)
+
+
+def duckdb_cli() -> str | None:
+    """The official DuckDB shell, if installed and of the same version as the library (a newer
+    shell would upgrade nothing read-only, but an older one cannot read newer files)."""
+    path = shutil.which("duckdb")
+    if path is None:
+        return None
+    try:
+        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if f"v{duckdb.__version__}" not in version:
+        log.info("ignoring %s: %s is not DuckDB v%s", path, version.strip(), duckdb.__version__)
+        return None
+    return path
+
+
+def run_statements(con: duckdb.DuckDBPyConnection, text: str, out: TextIO) -> int:
+    """Run each statement of ``text``, printing each result as a table. Returns 1 on an error."""
+    try:
+        for statement in duckdb.extract_statements(text):
+            relation = con.sql(statement.query)
+            if relation is not None:  # a query, not a SET or PRAGMA
+                print(relation, file=out)
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=out)
+        return 1
+    return 0
+
+
+PROMPT, MORE = "vigia> ", "  ...> "
+
+
+def repl(con: duckdb.DuckDBPyConnection, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+    """A small SQL shell: statements end with ';'; '.tables' lists tables and views; '.quit' leaves."""
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    interactive = stdin.isatty()
+    if interactive:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401  (line editing and history for input())
+        print(
+            "Vigía SQL (read-only). End statements with ';'. .tables lists tables and views, .quit leaves.",
+            file=out,
+        )
+    buffer: list[str] = []
+    while True:
+        if interactive:
+            try:
+                line = input(MORE if buffer else PROMPT)
+            except EOFError:
+                print(file=out)
+                break
+        else:
+            line = stdin.readline()
+            if not line:
+                break
+        stripped = line.strip()
+        if not buffer and stripped in (".quit", ".exit", r"\q"):
+            break
+        if not buffer and stripped == ".tables":
+            run_statements(
+                con,
+                "select table_name, table_type from information_schema.tables"
+                " where table_schema = 'main' order by table_type, table_name;",
+                out,
+            )
+            continue
+        buffer.append(line)
+        if stripped.endswith(";"):
+            run_statements(con, "\n".join(buffer), out)
+            buffer = []
+    if buffer and "".join(buffer).strip():
+        run_statements(con, "\n".join(buffer), out)
+    return 0

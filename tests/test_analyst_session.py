@@ -1,0 +1,131 @@
+"""An analyst keeps a read-only session open on the analyst copy while ingestion cycles run."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import duckdb
+import pytest
+
+from pipeline import analysis_cli, ingest
+from pipeline.cli import main
+from pipeline.localweb import sample_feeds_toml
+from tests.conftest import make_settings
+
+
+def _feeds_toml(base: str, outlets: set[str]) -> str:
+    blocks = sample_feeds_toml(base).strip().split("\n\n")
+    return "\n\n".join(b for b in blocks if any(f'name = "{o}"' in b for o in outlets)) + "\n"
+
+
+def test_a_session_held_open_across_two_cycles_sees_the_new_rows_after_reconnecting(tmp_path, sample_web):
+    settings = make_settings(tmp_path, _feeds_toml(sample_web.base, {"diario-sur", "agencia-andes"}))
+    first = ingest.run_once(settings)
+    assert first.new_articles == 7
+
+    analyst = duckdb.connect(str(settings.analyst_db), read_only=True)
+    try:
+        seen = analyst.execute("select count(*) from articles").fetchone()[0]
+        topics_before = analyst.execute("select sum(articles) from daily_topic_counts").fetchone()[0]
+        assert seen == 7 and topics_before > 0
+
+        # Two more outlets: the second cycle loads while the analyst's session stays open.
+        settings.feeds_path.write_text(sample_feeds_toml(sample_web.base), encoding="utf-8")
+        second = ingest.run_once(settings)
+        assert second.new_articles == 5
+
+        # The open session still reads the copy it opened: a whole cycle, never half of one.
+        assert analyst.execute("select count(*) from articles").fetchone()[0] == 7
+        assert analyst.execute("select count(*) from runs").fetchone()[0] == 1
+        assert analyst.execute("select sum(articles) from daily_topic_counts").fetchone()[0] == topics_before
+    finally:
+        analyst.close()
+
+    with duckdb.connect(str(settings.analyst_db), read_only=True) as again:
+        assert again.execute("select count(*) from articles").fetchone()[0] == 12
+        assert again.execute("select count(*) from runs").fetchone()[0] == 2
+        assert again.execute("select count(*) from article_stories").fetchone()[0] == 12
+        assert again.execute("select sum(articles) from daily_topic_counts").fetchone()[0] > topics_before
+        # Views, macros and search all work in a read-only session.
+        hits = again.execute("select title from search('extorsión transportistas')").fetchall()
+        assert hits and "Transportistas" in hits[0][0]
+
+
+def test_the_writer_never_waits_for_an_analyst_session(tmp_path, sample_web):
+    settings = make_settings(tmp_path, sample_feeds_toml(sample_web.base), db_lock_timeout=2.0)
+    ingest.run_once(settings)
+    sessions = [duckdb.connect(str(settings.analyst_db), read_only=True) for _ in range(3)]
+    try:
+        for con in sessions:
+            con.execute("select * from relevant_articles").fetchall()
+        # Were the analysts on the database file itself, this would fail after 2 s with DatabaseBusy.
+        summary = ingest.run_once(settings)
+        assert summary.feeds_ok == 4
+    finally:
+        for con in sessions:
+            con.close()
+
+
+# ---------------------------------------------------------------- `python -m pipeline sql` (`make sql`)
+
+
+@pytest.fixture
+def loaded(tmp_path, sample_web):
+    settings = make_settings(tmp_path, sample_feeds_toml(sample_web.base))
+    ingest.run_once(settings)
+    return settings
+
+
+def test_sql_command_runs_statements_on_the_analyst_copy(loaded, capsys):
+    assert (
+        main(
+            [
+                "sql",
+                "--db",
+                str(loaded.db_path),
+                "-c",
+                "select count(*) as articles from articles; select topic from daily_topic_counts limit 1",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "articles" in out and "12" in out and "topic" in out
+
+
+def test_sql_command_cannot_write(loaded, capsys):
+    assert main(["sql", "--db", str(loaded.db_path), "-c", "delete from articles"]) == 1
+    assert "read-only" in capsys.readouterr().out
+    with duckdb.connect(str(loaded.analyst_db), read_only=True) as con:
+        assert con.execute("select count(*) from articles").fetchone()[0] == 12
+
+
+def test_the_fallback_shell_reads_statements_until_quit(loaded):
+    out = io.StringIO()
+    with analysis_cli.analyst_connection(loaded) as con:
+        analysis_cli.repl(
+            con, io.StringIO("select 40 +\n 2 as answer;\n.tables\nselect nonsense;\n.quit\nselect 1;\n"), out
+        )
+    text = out.getvalue()
+    assert "answer" in text and "42" in text
+    assert "relevant_articles" in text and "VIEW" in text
+    assert "error:" in text and text.count("┌") == 2  # .quit stopped before the last statement
+
+
+def test_the_official_duckdb_shell_is_used_when_its_version_matches(loaded, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "duckdb"
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = --version ]; then echo "v{duckdb.__version__} abc"; exit 0; fi\n'
+        f'echo "$@" > {calls}\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    assert analysis_cli.duckdb_cli() == str(fake)
+    assert main(["sql", "--db", str(loaded.db_path)]) == 0
+    assert calls.read_text().split() == ["-readonly", str(loaded.analyst_db)]
+    fake.write_text('#!/bin/sh\necho "v0.9.0 old"\n')
+    assert analysis_cli.duckdb_cli() is None  # an older shell may not read this file

@@ -1,0 +1,52 @@
+"""Content-Encoding decoded under a cap, as the extraction workers decode pages."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from pipeline.decoding import CappedBody, decode_body
+from pipeline.errors import ConnectFailed, TooLarge
+
+PAGE = b"<html><body>" + b"<p>La policia detuvo a la banda.</p>" * 2000 + b"</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate sent as "deflate"
+        ("identity", lambda b: b),
+        ("", lambda b: b),
+    ],
+)
+def test_bodies_decode_whole(encoding, encode):
+    assert decode_body(encode(PAGE), encoding, len(PAGE)) == PAGE
+
+
+def test_a_gzip_bomb_stops_at_the_cap_without_inflating():
+    bomb = gzip.compress(b" " * (64 << 20))  # 64 MB of spaces in 64 KB
+    with pytest.raises(TooLarge):
+        decode_body(bomb, "gzip", 1 << 20)
+    body = CappedBody("gzip", 1 << 20)
+    with pytest.raises(TooLarge):
+        body.add(bomb[:4096])  # one small raw chunk already inflates past the cap: stopped there
+    assert sum(len(p) for p in body._parts) <= 1 << 20
+
+
+def test_unusable_encodings_are_connection_errors():
+    with pytest.raises(ConnectFailed):
+        decode_body(b"x", "br", 100)
+    with pytest.raises(ConnectFailed):
+        decode_body(b"x", "gzip, gzip", 100)
+    with pytest.raises(ConnectFailed):
+        decode_body(b"not gzip at all", "gzip", 100)
+
+
+def test_an_unencoded_body_over_the_cap_is_too_large():
+    with pytest.raises(TooLarge):
+        decode_body(b"x" * 101, "", 100)
