@@ -7,6 +7,12 @@ the lake read-only instead.
     python -m pipeline search "extorsión transportistas" [--limit 20] [--db data/vigia.duckdb]
     python -m pipeline report [--out data/report] [--days 30]
     python -m pipeline sql [-c "select * from spikes"]      # `make sql`
+
+Two commands write, to the pipeline's own database, under the writer lock (waiting for a running
+load, never interrupting it), then republish the analyst copy:
+
+    python -m pipeline label URL_OR_ID relevant|not_relevant|ambiguous --by ana [--note "..."]
+    python -m pipeline sql --write -c "insert into labels ..."
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # Peru's time: UTC-5 all year since 1994 (no tz database needed).
 LIMA = timezone(timedelta(hours=-5), "PET")
+LABELS = ("relevant", "not_relevant", "ambiguous")  # the check constraint of labels.label
 DB_HELP = "the pipeline's DuckDB file (default data/vigia.duckdb, or $VIGIA_DB); its analyst copy is read"
 
 
@@ -56,7 +63,20 @@ def register(subparsers: Any) -> None:
     sql = subparsers.add_parser("sql", help="a read-only SQL shell on the analyst copy of the database")
     sql.add_argument("--db", type=Path, help=DB_HELP)
     sql.add_argument("-c", "--command", help="run these statements, print their results and exit")
+    sql.add_argument(
+        "--write", action="store_true",
+        help="run -c on the pipeline's own database under the writer lock (e.g. to insert labels), "
+        "in one transaction, then republish the analyst copy",
+    )
     sql.set_defaults(func=cmd_sql)
+
+    label = subparsers.add_parser("label", help="record an analyst's label for an article (retrain learns from it)")
+    label.add_argument("article", help="the article's URL (canonicalised) or its article_id")
+    label.add_argument("label", choices=LABELS)
+    label.add_argument("--by", dest="who", help="who labels (default: $USER)")
+    label.add_argument("--note", help="why, in a few words")
+    label.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    label.set_defaults(func=cmd_label)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -123,6 +143,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.write:
+        if args.command is None:
+            raise ConfigError("--write needs the statements in -c (an interactive shell never writes)")
+        return write_statements(settings, args.command, sys.stdout)
     if args.command is not None:
         with analyst_connection(settings) as con:
             return run_statements(con, args.command, sys.stdout)
@@ -139,6 +163,42 @@ def cmd_sql(args: argparse.Namespace) -> int:
         return subprocess.call([cli, "-readonly", str(settings.analyst_db)])
     with analyst_connection(settings) as con:
         return repl(con)
+
+
+def write_statements(settings: Settings, text: str, out: TextIO) -> int:
+    """Run ``text`` on the pipeline's database in one transaction, under the writer lock: all or nothing."""
+    from pipeline import store
+
+    with store.writing(settings) as con:
+        con.execute("begin")
+        rc = run_statements(con, text, out)
+        con.execute("rollback" if rc else "commit")
+    print("rolled back: nothing written" if rc else "committed; the analyst copy is republished", file=out)
+    return rc
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    import getpass
+
+    from pipeline import store
+    from pipeline.urls import canonical_url
+
+    settings = Settings.from_env(db_path=args.db)
+    who = args.who or getpass.getuser()
+    wanted = canonical_url(args.article) or args.article
+    with store.writing(settings) as con:
+        row = con.execute(
+            "select article_id, title from articles where article_id = ? or url = ? limit 1",
+            [args.article, wanted],
+        ).fetchone()
+        if row is None:
+            raise ConfigError(f"no stored article has the id or URL {args.article!r}")
+        con.execute(
+            "insert into labels (article_id, label, labelled_by, note) values (?, ?, ?, ?)",
+            [row[0], args.label, who, args.note],
+        )
+    print(f"labelled {row[0]} ({row[1]!r}) {args.label} by {who}; `python -m pipeline retrain` learns from it")
+    return 0
 
 
 def duckdb_cli() -> str | None:

@@ -38,11 +38,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     from pipeline import store
 
     settings = _settings(args)
-    with store.write_lock(settings):
-        with store.open_db(settings, take_lock=False) as con:
-            con.execute("checkpoint")
-        if settings.store == "duckdb":
-            store.publish_analyst_copy(settings)
+    with store.writing(settings):
+        pass  # opening migrates; leaving checkpoints and publishes
     print(f"database ready: {settings.db_path} (analyst copy: {settings.analyst_db})")
     return 0
 

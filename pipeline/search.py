@@ -79,8 +79,8 @@ def _index(con: duckdb.DuckDBPyConnection, wanted: str, now: datetime) -> int:
     con.execute(
         """
         create or replace temp table _search_counts as
-        select doc, term, count(*)::integer as tf
-        from (select doc, unnest(tokens) as term from _search_new)
+        select doc, term, count(*)::integer as tf, any_value(length)::integer as length
+        from (select doc, len(tokens) as length, unnest(tokens) as term from _search_new)
         group by doc, term
         """
     )
@@ -95,10 +95,11 @@ def _index(con: duckdb.DuckDBPyConnection, wanted: str, now: datetime) -> int:
     con.execute(
         """
         insert into search_postings_recent
-        select t.term_id, c.doc, c.tf, len(n.tokens)
+        -- The doc's length travels with its counts: joining the token lists back in here would
+        -- carry every token of the batch through the join (minutes for a few thousand articles).
+        select t.term_id, c.doc, c.tf, c.length
         from _search_counts c
         join search_terms t using (term)
-        join _search_new n using (doc)
         order by t.term_id, c.doc
         """
     )

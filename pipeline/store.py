@@ -63,7 +63,7 @@ def _wait(attempt, retry_on: tuple[type[BaseException], ...], timeout: float, wh
             if time.monotonic() >= deadline:
                 raise DatabaseBusy(
                     f"{what} stayed locked by another process for {timeout:g} s ({exc}). "
-                    "Analysts should open the analyst copy instead; see README, 'Querying while ingestion runs'."
+                    "Analysts should open the analyst copy instead; see README, 'Connecting while ingestion runs'."
                 ) from exc
             log.info("%s is locked; retrying in %.2f s", what, delay)
             time.sleep(delay)
@@ -96,6 +96,24 @@ def write_lock(db: Path | str | Settings, lock_timeout: float | None = None) -> 
         return
     with _file_lock(lock_path(settings.db_path), timeout):
         yield
+
+
+@contextlib.contextmanager
+def writing(db: Path | str | Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A write connection for commands outside a cycle (init, retrain, reclassify, labels, ``sql --write``).
+
+    Waits for the writer lock like a load does; on success the file is checkpointed and the analyst
+    copy republished, so analysts see the change at their next connection. An exception rolls back
+    nothing already committed by the caller and publishes nothing.
+    """
+    settings = _settings(db)
+    with write_lock(settings):
+        with open_db(settings, take_lock=False) as con:
+            yield con
+            if settings.store == "duckdb":
+                con.execute("checkpoint")
+        if settings.store == "duckdb":
+            publish_analyst_copy(settings)
 
 
 @contextlib.contextmanager

@@ -60,6 +60,9 @@ FULL_REFRESH_ABOVE = 50_000  # touched articles past which trend facts are rebui
 LITERAL_IDS = 2_000  # see id_filter
 
 _WORD = re.compile(r"[a-z0-9]+")
+# Accents, once NFKD has split them from their letters (a regex pass is ~8x faster than testing
+# unicodedata.combining on every character of every text).
+_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _rng = np.random.default_rng(20251020)  # fixed: signatures must be comparable across runs
 # Multiply-shift hashing (a*x + b mod 2**64, top 32 bits): 96 independent-enough permutations.
 _MUL = _rng.integers(1, 2**63, NUM_HASHES, dtype=np.uint64) | np.uint64(1)
@@ -77,8 +80,10 @@ def words(text: str | None) -> list[str]:
     """Lower-case, accent-free words: "Extorsión en SJL" → ["extorsion", "en", "sjl"]."""
     if not text:
         return []
-    folded = unicodedata.normalize("NFKD", text.lower())
-    return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
+    lowered = text.lower()
+    if lowered.isascii():
+        return _WORD.findall(lowered)
+    return _WORD.findall(_MARKS.sub("", unicodedata.normalize("NFKD", lowered)))
 
 
 def title_key(title: str | None) -> str | None:
@@ -97,15 +102,14 @@ def minhash(tokens: Sequence[str], cache: dict[str, int] | None = None) -> np.nd
     if len(tokens) - SHINGLE + 1 < MIN_SHINGLES:
         return None
     cache = {} if cache is None else cache
-    hashes = np.fromiter(
-        (cache[t] if t in cache else cache.setdefault(t, _token_hash(t)) for t in tokens),
-        dtype=np.uint64,
-        count=len(tokens),
-    )
+    for token in set(tokens).difference(cache):
+        cache[token] = _token_hash(token)
+    hashes = np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
     n = len(tokens) - SHINGLE + 1
     windows = np.lib.stride_tricks.sliding_window_view(hashes, SHINGLE)[:n]  # (n, SHINGLE)
     # A shingle's hash: each word's hash times its position's odd constant, summed (mod 2**64).
-    shingles = np.unique((windows.T * _SHINGLE_MUL).sum(axis=0, dtype=np.uint64))
+    # Repeated shingles are left in: they cannot change a minimum, and removing them costs more.
+    shingles = (windows.T * _SHINGLE_MUL).sum(axis=0, dtype=np.uint64)
     permuted = (shingles[:, None] * _MUL + _ADD) >> _SHIFT
     return permuted.min(axis=0).astype(np.uint32)
 

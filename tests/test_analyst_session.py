@@ -101,6 +101,45 @@ def test_sql_command_cannot_write(loaded, capsys):
         assert con.execute("select count(*) from articles").fetchone()[0] == 12
 
 
+def _labels(settings) -> list[tuple]:
+    with duckdb.connect(str(settings.analyst_db), read_only=True) as con:
+        return con.execute("select article_id, label, labelled_by, note from labels order by labelled_at").fetchall()
+
+
+def test_the_documented_label_insert_runs_with_sql_write_and_reaches_the_analyst_copy(loaded, capsys):
+    with duckdb.connect(str(loaded.analyst_db), read_only=True) as con:
+        article_id, url = con.execute("select article_id, url from articles order by url limit 1").fetchone()
+    insert = (
+        "insert into labels (article_id, label, labelled_by, note) "
+        f"select article_id, 'relevant', 'ana', 'extortion of bus drivers' from articles where url = '{url}'"
+    )
+    assert main(["sql", "--write", "--db", str(loaded.db_path), "-c", insert]) == 0
+    assert "committed" in capsys.readouterr().out
+    assert _labels(loaded) == [(article_id, "relevant", "ana", "extortion of bus drivers")]
+
+
+def test_sql_write_is_all_or_nothing(loaded, capsys):
+    statements = "insert into labels (article_id, label) values ('x', 'relevant'); insert into labels values (1"
+    assert main(["sql", "--write", "--db", str(loaded.db_path), "-c", statements]) == 1
+    assert "rolled back" in capsys.readouterr().out
+    assert _labels(loaded) == []
+
+
+def test_label_command_finds_the_article_by_its_url_as_the_feed_gave_it(loaded, capsys):
+    with duckdb.connect(str(loaded.analyst_db), read_only=True) as con:
+        article_id, url = con.execute("select article_id, url from articles order by url limit 1").fetchone()
+    messy = url.replace("://", "://WWW.", 0) + "?utm_source=x#top"
+    assert main(["label", messy, "not_relevant", "--by", "luis", "--db", str(loaded.db_path)]) == 0
+    assert main(["label", article_id, "relevant", "--by", "ana", "--note", "second look",
+                 "--db", str(loaded.db_path)]) == 0
+    assert _labels(loaded) == [
+        (article_id, "not_relevant", "luis", None),
+        (article_id, "relevant", "ana", "second look"),
+    ]
+    assert main(["label", "https://example.org/unknown", "relevant", "--db", str(loaded.db_path)]) == 2
+    assert "no stored article" in capsys.readouterr().err
+
+
 def test_the_fallback_shell_reads_statements_until_quit(loaded):
     out = io.StringIO()
     with analysis_cli.analyst_connection(loaded) as con:

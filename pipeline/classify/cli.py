@@ -10,6 +10,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -133,14 +134,15 @@ def _writer(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A write connection under the writer lock; afterwards the analyst copy is republished."""
     from pipeline import store
     from pipeline.settings import Settings
+    from pipeline.stories import refresh_trends
 
     settings = Settings.from_env(db_path=db) if db is not None else Settings.from_env()
-    with store.write_lock(settings):
-        with store.open_db(settings, take_lock=False) as con:
-            yield con
-            con.execute("checkpoint")
-        if settings.store == "duckdb":
-            store.publish_analyst_copy(settings)
+    with store.writing(settings) as con:
+        yield con
+        # A new model or new decisions change what the trend views count: bring their facts in step.
+        con.execute("begin")
+        refresh_trends(con, [], datetime.now(UTC))
+        con.execute("commit")
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
