@@ -130,8 +130,18 @@ def cron_script(feed_urls: Sequence[str], db_path: Path, model: Any) -> dict[str
             mark = time.perf_counter()
             verdict = model.classify(title, text or entry.get("summary", ""))
             steps["classify"] += time.perf_counter() - mark
-            rows.append((link, f"f{number:03d}", title, text, entry.get("published"), verdict.score,
-                         verdict.is_relevant, list(verdict.topics)))
+            rows.append(
+                (
+                    link,
+                    f"f{number:03d}",
+                    title,
+                    text,
+                    entry.get("published"),
+                    verdict.score,
+                    verdict.is_relevant,
+                    list(verdict.topics),
+                )
+            )
         if rows:
             mark = time.perf_counter()
             con.executemany("insert into articles values (?, ?, ?, ?, ?, ?, ?, ?)", rows)

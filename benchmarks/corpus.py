@@ -67,8 +67,10 @@ def load(directory: Path = SHARED) -> Corpus:
     if not feeds_dir.is_dir() or not pages_dir.is_dir():
         return generate()
     feeds = [Feed(p.name, p.read_bytes()) for p in sorted(feeds_dir.iterdir()) if p.is_file()]
-    pages = [Page(p.name.removesuffix(".html.gz"), gzip.decompress(p.read_bytes()))
-             for p in sorted(pages_dir.glob("*.html.gz"))]
+    pages = [
+        Page(p.name.removesuffix(".html.gz"), gzip.decompress(p.read_bytes()))
+        for p in sorted(pages_dir.glob("*.html.gz"))
+    ]
     raw = json.loads((directory / "pages-ground-truth.json").read_text(encoding="utf-8"))
     truth = {name: value.get("articleBody") or "" for name, value in raw.items()}
     return Corpus("shared", feeds, pages, truth)
@@ -194,7 +196,8 @@ def generate(feeds: int = 200, items: int = 30, pages: int = 181, seed: int = 7)
         body = (
             '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>Diario {f}</title><link>https://diario{f}.example/</link><language>es-PE</language>"
-            + "".join(entries) + "</channel></rss>"
+            + "".join(entries)
+            + "</channel></rss>"
         ).encode()
         feed_list.append(Feed(f"generated-{f:03d}", body))
     return Corpus("generated", feed_list, page_list, truth)

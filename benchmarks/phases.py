@@ -101,9 +101,11 @@ def cycle(settings: Settings, tree: TreeMonitor, run_id: str) -> tuple[dict[str,
 
 def _extraction_ran(article: Any) -> bool:
     """The page was downloaded and handed to the extractor (whatever came of it)."""
-    return article.extraction_status == "ok" or article.extraction_error in (
-        "no article text found in the page",
-    ) or article.extraction_status == "extract_error"
+    return (
+        article.extraction_status == "ok"
+        or article.extraction_error in ("no article text found in the page",)
+        or article.extraction_status == "extract_error"
+    )
 
 
 def extracted_pages(batch: Batch, pages: int) -> list[int]:
@@ -166,14 +168,21 @@ def bulk_load(
         text = " ".join(rng.choices(vocabulary, k=max(50, len(a.text.split()))))
         title = " ".join(rng.choices(vocabulary, k=9))
         content_hash = hashlib.sha256(f"{title}\x1f{text}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
-        copy = replace(a, article_id=f"bulk-{n:07d}", url=f"{a.url}?copy={n}", title=title, text=text,
-                       content_hash=content_hash)
+        copy = replace(
+            a,
+            article_id=f"bulk-{n:07d}",
+            url=f"{a.url}?copy={n}",
+            title=title,
+            text=text,
+            content_hash=content_hash,
+        )
         copies.append(copy)
         verdict = verdicts.get(a.article_id, fallback)
         if verdict is not None:
             classified.append((copy.article_id, content_hash, verdict))
-    tables = staging.batch_tables(Batch(fetches=batch.fetches, states=batch.states, articles=copies,
-                                        classified=classified))
+    tables = staging.batch_tables(
+        Batch(fetches=batch.fetches, states=batch.states, articles=copies, classified=classified)
+    )
     del copies, classified
     feeds = load_feeds(settings.feeds_path)
     bulk_settings = replace(
@@ -182,8 +191,10 @@ def bulk_load(
     classifier = ingest.worker_classifier(settings)
     steps: dict[str, float] = {}
     # The whole load of a part of them: stories and the search index take far longer per row.
-    part = {name: table.slice(0, whole_rows) if name in ("articles", "classified") else table
-            for name, table in tables.items()}
+    part = {
+        name: table.slice(0, whole_rows) if name in ("articles", "classified") else table
+        for name, table in tables.items()
+    }
     with store.open_db(bulk_settings) as con, timed(LOAD_STEPS, steps):
         started = time.perf_counter()
         load_cycle(con, part, feeds, "bench-bulk", classifier, datetime.now(UTC))

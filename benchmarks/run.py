@@ -8,8 +8,8 @@ Serves ``../shared/corpus`` (or, without it, a generated corpus of the same shap
 hosts (``benchmarks.server``), then, in one run: a first cycle through ``pipeline.ingest`` (fetch,
 extract, classify, load) into a fresh database, two more cycles in which nothing changed, the F1
 of the stored texts, the extraction limit, the cron-script way, and a bulk load. Prints the
-figures and writes them as JSON under ``bench-results/`` to compare commits. docs/bench.md says
-what each figure means.
+figures and writes them as JSON under ``bench-results/`` to compare commits. The README
+("Performance") says what each figure means.
 """
 
 from __future__ import annotations
@@ -36,15 +36,24 @@ from benchmarks.corpus import feeds_toml as make_feeds_toml
 QUICK_FEEDS = 40
 # The issue's targets, checked in the report.
 TARGETS = {
-    "vs_limit": 0.85, "vs_cron": 3.0, "unchanged_s": 1.0, "peak_mb": 600, "f1": 0.95, "rows_per_s": 20_000,
+    "vs_limit": 0.85,
+    "vs_cron": 3.0,
+    "unchanged_s": 1.0,
+    "peak_mb": 600,
+    "f1": 0.95,
+    "rows_per_s": 20_000,
 }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", default=os.environ.get("VIGIA_BENCH_QUICK") == "1",
-                      help=f"{QUICK_FEEDS} of the feeds")
+    size.add_argument(
+        "--quick",
+        action="store_true",
+        default=os.environ.get("VIGIA_BENCH_QUICK") == "1",
+        help=f"{QUICK_FEEDS} of the feeds",
+    )
     size.add_argument("--tiny", action="store_true", help="a generated corpus of 3 feeds and 5 pages (tests)")
     size.add_argument("--feeds", type=int, help="this many of the feeds")
     parser.add_argument("--generated", action="store_true", help="generate a corpus even if ../shared exists")
@@ -94,8 +103,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         del corpus
         (work / "feeds.toml").write_text(make_feeds_toml(served), encoding="utf-8")
         settings = Settings.from_env(
-            env={}, feeds_path=work / "feeds.toml", db_path=work / "db" / "bench.duckdb",
-            allow_networks=(ipaddress.ip_network("127.0.0.0/8"),), workers=args.workers,
+            env={},
+            feeds_path=work / "feeds.toml",
+            db_path=work / "db" / "bench.duckdb",
+            allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+            workers=args.workers,
         )
         server = psutil.Process(web.pid)
         with TreeMonitor(exclude={web.pid}) as tree:
@@ -109,8 +121,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["f1"] = phases.stored_f1(settings.db_path, served, truth)
 
             order = phases.extracted_pages(batch, len(page_names))
-            pages = [decode_html((work / "web" / "pages" / f"{i}").read_bytes())[0]
-                     for i in range(len(page_names))]
+            pages = [
+                decode_html((work / "web" / "pages" / f"{i}").read_bytes())[0] for i in range(len(page_names))
+            ]
             with phases.Stage(tree) as limit_stage:
                 limit = baselines.extraction_limit(pages, order, args.workers)
             del pages
@@ -152,7 +165,8 @@ def _ratios(r: dict[str, Any]) -> dict[str, float | None]:
         # CPU the whole first cycle spent per page, over what trafilatura alone spends per page.
         "cpu_per_page_vs_limit": (
             first["cpu_s"] * 1000 / first["pages_extracted"] / r["limit"]["cpu_ms_per_page"]
-            if first["pages_extracted"] and r["limit"]["cpu_ms_per_page"] else None
+            if first["pages_extracted"] and r["limit"]["cpu_ms_per_page"]
+            else None
         ),
     }
 
@@ -173,10 +187,18 @@ def _meta(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
     from pipeline.extract import EXTRACT_OPTIONS
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "pipeline", "benchmarks"], cwd=REPO,
-                                    capture_output=True, text=True, check=True).stdout.strip())
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "pipeline", "benchmarks"],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.CalledProcessError):
         commit, dirty = "unknown", False
     return {
@@ -191,8 +213,11 @@ def _meta(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
         "latency_ms": args.latency_ms,
         "load_average_at_start": os.getloadavg(),
         "python": platform.python_version(),
-        "versions": {"trafilatura": trafilatura.__version__, "feedparser": feedparser.__version__,
-                     "duckdb": duckdb.__version__},
+        "versions": {
+            "trafilatura": trafilatura.__version__,
+            "feedparser": feedparser.__version__,
+            "duckdb": duckdb.__version__,
+        },
         "extract_options": EXTRACT_OPTIONS,
     }
 
@@ -222,50 +247,84 @@ def report(r: dict[str, Any]) -> str:
         f"{m['feeds_served']} feeds, {m['pages']} pages; {m['cpus']} CPUs, {m['workers']} workers, "
         f"load average {m['load_average_at_start'][0]:.1f} at start",
         "",
-        line("First cycle, end to end", f"{first['pages_per_s']:.1f} pages/s: ",
-             f"{first['pages_extracted']:,} pages extracted in {first['wall_s']:.1f} s ",
-             f"({first['articles']:,} articles stored, {first['articles_per_s']:.1f}/s)"),
-        line("  wall by stage", f"plan {plan['wall_s']:.2f} s, collect {collect['wall_s']:.1f} s, ",
-             f"load {load['wall_s']:.1f} s"),
-        line("  CPU by stage", f"main process while collecting {collect['main_cpu_s']:.1f} s; ",
-             f"workers {collect['workers_cpu_s']:.1f} s (parse {tasks.get('parse', 0):.1f}, ",
-             f"extract {tasks.get('extract', 0):.1f}, classify {tasks.get('classify', 0):.1f}); ",
-             f"load {load['cpu_s']:.1f} s"),
+        line(
+            "First cycle, end to end",
+            f"{first['pages_per_s']:.1f} pages/s: ",
+            f"{first['pages_extracted']:,} pages extracted in {first['wall_s']:.1f} s ",
+            f"({first['articles']:,} articles stored, {first['articles_per_s']:.1f}/s)",
+        ),
+        line(
+            "  wall by stage",
+            f"plan {plan['wall_s']:.2f} s, collect {collect['wall_s']:.1f} s, ",
+            f"load {load['wall_s']:.1f} s",
+        ),
+        line(
+            "  CPU by stage",
+            f"main process while collecting {collect['main_cpu_s']:.1f} s; ",
+            f"workers {collect['workers_cpu_s']:.1f} s (parse {tasks.get('parse', 0):.1f}, ",
+            f"extract {tasks.get('extract', 0):.1f}, classify {tasks.get('classify', 0):.1f}); ",
+            f"load {load['cpu_s']:.1f} s",
+        ),
         line("  load steps (wall)", seconds(load.get("steps_s", {}))),
-        line("  without stories, search upkeep", f"{lean:.1f} pages/s; / limit = {lean_limit:.2f}",
-             f", / cron = {lean_cron:.2f}x" if lean_cron else ""),
-        line("Limit: trafilatura alone", f"{limit['pages_per_s']:.1f} pages/s on {limit['workers']} ",
-             f"processes ({limit['cpu_ms_per_page']:.1f} ms CPU a page); end to end / limit = {vs_limit:.2f}",
-             mark(vs_limit >= TARGETS["vs_limit"])),
+        line(
+            "  without stories, search upkeep",
+            f"{lean:.1f} pages/s; / limit = {lean_limit:.2f}",
+            f", / cron = {lean_cron:.2f}x" if lean_cron else "",
+        ),
+        line(
+            "Limit: trafilatura alone",
+            f"{limit['pages_per_s']:.1f} pages/s on {limit['workers']} ",
+            f"processes ({limit['cpu_ms_per_page']:.1f} ms CPU a page); end to end / limit = {vs_limit:.2f}",
+            mark(vs_limit >= TARGETS["vs_limit"]),
+        ),
     ]
     if "cron" in r:
         cron, vs_cron = r["cron"], ratios["end_to_end_vs_cron"]
         lines += [
-            line("Cron script, one at a time", f"{cron['articles_per_s']:.1f} pages/s ",
-                 f"({cron['extracted']:,} pages in {cron['wall_s']:.1f} s); ",
-                 f"end to end / cron = {vs_cron:.2f}x",
-                 mark(vs_cron >= TARGETS["vs_cron"])),
+            line(
+                "Cron script, one at a time",
+                f"{cron['articles_per_s']:.1f} pages/s ",
+                f"({cron['extracted']:,} pages in {cron['wall_s']:.1f} s); ",
+                f"end to end / cron = {vs_cron:.2f}x",
+                mark(vs_cron >= TARGETS["vs_cron"]),
+            ),
             line("  its steps (wall)", seconds(cron["step_s"])),
         ]
     peak_mark = mark(first["peak_rss_mb"] < TARGETS["peak_mb"]) if first["articles"] >= 5000 else ""
     lines += [
-        line("Unchanged cycle", f"{unchanged['wall_s']:.2f} s wall, {unchanged['cpu_s']:.2f} s CPU; ",
-             f"feeds: {_counts(unchanged['feeds'])}", mark(unchanged["wall_s"] < TARGETS["unchanged_s"])),
-        line("Peak memory (RSS, process tree)", f"first cycle {first['peak_rss_mb']:.0f} MB for ",
-             f"{first['articles']:,} articles{peak_mark}; whole run {r['peak_rss_mb']:.0f} MB"),
-        line("Extraction F1 (stored texts)", f"{f1['f1']:.3f} (precision {f1['precision']:.3f}, ",
-             f"recall {f1['recall']:.3f}, {f1['pages']} pages); trafilatura alone {r['limit_f1']['f1']:.3f}",
-             mark(f1["f1"] >= TARGETS["f1"])),
+        line(
+            "Unchanged cycle",
+            f"{unchanged['wall_s']:.2f} s wall, {unchanged['cpu_s']:.2f} s CPU; ",
+            f"feeds: {_counts(unchanged['feeds'])}",
+            mark(unchanged["wall_s"] < TARGETS["unchanged_s"]),
+        ),
+        line(
+            "Peak memory (RSS, process tree)",
+            f"first cycle {first['peak_rss_mb']:.0f} MB for ",
+            f"{first['articles']:,} articles{peak_mark}; whole run {r['peak_rss_mb']:.0f} MB",
+        ),
+        line(
+            "Extraction F1 (stored texts)",
+            f"{f1['f1']:.3f} (precision {f1['precision']:.3f}, ",
+            f"recall {f1['recall']:.3f}, {f1['pages']} pages); trafilatura alone {r['limit_f1']['f1']:.3f}",
+            mark(f1["f1"] >= TARGETS["f1"]),
+        ),
     ]
     bulk = r.get("bulk_load") or {}
     if bulk:
         rate = bulk["articles_upsert_rows_per_s"]
         lines += [
-            line("Loading articles (bulk)", f"{rate:,.0f} rows/s ({bulk['rows']:,} rows, articles upsert)",
-                 mark(rate >= TARGETS["rows_per_s"])),
-            line("  whole load", f"{bulk['load_cycle_rows_per_s']:,.0f} rows/s ",
-                 f"({bulk['load_cycle_rows']:,} rows); ",
-                 seconds(bulk.get("load_cycle_steps_s", {}))),
+            line(
+                "Loading articles (bulk)",
+                f"{rate:,.0f} rows/s ({bulk['rows']:,} rows, articles upsert)",
+                mark(rate >= TARGETS["rows_per_s"]),
+            ),
+            line(
+                "  whole load",
+                f"{bulk['load_cycle_rows_per_s']:,.0f} rows/s ",
+                f"({bulk['load_cycle_rows']:,} rows); ",
+                seconds(bulk.get("load_cycle_steps_s", {})),
+            ),
         ]
     return "\n".join(lines)
 

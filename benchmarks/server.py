@@ -54,13 +54,18 @@ class CorpusServer:
         for i, page in enumerate(served.pages):
             (workdir / "pages" / f"{i}").write_bytes(page.body)
         manifest = {
-            "feeds": len(served.feed_bodies), "pages": len(served.pages), "latency_ms": self.latency_ms,
+            "feeds": len(served.feed_bodies),
+            "pages": len(served.pages),
+            "latency_ms": self.latency_ms,
         }
         (workdir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
         fds = [s.fileno() for s in self._sockets]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.server", str(workdir), ",".join(map(str, fds))],
-            pass_fds=fds, cwd=REPO, stdout=subprocess.PIPE, text=True,
+            pass_fds=fds,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # "ready" once every response is prepared
@@ -107,8 +112,11 @@ class _Resource:
         self.etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         common = f"Content-Type: {content_type}\r\nETag: {self.etag}\r\nLast-Modified: {LAST_MODIFIED}\r\n"
         self.plain = _response(200, common, body)
-        self.gzip = _response(200, common + "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
-                              gzip.compress(body, compresslevel=6))
+        self.gzip = _response(
+            200,
+            common + "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
+            gzip.compress(body, compresslevel=6),
+        )
         self.not_modified = (
             f"HTTP/1.1 304 Not Modified\r\nETag: {self.etag}\r\nLast-Modified: {LAST_MODIFIED}\r\n"
             "Content-Length: 0\r\n\r\n"
@@ -138,8 +146,10 @@ def _content_type(page: bytes) -> str:
 
 async def _serve(directory: Path, fds: list[int]) -> None:
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    feeds = [_Resource((directory / "feeds" / f"{i}").read_bytes(), "application/xml")
-             for i in range(manifest["feeds"])]
+    feeds = [
+        _Resource((directory / "feeds" / f"{i}").read_bytes(), "application/xml")
+        for i in range(manifest["feeds"])
+    ]
     page_bodies = [(directory / "pages" / f"{i}").read_bytes() for i in range(manifest["pages"])]
     pages = [_Resource(body, _content_type(body)) for body in page_bodies]
     latency = manifest["latency_ms"] / 1000

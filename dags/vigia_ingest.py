@@ -46,7 +46,9 @@ def vigia_ingest():
         from pipeline.settings import Settings
 
         context = get_current_context()
-        return ingest.collect_to_file(Settings.from_env(), jobs_file, context["run_id"], context["ti"].map_index)
+        return ingest.collect_to_file(
+            Settings.from_env(), jobs_file, context["run_id"], context["ti"].map_index
+        )
 
     @task(outlets=[ARTICLES_LOADED])
     def load(staged: list[str]) -> dict:

@@ -64,13 +64,16 @@ def register(subparsers: Any) -> None:
     sql.add_argument("--db", type=Path, help=DB_HELP)
     sql.add_argument("-c", "--command", help="run these statements, print their results and exit")
     sql.add_argument(
-        "--write", action="store_true",
+        "--write",
+        action="store_true",
         help="run -c on the pipeline's own database under the writer lock (e.g. to insert labels), "
         "in one transaction, then republish the analyst copy",
     )
     sql.set_defaults(func=cmd_sql)
 
-    label = subparsers.add_parser("label", help="record an analyst's label for an article (retrain learns from it)")
+    label = subparsers.add_parser(
+        "label", help="record an analyst's label for an article (retrain learns from it)"
+    )
     label.add_argument("article", help="the article's URL (canonicalised) or its article_id")
     label.add_argument("label", choices=LABELS)
     label.add_argument("--by", dest="who", help="who labels (default: $USER)")
@@ -197,7 +200,9 @@ def cmd_label(args: argparse.Namespace) -> int:
             "insert into labels (article_id, label, labelled_by, note) values (?, ?, ?, ?)",
             [row[0], args.label, who, args.note],
         )
-    print(f"labelled {row[0]} ({row[1]!r}) {args.label} by {who}; `python -m pipeline retrain` learns from it")
+    print(
+        f"labelled {row[0]} ({row[1]!r}) {args.label} by {who}; `python -m pipeline retrain` learns from it"
+    )
     return 0
 
 

@@ -80,8 +80,17 @@ def select_articles(
     return [
         (
             FeedEntry(
-                feed=r[2], article_id=r[0], url=r[1], link=r[1], guid=r[3], title=r[4] or "",
-                summary=r[5] or "", author=r[6], published_at=r[7], language=r[8], entry_hash=r[9],
+                feed=r[2],
+                article_id=r[0],
+                url=r[1],
+                link=r[1],
+                guid=r[3],
+                title=r[4] or "",
+                summary=r[5] or "",
+                author=r[6],
+                published_at=r[7],
+                language=r[8],
+                entry_hash=r[9],
             ),
             r[10],
         )

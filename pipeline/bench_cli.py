@@ -48,8 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backfill = subparsers.add_parser(
         "backfill", help="re-extract and reclassify stored articles (pages downloaded again) from a date on"
     )
-    backfill.add_argument("--from", dest="since", type=moment, required=True,
-                          help="first publication date (YYYY-MM-DD, Lima) to backfill")
+    backfill.add_argument(
+        "--from",
+        dest="since",
+        type=moment,
+        required=True,
+        help="first publication date (YYYY-MM-DD, Lima) to backfill",
+    )
     backfill.add_argument("--to", type=moment, help="stop before this date (default: up to now)")
     backfill.add_argument("--feed", help="only the articles first seen in this feed")
     backfill.add_argument("--chunk", type=int, help="articles loaded per transaction (default 2,000)")
@@ -57,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backfill.add_argument("--feeds", type=Path, help="feed registry (default feeds.toml, or $VIGIA_FEEDS)")
     backfill.set_defaults(func=cmd_backfill)
 
-    bench = subparsers.add_parser("bench", help="run the benchmark (docs/bench.md): the same as `make bench`")
+    bench = subparsers.add_parser(
+        "bench", help="run the benchmark (README, Performance): the same as `make bench`"
+    )
     bench.add_argument("--quick", action="store_true", help="40 of the 200 feeds")
     bench.set_defaults(func=cmd_bench)

@@ -20,9 +20,7 @@ log = logging.getLogger("pipeline")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        feeds_path=getattr(args, "feeds", None), db_path=getattr(args, "db", None)
-    )
+    return Settings.from_env(feeds_path=getattr(args, "feeds", None), db_path=getattr(args, "db", None))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -88,7 +86,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description="Vigía: Peruvian security news monitor")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline", description="Vigía: Peruvian security news monitor"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -152,7 +152,10 @@ async def collect_batch(
 
 
 async def fetch_articles(
-    fetcher: Fetcher, pool: WorkerPool, entries: Sequence[FeedEntry], attempts: dict[str, int],
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    entries: Sequence[FeedEntry],
+    attempts: dict[str, int],
     settings: Settings,
 ) -> list[tuple[Article, Classification | None]]:
     """Download, extract and classify the pages of ``entries``: an Article each (never raises for one).
@@ -164,8 +167,10 @@ async def fetch_articles(
     inflight = asyncio.Semaphore(max(2, settings.concurrency + 2 * settings.workers))
     return list(
         await asyncio.gather(
-            *(_fetch_article(fetcher, pool, e, attempts.get(e.article_id, 1), inflight, settings)
-              for e in interleave_hosts(entries))
+            *(
+                _fetch_article(fetcher, pool, e, attempts.get(e.article_id, 1), inflight, settings)
+                for e in interleave_hosts(entries)
+            )
         )
     )
 
@@ -210,13 +215,17 @@ async def _poll_feed(
         return replace(base, outcome=skipped or "deferred"), None, False
     held = fetcher.host_wait(state.url)
     if held is not None:
-        waiting = replace(base, outcome="deferred", retry_after=held,
-                          error="host asked to wait (Retry-After)")
+        waiting = replace(
+            base, outcome="deferred", retry_after=held, error="host asked to wait (Retry-After)"
+        )
         return waiting, None, False
     headers = polling.request_headers(state, settings, now)
     try:
         resp = await fetcher.get(
-            state.url, headers=headers, max_bytes=settings.feed_max_bytes, deadline=settings.feed_deadline,
+            state.url,
+            headers=headers,
+            max_bytes=settings.feed_max_bytes,
+            deadline=settings.feed_deadline,
             accept=FEED_ACCEPT,
         )
     except FetchError as exc:
@@ -236,15 +245,22 @@ async def _poll_feed(
     if status == 410:
         return replace(fetch, outcome="gone", error="410 Gone: polling stopped"), None, bool(headers)
     if status in (429, 503):
-        return replace(fetch, outcome="rate_limited", retry_after=resp.retry_after(now),
-                       error=f"HTTP {status}"), None, bool(headers)
+        return (
+            replace(fetch, outcome="rate_limited", retry_after=resp.retry_after(now), error=f"HTTP {status}"),
+            None,
+            bool(headers),
+        )
     if status >= 300:
         return replace(fetch, outcome="http_error", error=f"HTTP {status}"), None, bool(headers)
     fetch = replace(fetch, etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"))
     try:
         parsed = await pool.parse(
-            resp.body, feed=feed.name, url=resp.final_url, content_type=resp.headers.get("content-type"),
-            language=feed.language, now=now,
+            resp.body,
+            feed=feed.name,
+            url=resp.final_url,
+            content_type=resp.headers.get("content-type"),
+            language=feed.language,
+            now=now,
         )
     except ContentError as exc:
         log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
@@ -253,7 +269,11 @@ async def _poll_feed(
 
 
 async def _fetch_article(
-    fetcher: Fetcher, pool: WorkerPool, entry: FeedEntry, attempt: int, inflight: asyncio.Semaphore,
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    entry: FeedEntry,
+    attempt: int,
+    inflight: asyncio.Semaphore,
     settings: Settings,
 ) -> tuple[Article, Classification | None]:
     page: ExtractedPage | None = None
@@ -268,8 +288,11 @@ async def _fetch_article(
             try:
                 # Left encoded: the worker inflates it (spread over the cores; a fifth of the bytes to send).
                 resp = await fetcher.get(
-                    entry.url, max_bytes=settings.page_max_bytes, deadline=settings.page_deadline,
-                    accept=PAGE_ACCEPT, decode=False,
+                    entry.url,
+                    max_bytes=settings.page_max_bytes,
+                    deadline=settings.page_deadline,
+                    accept=PAGE_ACCEPT,
+                    decode=False,
                 )
                 size, download_ms = len(resp.body), resp.elapsed_ms
                 if resp.status_code in (429, 503):
@@ -291,15 +314,30 @@ async def _fetch_article(
             except FetchError as exc:
                 status, error = exc.outcome, str(exc)[:1000]
     article = build_article(
-        entry, page if status == "ok" else None, status, error, attempt, size, download_ms, extract_ms,
-        datetime.now(UTC), content if status in ("ok", "feed_only") else None,
+        entry,
+        page if status == "ok" else None,
+        status,
+        error,
+        attempt,
+        size,
+        download_ms,
+        extract_ms,
+        datetime.now(UTC),
+        content if status in ("ok", "feed_only") else None,
     )
     return article, classification
 
 
 def build_article(
-    entry: FeedEntry, page: ExtractedPage | None, status: str, error: str | None, attempt: int = 1,
-    page_bytes: int = 0, download_ms: int = 0, extract_ms: int = 0, fetched_at: datetime | None = None,
+    entry: FeedEntry,
+    page: ExtractedPage | None,
+    status: str,
+    error: str | None,
+    attempt: int = 1,
+    page_bytes: int = 0,
+    download_ms: int = 0,
+    extract_ms: int = 0,
+    fetched_at: datetime | None = None,
     content: ArticleContent | None = None,
 ) -> Article:
     """Merge what the page says with what the feed says; the feed fills every gap.

@@ -252,12 +252,58 @@ def _page_date(value: str | None) -> datetime | None:
 
 
 _ES = frozenset(
-    ["el", "la", "los", "las", "de", "del", "que", "y", "en", "un", "una", "por", "con", "para", "se", "su",
-     "al", "es", "lo", "como", "más", "pero", "sus"]
+    [
+        "el",
+        "la",
+        "los",
+        "las",
+        "de",
+        "del",
+        "que",
+        "y",
+        "en",
+        "un",
+        "una",
+        "por",
+        "con",
+        "para",
+        "se",
+        "su",
+        "al",
+        "es",
+        "lo",
+        "como",
+        "más",
+        "pero",
+        "sus",
+    ]
 )
 _EN = frozenset(
-    ["the", "of", "and", "to", "in", "a", "is", "that", "for", "on", "with", "as", "was", "by", "at", "from",
-     "his", "her", "it", "are", "be", "has", "have"]
+    [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "a",
+        "is",
+        "that",
+        "for",
+        "on",
+        "with",
+        "as",
+        "was",
+        "by",
+        "at",
+        "from",
+        "his",
+        "her",
+        "it",
+        "are",
+        "be",
+        "has",
+        "have",
+    ]
 )
 _WORD = re.compile(r"[a-záéíóúñü]+")
 

@@ -1,10 +1,10 @@
 """The stages of a cycle as the CLI and the Airflow DAG call them.
 
-    plan(settings)                      → list of batches of FeedJobs   (reads the database)
-    collect(settings, jobs)             → Batch                          (network + workers, no writes)
-    stage(batch, dir) / read_staged(..) → Parquet files between Airflow tasks
-    load(settings, tables, run_id)      → RunSummary                     (the only writer)
-    run_once(settings)                  → all of it in one process
+plan(settings)                      → list of batches of FeedJobs   (reads the database)
+collect(settings, jobs)             → Batch                          (network + workers, no writes)
+stage(batch, dir) / read_staged(..) → Parquet files between Airflow tasks
+load(settings, tables, run_id)      → RunSummary                     (the only writer)
+run_once(settings)                  → all of it in one process
 """
 
 from __future__ import annotations
@@ -128,7 +128,10 @@ def jobs_to_json(jobs: Sequence[FeedJob]) -> list[dict]:
             {
                 "feed": {"name": job.feed.name, "url": job.feed.url, "language": job.feed.language},
                 "state": {
-                    "name": s.name, "url": s.url, "etag": s.etag, "last_modified": s.last_modified,
+                    "name": s.name,
+                    "url": s.url,
+                    "etag": s.etag,
+                    "last_modified": s.last_modified,
                     "consecutive_failures": s.consecutive_failures,
                     "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at else None,
                     "last_full_fetch_at": s.last_full_fetch_at.isoformat() if s.last_full_fetch_at else None,

@@ -86,8 +86,19 @@ def load_cycle(
         con.execute(
             "insert into runs select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " where not exists (select 1 from runs where run_id = ?)",
-            [run_id, started, now, summary.feeds_ok, summary.feeds_failed, summary.items_seen,
-             summary.new_articles, summary.updated_articles, summary.relevant, summary.model_version, run_id],
+            [
+                run_id,
+                started,
+                now,
+                summary.feeds_ok,
+                summary.feeds_failed,
+                summary.items_seen,
+                summary.new_articles,
+                summary.updated_articles,
+                summary.relevant,
+                summary.model_version,
+                run_id,
+            ],
         )
         con.execute("commit")
     except BaseException:
@@ -412,7 +423,11 @@ def _after_load(con: duckdb.DuckDBPyConnection, changed: Sequence[str], now: dat
 
 
 def _summarise(
-    con: duckdb.DuckDBPyConnection, run_id: str, new: int, updated: int, relevant: int,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    new: int,
+    updated: int,
+    relevant: int,
     model_version: str | None,
 ) -> RunSummary:
     row = con.execute(

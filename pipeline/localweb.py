@@ -43,7 +43,9 @@ class Route:
 class LocalWeb:
     """``with LocalWeb(routes) as web: web.url('/feed.xml')``. Routes can be changed while it runs."""
 
-    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[tuple[str, dict[str, str]]] = []  # (path, headers) of every request
         self._lock = threading.Lock()
@@ -109,7 +111,8 @@ class LocalWeb:
             headers.setdefault("ETag", tag)
             headers.setdefault("Last-Modified", modified)
             if handler.headers.get("If-None-Match") == tag or (
-                "If-None-Match" not in handler.headers and handler.headers.get("If-Modified-Since") == modified
+                "If-None-Match" not in handler.headers
+                and handler.headers.get("If-Modified-Since") == modified
             ):
                 handler.send_response(304)
                 for k, v in headers.items():
@@ -145,33 +148,37 @@ class LocalWeb:
 def _page(outlet: dict, article: dict, others: list[dict]) -> bytes:
     e = html.escape
     paragraphs = "\n".join(f"      <p>{e(p)}</p>" for p in article["paragraphs"])
-    most_read = "\n".join(f'        <li><a href="/{outlet["slug"]}/{e(o["slug"])}.html">{e(o["title"])}</a></li>'
-                          for o in others[:5])
+    most_read = "\n".join(
+        f'        <li><a href="/{outlet["slug"]}/{e(o["slug"])}.html">{e(o["title"])}</a></li>'
+        for o in others[:5]
+    )
     nav = " ".join(f'<a href="/{outlet["slug"]}/seccion/{s}">{s.title()}</a>' for s in outlet["sections"])
-    comments = "\n".join(f'      <div class="comment"><b>{e(c[0])}</b><p>{e(c[1])}</p></div>'
-                         for c in article.get("comments", []))
+    comments = "\n".join(
+        f'      <div class="comment"><b>{e(c[0])}</b><p>{e(c[1])}</p></div>'
+        for c in article.get("comments", [])
+    )
     return f"""<!DOCTYPE html>
-<html lang="{outlet['language']}">
+<html lang="{outlet["language"]}">
 <head>
   <meta charset="utf-8">
-  <title>{e(article['title'])} | {e(outlet['name'])}</title>
-  <meta property="og:title" content="{e(article['title'])}">
-  <meta name="author" content="{e(article.get('author', ''))}">
-  <meta property="article:published_time" content="{article['published']}">
+  <title>{e(article["title"])} | {e(outlet["name"])}</title>
+  <meta property="og:title" content="{e(article["title"])}">
+  <meta name="author" content="{e(article.get("author", ""))}">
+  <meta property="article:published_time" content="{article["published"]}">
 </head>
 <body>
-  <header class="site-header"><a href="/{outlet['slug']}/">{e(outlet['name'])}</a>
+  <header class="site-header"><a href="/{outlet["slug"]}/">{e(outlet["name"])}</a>
     <nav class="menu">{nav}</nav>
-    <div class="ticker">{e(outlet['ticker'])}</div>
+    <div class="ticker">{e(outlet["ticker"])}</div>
   </header>
   <main>
     <article class="story">
-      <h1>{e(article['title'])}</h1>
-      <p class="byline">Por {e(article.get('author', outlet['name']))} | {article['published'][:10]}</p>
+      <h1>{e(article["title"])}</h1>
+      <p class="byline">Por {e(article.get("author", outlet["name"]))} | {article["published"][:10]}</p>
 {paragraphs}
     </article>
     <aside class="most-read">
-      <h2>{e(outlet['most_read_label'])}</h2>
+      <h2>{e(outlet["most_read_label"])}</h2>
       <ol>
 {most_read}
       </ol>
@@ -182,8 +189,8 @@ def _page(outlet: dict, article: dict, others: list[dict]) -> bytes:
     </section>
   </main>
   <footer class="site-footer">
-    <p>{e(outlet['footer'])}</p>
-    <p><a href="/{outlet['slug']}/privacidad">Política de privacidad</a> | <a href="/{outlet['slug']}/contacto">Contacto</a></p>
+    <p>{e(outlet["footer"])}</p>
+    <p><a href="/{outlet["slug"]}/privacidad">Política de privacidad</a> | <a href="/{outlet["slug"]}/contacto">Contacto</a></p>
   </footer>
 </body>
 </html>
@@ -201,61 +208,67 @@ def _feed(outlet: dict, articles: list[dict], base: str) -> tuple[bytes, str]:
     if kind == "atom":
         items = "".join(
             f"""  <entry>
-    <title>{e(a['title'])}</title>
+    <title>{e(a["title"])}</title>
     <link rel="alternate" href="{e(link(a))}"/>
-    <id>tag:{outlet['slug']},2025:{a['slug']}</id>
-    <updated>{a['published']}</updated>
-    <author><name>{e(a.get('author', ''))}</name></author>
-    <summary>{e(a['summary'])}</summary>
+    <id>tag:{outlet["slug"]},2025:{a["slug"]}</id>
+    <updated>{a["published"]}</updated>
+    <author><name>{e(a.get("author", ""))}</name></author>
+    <summary>{e(a["summary"])}</summary>
   </entry>
-""" for a in articles)
+"""
+            for a in articles
+        )
         body = f"""<?xml version="1.0" encoding="utf-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{outlet['language']}">
-  <title>{e(outlet['name'])}</title>
-  <id>{base}/{outlet['slug']}/</id>
-  <updated>{max(a['published'] for a in articles)}</updated>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{outlet["language"]}">
+  <title>{e(outlet["name"])}</title>
+  <id>{base}/{outlet["slug"]}/</id>
+  <updated>{max(a["published"] for a in articles)}</updated>
 {items}</feed>
 """
         return body.encode(), "application/atom+xml; charset=utf-8"
     if kind == "rdf":
         items = "".join(
             f"""  <item rdf:about="{e(link(a))}">
-    <title>{e(a['title'])}</title>
+    <title>{e(a["title"])}</title>
     <link>{e(link(a))}</link>
-    <description>{e(a['summary'])}</description>
-    <dc:date>{a['published']}</dc:date>
-    <dc:creator>{e(a.get('author', ''))}</dc:creator>
+    <description>{e(a["summary"])}</description>
+    <dc:date>{a["published"]}</dc:date>
+    <dc:creator>{e(a.get("author", ""))}</dc:creator>
   </item>
-""" for a in articles)
+"""
+            for a in articles
+        )
         body = f"""<?xml version="1.0" encoding="utf-8"?>
 <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
          xmlns:dc="http://purl.org/dc/elements/1.1/">
-  <channel rdf:about="{base}/{outlet['slug']}/">
-    <title>{e(outlet['name'])}</title>
-    <link>{base}/{outlet['slug']}/</link>
-    <description>{e(outlet['name'])}</description>
-    <dc:language>{outlet['language']}</dc:language>
+  <channel rdf:about="{base}/{outlet["slug"]}/">
+    <title>{e(outlet["name"])}</title>
+    <link>{base}/{outlet["slug"]}/</link>
+    <description>{e(outlet["name"])}</description>
+    <dc:language>{outlet["language"]}</dc:language>
   </channel>
 {items}</rdf:RDF>
 """
         return body.encode(), "application/rdf+xml; charset=utf-8"
     items = "".join(
         f"""    <item>
-      <title>{e(a['title'])}</title>
+      <title>{e(a["title"])}</title>
       <link>{e(link(a))}</link>
-      <guid isPermaLink="false">{outlet['slug']}-{a['slug']}</guid>
-      <pubDate>{_rfc822(a['published'])}</pubDate>
-      <dc:creator>{e(a.get('author', ''))}</dc:creator>
-      <description><![CDATA[<p>{e(a['summary'])}</p>]]></description>
+      <guid isPermaLink="false">{outlet["slug"]}-{a["slug"]}</guid>
+      <pubDate>{_rfc822(a["published"])}</pubDate>
+      <dc:creator>{e(a.get("author", ""))}</dc:creator>
+      <description><![CDATA[<p>{e(a["summary"])}</p>]]></description>
     </item>
-""" for a in articles)
+"""
+        for a in articles
+    )
     body = f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">
   <channel>
-    <title>{e(outlet['name'])}</title>
-    <link>{base}/{outlet['slug']}/</link>
-    <description>{e(outlet['name'])}</description>
-    <language>{outlet['language']}</language>
+    <title>{e(outlet["name"])}</title>
+    <link>{base}/{outlet["slug"]}/</link>
+    <description>{e(outlet["name"])}</description>
+    <language>{outlet["language"]}</language>
 {items}  </channel>
 </rss>
 """

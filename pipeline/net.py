@@ -91,7 +91,11 @@ def address_allowed(address: str | IPAddress, allow: Iterable[Network] = ()) -> 
     if any(ip.version == net.version and ip in net for net in _EXTRA_BLOCKED):
         return False
     return ip.is_global and not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
         or ip.is_unspecified
     )
 
@@ -111,9 +115,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
-            )
+            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
         except (socket.gaierror, UnicodeError) as exc:
             raise ConnectFailed(f"cannot resolve {host}: {exc}") from exc
         except TimeoutError as exc:
@@ -248,7 +250,9 @@ class Fetcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         timeout = httpx.Timeout(
-            connect=settings.connect_timeout, read=settings.read_timeout, write=settings.read_timeout,
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
             pool=None,
         )
         self._client = httpx.AsyncClient(
@@ -274,8 +278,14 @@ class Fetcher:
         return until if until and until > datetime.now(UTC) else None
 
     async def get(
-        self, url: str, *, headers: dict[str, str] | None = None, max_bytes: int, deadline: float,
-        accept: str = "*/*", decode: bool = True,
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        max_bytes: int,
+        deadline: float,
+        accept: str = "*/*",
+        decode: bool = True,
     ) -> Response:
         """GET ``url`` following redirects; error statuses are returned, not raised.
 

@@ -91,4 +91,6 @@ def next_state(
     wait_until = now + backoff(failures, settings)
     if fetch.retry_after is not None and fetch.retry_after > wait_until:
         wait_until = fetch.retry_after
-    return replace(state, consecutive_failures=failures, next_fetch_at=wait_until if wait_until > now else None)
+    return replace(
+        state, consecutive_failures=failures, next_fetch_at=wait_until if wait_until > now else None
+    )

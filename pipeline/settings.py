@@ -82,7 +82,7 @@ class Settings:
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
 
-    # Alert emails (docs/alerts.md). Under Airflow an Airflow Variable of the same VIGIA_* name
+    # Alert emails (README, Alert emails). Under Airflow an Airflow Variable of the same VIGIA_* name
     # overrides each of these at run time; the SMTP host and credentials live only in the connection.
     alert_to: str = ""  # recipients, comma-separated
     alert_from: str = ""  # sender; default: the connection's from_email
@@ -171,10 +171,16 @@ def load_feeds(path: Path) -> list[Feed]:
             raise ConfigError(f"{where} is not a table")
         name, url = entry.get("name"), entry.get("url")
         if not isinstance(name, str) or not _NAME.match(name):
-            raise ConfigError(f"{where}: name must be lowercase letters, digits, '_', '-' or '.', got {name!r}")
+            raise ConfigError(
+                f"{where}: name must be lowercase letters, digits, '_', '-' or '.', got {name!r}"
+            )
         if name in seen:
             raise ConfigError(f"{where}: duplicate name {name!r}")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        if (
+            not isinstance(url, str)
+            or urlsplit(url).scheme not in ("http", "https")
+            or not urlsplit(url).hostname
+        ):
             raise ConfigError(f"{where} ({name}): url must be an absolute http(s) URL, got {url!r}")
         language = entry.get("language")
         if language is not None and not isinstance(language, str):

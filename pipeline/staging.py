@@ -60,7 +60,10 @@ def from_table(table: pa.Table, cls: type[T]) -> list[T]:
 
 # The parts of a Batch, in the order they are written.
 PARTS: dict[str, type] = {
-    "fetches": FeedFetch, "states": FeedState, "articles": Article, "sightings": Sighting,
+    "fetches": FeedFetch,
+    "states": FeedState,
+    "articles": Article,
+    "sightings": Sighting,
 }
 # Classifications made in the extraction workers: nested values, so built by pipeline.load.
 CLASSIFIED = "classified"

@@ -71,9 +71,7 @@ def _wait(attempt, retry_on: tuple[type[BaseException], ...], timeout: float, wh
 
 
 def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
-    return _wait(
-        lambda: duckdb.connect(str(path), read_only=read_only), (duckdb.IOException,), timeout, path
-    )
+    return _wait(lambda: duckdb.connect(str(path), read_only=read_only), (duckdb.IOException,), timeout, path)
 
 
 def _settings(db: Path | str | Settings) -> Settings:
@@ -220,8 +218,14 @@ def read_feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[FeedStat
     return {
         r[0]: (
             FeedState(
-                name=r[0], url=r[1], etag=r[2], last_modified=r[3], consecutive_failures=r[4],
-                next_fetch_at=r[5], last_full_fetch_at=r[6], gone=r[7],
+                name=r[0],
+                url=r[1],
+                etag=r[2],
+                last_modified=r[3],
+                consecutive_failures=r[4],
+                next_fetch_at=r[5],
+                last_full_fetch_at=r[6],
+                gone=r[7],
             ),
             r[8],
         )

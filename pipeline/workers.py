@@ -136,8 +136,9 @@ class WorkerPool:
         try:
             model = classifier()
         except Exception as exc:  # a busy or broken database: the load classifies instead
-            log.warning("no classifier for the workers (%s: %s): the load classifies", type(exc).__name__,
-                        exc)
+            log.warning(
+                "no classifier for the workers (%s: %s): the load classifies", type(exc).__name__, exc
+            )
             return None
         fd, path = tempfile.mkstemp(prefix="vigia-model-", suffix=".pickle")  # mode 0600
         with os.fdopen(fd, "wb") as fh:
@@ -183,15 +184,22 @@ class WorkerPool:
         return parsed
 
     async def extract(
-        self, body: bytes, url: str | None, content_type: str | None, entry: FeedEntry | None = None,
+        self,
+        body: bytes,
+        url: str | None,
+        content_type: str | None,
+        entry: FeedEntry | None = None,
         encoding: str = "",
     ) -> PageResult:
         """Decode (``encoding``: its Content-Encoding) and extract a page; given the feed ``entry``
         it belongs to, also merge and classify the article. Decoding passes the page cap: TooLarge."""
         model = await self._model() if entry is not None else None
         result, extract_cpu, classify_cpu = await self._run(
-            _extract, (body, encoding, self.settings.page_max_bytes, url, content_type, entry, model),
-            self.settings.extract_timeout, "extract_error", "extraction",
+            _extract,
+            (body, encoding, self.settings.page_max_bytes, url, content_type, entry, model),
+            self.settings.extract_timeout,
+            "extract_error",
+            "extraction",
         )
         self.cpu["extract"] += extract_cpu
         self.cpu["classify"] += classify_cpu
@@ -216,8 +224,13 @@ def _parse(body: bytes, kwargs: dict[str, Any]) -> tuple[ParsedFeed, float]:
 
 
 def _extract(
-    body: bytes, encoding: str, max_bytes: int, url: str | None, content_type: str | None,
-    entry: FeedEntry | None, model_file: str | None,
+    body: bytes,
+    encoding: str,
+    max_bytes: int,
+    url: str | None,
+    content_type: str | None,
+    entry: FeedEntry | None,
+    model_file: str | None,
 ) -> tuple[PageResult, float, float]:
     started = time.process_time()
     body = decode_body(body, encoding, max_bytes)  # TooLarge / ConnectFailed: recorded as for a download

@@ -103,7 +103,9 @@ def test_sql_command_cannot_write(loaded, capsys):
 
 def _labels(settings) -> list[tuple]:
     with duckdb.connect(str(settings.analyst_db), read_only=True) as con:
-        return con.execute("select article_id, label, labelled_by, note from labels order by labelled_at").fetchall()
+        return con.execute(
+            "select article_id, label, labelled_by, note from labels order by labelled_at"
+        ).fetchall()
 
 
 def test_the_documented_label_insert_runs_with_sql_write_and_reaches_the_analyst_copy(loaded, capsys):
@@ -119,7 +121,9 @@ def test_the_documented_label_insert_runs_with_sql_write_and_reaches_the_analyst
 
 
 def test_sql_write_is_all_or_nothing(loaded, capsys):
-    statements = "insert into labels (article_id, label) values ('x', 'relevant'); insert into labels values (1"
+    statements = (
+        "insert into labels (article_id, label) values ('x', 'relevant'); insert into labels values (1"
+    )
     assert main(["sql", "--write", "--db", str(loaded.db_path), "-c", statements]) == 1
     assert "rolled back" in capsys.readouterr().out
     assert _labels(loaded) == []
@@ -130,8 +134,22 @@ def test_label_command_finds_the_article_by_its_url_as_the_feed_gave_it(loaded, 
         article_id, url = con.execute("select article_id, url from articles order by url limit 1").fetchone()
     messy = url.replace("://", "://WWW.", 0) + "?utm_source=x#top"
     assert main(["label", messy, "not_relevant", "--by", "luis", "--db", str(loaded.db_path)]) == 0
-    assert main(["label", article_id, "relevant", "--by", "ana", "--note", "second look",
-                 "--db", str(loaded.db_path)]) == 0
+    assert (
+        main(
+            [
+                "label",
+                article_id,
+                "relevant",
+                "--by",
+                "ana",
+                "--note",
+                "second look",
+                "--db",
+                str(loaded.db_path),
+            ]
+        )
+        == 0
+    )
     assert _labels(loaded) == [
         (article_id, "not_relevant", "luis", None),
         (article_id, "relevant", "ana", "second look"),

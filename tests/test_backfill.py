@@ -82,8 +82,17 @@ def test_backfill_command(sample_settings, capsys):
     parser = argparse.ArgumentParser()
     bench_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(
-        ["backfill", "--from", "2000-01-01", "--db", str(sample_settings.db_path),
-         "--feeds", str(sample_settings.feeds_path), "--chunk", "5"]
+        [
+            "backfill",
+            "--from",
+            "2000-01-01",
+            "--db",
+            str(sample_settings.db_path),
+            "--feeds",
+            str(sample_settings.feeds_path),
+            "--chunk",
+            "5",
+        ]
     )
     assert args.since == datetime(2000, 1, 1, 5, 0, tzinfo=UTC)  # midnight in Lima
     # The command builds its settings from the environment and flags; the test's network is loopback.

@@ -40,8 +40,10 @@ def test_tiny_benchmark_produces_every_figure(tmp_path, capsys):
 
 def test_feed_links_are_rewritten_to_the_local_hosts_and_each_link_keeps_one_address():
     shared = b"<link>https://news.example/a?x=1&amp;y=2</link>"
-    feeds = [corpus.Feed("one", b"<rss>" + shared + b"<link>http://other.example/b</link></rss>"),
-             corpus.Feed("two", b"<rss><![CDATA[https://news.example/a?x=1&amp;y=2]]>" + shared + b"</rss>")]
+    feeds = [
+        corpus.Feed("one", b"<rss>" + shared + b"<link>http://other.example/b</link></rss>"),
+        corpus.Feed("two", b"<rss><![CDATA[https://news.example/a?x=1&amp;y=2]]>" + shared + b"</rss>"),
+    ]
     served = corpus.serve(corpus.Corpus("test", feeds, [], {}), ["http://127.0.0.2:1", "http://127.0.0.3:2"])
     assert served.feed_urls == ["http://127.0.0.2:1/f/0", "http://127.0.0.3:2/f/1"]
     assert served.feed_bodies[0] == (

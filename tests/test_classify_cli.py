@@ -88,7 +88,7 @@ def label(db: Path, *rows: tuple[str, str]) -> None:
 
 
 def test_commands_are_documented():
-    readme = (REPO / "pipeline" / "classify" / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     for command in ("classify", "evaluate", "retrain", "reclassify"):
         assert f"python -m pipeline {command}" in readme
 

@@ -13,7 +13,6 @@ import pytest
 from pipeline import ingest, staging
 from pipeline.cycle import Batch
 from pipeline.localweb import SAMPLE_SITE, Route, sample_feeds_toml
-
 from tests.conftest import REPO, make_settings
 
 SITE = json.loads(SAMPLE_SITE.read_text(encoding="utf-8"))
@@ -67,8 +66,10 @@ def test_loading_the_same_batches_twice_adds_no_row(sample_settings):
     batch.articles += batch.articles[:3]  # the same article twice in one batch keeps one row
     tables = staging.batch_tables(batch)
     ingest.load(sample_settings, tables, "run-1", feeds=feeds)
-    counts = {t: query(sample_settings, f"select count(*) from {t}")[0][0]
-              for t in ("articles", "classifications", "article_sources", "fetches", "feeds", "runs")}
+    counts = {
+        t: query(sample_settings, f"select count(*) from {t}")[0][0]
+        for t in ("articles", "classifications", "article_sources", "fetches", "feeds", "runs")
+    }
     ingest.load(sample_settings, tables, "run-1", feeds=feeds)
     assert counts == {t: query(sample_settings, f"select count(*) from {t}")[0][0] for t in counts}
     assert counts["articles"] == ITEMS
@@ -86,7 +87,9 @@ def test_an_updated_item_is_stored_as_a_revision(sample_settings, sample_web):
     sample_web.routes[path] = Route(body=page.body.replace(b"Thousands of bus", b"Tens of thousands of bus"))
     summary = ingest.run_once(sample_settings)
     assert (summary.new_articles, summary.updated_articles) == (0, 1)
-    (revision, text), = query(sample_settings, "select revision, text from articles where url like ?", [f"%{path}"])
+    ((revision, text),) = query(
+        sample_settings, "select revision, text from articles where url like ?", [f"%{path}"]
+    )
     assert revision == 2 and "Tens of thousands" in text
     (old,) = query(sample_settings, "select text from article_revisions where revision = 1")
     assert "Thousands of bus" in old[0] and "Tens of thousands" not in old[0]
@@ -97,16 +100,25 @@ def test_a_page_that_fails_is_stored_from_the_feed_with_its_reason_and_retried(s
     path = "/diario-sur/dolar-cierra-semana-baja.html"
     sample_web.routes[path] = Route(body=b"oops", status=500, etag=False)
     ingest.run_once(sample_settings)
-    (row,) = query(sample_settings, "select extraction_status, extraction_error, title, text, extraction_attempts"
-                                    " from articles where url like ?", [f"%{path}"])
-    assert row[0] == "http_error" and "500" in row[1] and row[2].startswith("Dólar") and row[3] and row[4] == 1
+    (row,) = query(
+        sample_settings,
+        "select extraction_status, extraction_error, title, text, extraction_attempts"
+        " from articles where url like ?",
+        [f"%{path}"],
+    )
+    assert (
+        row[0] == "http_error" and "500" in row[1] and row[2].startswith("Dólar") and row[3] and row[4] == 1
+    )
     # Feeds answer 304 from now on; the failed page is still retried (the feed is forced to a full GET).
     with duckdb.connect(str(sample_settings.db_path)) as con:
         con.execute("update feeds set etag = null, last_modified = null")
     sample_web.routes[path] = sample_web.routes["/diario-sur/paro-transportistas-sjl-extorsion.html"]
     ingest.run_once(sample_settings)
-    (row,) = query(sample_settings, "select extraction_status, extraction_attempts from articles where url like ?",
-                   [f"%{path}"])
+    (row,) = query(
+        sample_settings,
+        "select extraction_status, extraction_attempts from articles where url like ?",
+        [f"%{path}"],
+    )
     assert row == ("ok", 2)
 
 
@@ -131,14 +143,23 @@ def test_bad_feeds_are_recorded_and_the_run_goes_on(tmp_path, sample_web):
 def run_cli(*args, env=None, cwd=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=300,
+    )
 
 
 def test_cli_run_prints_one_line_and_reads_the_environment(tmp_path, sample_web):
     (tmp_path / "feeds.toml").write_text(sample_feeds_toml(sample_web.base))
-    env = {"VIGIA_FEEDS": str(tmp_path / "feeds.toml"), "VIGIA_DB": str(tmp_path / "v.duckdb"),
-           "VIGIA_ALLOW_NETWORKS": "127.0.0.1/32"}
+    env = {
+        "VIGIA_FEEDS": str(tmp_path / "feeds.toml"),
+        "VIGIA_DB": str(tmp_path / "v.duckdb"),
+        "VIGIA_ALLOW_NETWORKS": "127.0.0.1/32",
+    }
     result = run_cli("run", env=env)
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.strip().splitlines()

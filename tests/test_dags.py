@@ -35,8 +35,9 @@ def test_there_are_dag_files():
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_dag_file_parses_without_network_database_or_heavy_imports(path, tmp_path):
     env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), VIGIA_DB=str(tmp_path / "never-created.duckdb"))
-    result = subprocess.run([sys.executable, "-c", PARSE_CHECK, str(path)], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_CHECK, str(path)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (tmp_path / "never-created.duckdb").exists()
 
@@ -79,4 +80,6 @@ def test_ingestion_dag_loads_the_sample_web(airflow_db, tmp_path, sample_web, mo
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from articles").fetchone()[0] == 12
         assert con.execute("select outcome, count(*) from fetches group by 1 order by 1").fetchall() == [
-            ("not_modified", 4), ("ok", 4)]
+            ("not_modified", 4),
+            ("ok", 4),
+        ]

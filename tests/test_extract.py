@@ -9,7 +9,9 @@ import pytest
 from pipeline.extract import decode_html, detect_charset, detect_language, extract_page
 from pipeline.localweb import SAMPLE_SITE, sample_site
 
-PAGE = "<html><head>{meta}<title>Año</title></head><body><p>Señor Ñandú camina por la acera.</p></body></html>"
+PAGE = (
+    "<html><head>{meta}<title>Año</title></head><body><p>Señor Ñandú camina por la acera.</p></body></html>"
+)
 
 
 @pytest.mark.parametrize(
@@ -18,8 +20,13 @@ PAGE = "<html><head>{meta}<title>Año</title></head><body><p>Señor Ñandú cami
         (PAGE.format(meta="").encode("utf-8"), "text/html; charset=utf-8", "utf-8"),
         (PAGE.format(meta="").encode("cp1252"), "text/html; charset=ISO-8859-1", "cp1252"),
         (PAGE.format(meta='<meta charset="windows-1252">').encode("cp1252"), "text/html", "cp1252"),
-        (PAGE.format(meta='<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">').encode("latin-1"),
-         None, "cp1252"),
+        (
+            PAGE.format(
+                meta='<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">'
+            ).encode("latin-1"),
+            None,
+            "cp1252",
+        ),
         (b"\xef\xbb\xbf" + PAGE.format(meta="").encode("utf-8"), "text/html; charset=iso-8859-1", "utf-8"),
         (PAGE.format(meta="").encode("utf-16"), None, "utf-16-le"),
         (PAGE.format(meta="").encode("cp1252"), None, "cp1252"),  # undeclared and not UTF-8

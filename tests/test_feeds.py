@@ -65,16 +65,20 @@ def test_an_html_page_is_not_a_feed_whatever_its_content_type(content_type):
 
 
 def test_a_bozo_feed_keeps_its_good_entries():
-    body = rss("<item><title>Uno&nbsp;dos</title><link>https://d.example/1</link></item>"
-               "<item><title>Tres</title><link>https://d.example/2</link></item>")
+    body = rss(
+        "<item><title>Uno&nbsp;dos</title><link>https://d.example/1</link></item>"
+        "<item><title>Tres</title><link>https://d.example/2</link></item>"
+    )
     parsed = parse(body)
     assert len(parsed.entries) == 2 and parsed.bozo
 
 
 def test_items_without_guid_or_link_get_deterministic_keys():
-    body = rss("<item><title>Sin enlace</title><description>Texto</description></item>"
-               "<item><title>Solo guid</title><guid>g-7</guid></item>"
-               "<item><title>Mal enlace</title><link>javascript:alert(1)</link></item>")
+    body = rss(
+        "<item><title>Sin enlace</title><description>Texto</description></item>"
+        "<item><title>Solo guid</title><guid>g-7</guid></item>"
+        "<item><title>Mal enlace</title><link>javascript:alert(1)</link></item>"
+    )
     first = parse(body).entries
     again = parse(body).entries
     assert [e.article_id for e in first] == [e.article_id for e in again]
@@ -83,8 +87,10 @@ def test_items_without_guid_or_link_get_deterministic_keys():
 
 
 def test_duplicate_guids_and_links_keep_every_entry_with_one_key():
-    body = rss("<item><title>A</title><link>https://d.example/1</link><guid>same</guid></item>"
-               "<item><title>A</title><link>https://d.example/1?utm_medium=x</link><guid>same</guid></item>")
+    body = rss(
+        "<item><title>A</title><link>https://d.example/1</link><guid>same</guid></item>"
+        "<item><title>A</title><link>https://d.example/1?utm_medium=x</link><guid>same</guid></item>"
+    )
     entries = parse(body).entries
     assert len(entries) == 2  # as many as feedparser finds; the cycle stores the key once
     assert entries[0].article_id == entries[1].article_id
@@ -92,8 +98,13 @@ def test_duplicate_guids_and_links_keep_every_entry_with_one_key():
 
 @pytest.mark.parametrize(
     "date",
-    ["Mon, 30 Feb 2025 10:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 2030 00:00:00 GMT",
-     "not a date", "Thu, 01 Jan 1970 00:00:00 GMT"],
+    [
+        "Mon, 30 Feb 2025 10:00:00 GMT",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Sat, 01 Jan 2030 00:00:00 GMT",
+        "not a date",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+    ],
 )
 def test_impossible_future_or_absurd_dates_are_dropped(date):
     body = rss(f"<item><title>X</title><link>https://d.example/x</link><pubDate>{date}</pubDate></item>")

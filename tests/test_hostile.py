@@ -37,15 +37,21 @@ def item(title: str, link: str | None = None, guid: str | None = None, date: str
     return "<item>" + "".join(parts) + "</item>"
 
 
-ARTICLE = ("<html><head><meta charset='{charset}'><title>{title}</title></head><body><nav>Inicio | Política</nav>"
-           "<article><h1>{title}</h1><p>{body}</p><p>{body}</p></article><footer>Pie de página</footer></body></html>")
-BODY = "Señor Ñandú denunció a la banda de extorsionadores que cobraba cupos a los transportistas del distrito."
+ARTICLE = (
+    "<html><head><meta charset='{charset}'><title>{title}</title></head><body><nav>Inicio | Política</nav>"
+    "<article><h1>{title}</h1><p>{body}</p><p>{body}</p></article><footer>Pie de página</footer></body></html>"
+)
+BODY = (
+    "Señor Ñandú denunció a la banda de extorsionadores que cobraba cupos a los transportistas del distrito."
+)
 
 
 def laughs() -> bytes:
     entities = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
-    return (f'<?xml version="1.0"?> <!DOCTYPE rss [<!ENTITY l0 "ja">{entities}]>'
-            '<rss version="2.0"><channel><title>&l9;</title><item><title>x</title></item></channel></rss>').encode()
+    return (
+        f'<?xml version="1.0"?> <!DOCTYPE rss [<!ENTITY l0 "ja">{entities}]>'
+        '<rss version="2.0"><channel><title>&l9;</title><item><title>x</title></item></channel></rss>'
+    ).encode()
 
 
 def slow_author() -> bytes:
@@ -67,42 +73,57 @@ def hostile_web():
         outside.routes["/x"] = Route(body=b"should never be asked")
         page = lambda **kw: Route(body=ARTICLE.format(**kw).encode(kw.get("charset", "utf-8")))  # noqa: E731
         routes = {
-            "/bomb.xml": Route(body=gzip.compress(b"\0" * (32 << 20)), gzip=False,
-                               headers={"Content-Encoding": "gzip"}, content_type="application/rss+xml"),
+            "/bomb.xml": Route(
+                body=gzip.compress(b"\0" * (32 << 20)),
+                gzip=False,
+                headers={"Content-Encoding": "gzip"},
+                content_type="application/rss+xml",
+            ),
             "/drip.xml": Route(body=rss(item("lento", "/p/ok1.html")), drip_seconds=0.5),
             "/loop-a.xml": Route(status=302, headers={"Location": "/loop-b.xml"}, etag=False),
             "/loop-b.xml": Route(status=302, headers={"Location": "/loop-a.xml"}, etag=False),
             "/inward.xml": Route(status=301, headers={"Location": f"{outside.base}/x"}, etag=False),
-            "/html.xml": Route(body=b"<!DOCTYPE html><html><body><h1>Portada</h1></body></html>",
-                               content_type="application/rss+xml"),
+            "/html.xml": Route(
+                body=b"<!DOCTYPE html><html><body><h1>Portada</h1></body></html>",
+                content_type="application/rss+xml",
+            ),
             "/laughs.xml": Route(body=laughs()),
             "/author.xml": Route(body=slow_author()),
             "/gone.xml": Route(status=410, etag=False),
-            "/items.xml": Route(body=rss("".join([
-                item("ok utf8", "/p/ok1.html"),
-                item("ok cp1252", "/p/latin.html"),
-                item("demasiado grande", "/p/huge.html"),
-                item("goteo", "/p/drip.html"),
-                item("bomba", "/p/bomb.html"),
-                item("tabla enorme", "/p/table.html"),
-                item("no existe", "/p/missing.html"),
-                item("hacia adentro", "/p/inward.html"),
-                item("javascript", "javascript:alert(1)"),
-                item("archivo", "file:///etc/passwd"),
-                item("sin enlace ni guid"),
-                item("guid repetido", guid="dup"),
-                item("guid repetido", guid="dup"),
-                item("fecha imposible", "/p/ok2.html", date="Mon, 30 Feb 2025 10:00:00 GMT"),
-                item("fecha futura", "/p/ok3.html", date="Fri, 31 Dec 9999 23:59:59 GMT"),
-            ]))),
+            "/items.xml": Route(
+                body=rss(
+                    "".join(
+                        [
+                            item("ok utf8", "/p/ok1.html"),
+                            item("ok cp1252", "/p/latin.html"),
+                            item("demasiado grande", "/p/huge.html"),
+                            item("goteo", "/p/drip.html"),
+                            item("bomba", "/p/bomb.html"),
+                            item("tabla enorme", "/p/table.html"),
+                            item("no existe", "/p/missing.html"),
+                            item("hacia adentro", "/p/inward.html"),
+                            item("javascript", "javascript:alert(1)"),
+                            item("archivo", "file:///etc/passwd"),
+                            item("sin enlace ni guid"),
+                            item("guid repetido", guid="dup"),
+                            item("guid repetido", guid="dup"),
+                            item("fecha imposible", "/p/ok2.html", date="Mon, 30 Feb 2025 10:00:00 GMT"),
+                            item("fecha futura", "/p/ok3.html", date="Fri, 31 Dec 9999 23:59:59 GMT"),
+                        ]
+                    )
+                )
+            ),
             "/p/ok1.html": page(title="Uno", body=BODY, charset="utf-8"),
             "/p/ok2.html": page(title="Dos", body=BODY, charset="utf-8"),
             "/p/ok3.html": page(title="Tres", body=BODY, charset="utf-8"),
             "/p/latin.html": page(title="Latin", body=BODY, charset="windows-1252"),
             "/p/huge.html": Route(body=b"<html><body>" + b"<p>relleno</p>" * 700_000 + b"</body></html>"),
-            "/p/drip.html": Route(body=ARTICLE.format(title="Goteo", body=BODY, charset="utf-8").encode(),
-                                  drip_seconds=0.5),
-            "/p/bomb.html": Route(body=gzip.compress(b" " * (64 << 20)), headers={"Content-Encoding": "gzip"}),
+            "/p/drip.html": Route(
+                body=ARTICLE.format(title="Goteo", body=BODY, charset="utf-8").encode(), drip_seconds=0.5
+            ),
+            "/p/bomb.html": Route(
+                body=gzip.compress(b" " * (64 << 20)), headers={"Content-Encoding": "gzip"}
+            ),
             "/p/table.html": Route(body=big_table()),
             "/p/inward.html": Route(status=302, headers={"Location": f"{outside.base}/x"}, etag=False),
         }
@@ -148,8 +169,14 @@ def test_hostile_web_is_recorded_and_survived(tmp_path, hostile_web, sample_web)
     toml += f'[[feed]]\nname = "busy"\nurl = "{busy.url("/busy.xml")}"\n\n'
     toml += f'[[feed]]\nname = "busy-other"\nurl = "{busy.url("/other.xml")}"\n\n'
     settings = make_settings(
-        tmp_path, toml, feed_max_bytes=2 << 20, page_max_bytes=8 << 20, feed_deadline=3.0, page_deadline=3.0,
-        parse_timeout=3.0, extract_timeout=8.0,
+        tmp_path,
+        toml,
+        feed_max_bytes=2 << 20,
+        page_max_bytes=8 << 20,
+        feed_deadline=3.0,
+        page_deadline=3.0,
+        parse_timeout=3.0,
+        extract_timeout=8.0,
     )
     started = time.monotonic()
     with PeakMemory() as memory:
@@ -162,14 +189,27 @@ def test_hostile_web_is_recorded_and_survived(tmp_path, hostile_web, sample_web)
     con = duckdb.connect(str(settings.db_path), read_only=True)
     outcomes = dict(con.execute("select feed, outcome from fetches").fetchall())
     assert outcomes == {
-        "diario-sur": "ok", "agencia-andes": "ok", "noticias-norte": "ok", "lima-post": "ok",
-        "bomb": "too_large", "drip": "timeout", "loop-a": "redirect_error", "inward": "blocked",
-        "html": "not_a_feed", "laughs": outcomes["laughs"], "author": "parse_error", "gone": "gone",
-        "busy": "rate_limited", "items": "ok", "busy-other": outcomes["busy-other"],
+        "diario-sur": "ok",
+        "agencia-andes": "ok",
+        "noticias-norte": "ok",
+        "lima-post": "ok",
+        "bomb": "too_large",
+        "drip": "timeout",
+        "loop-a": "redirect_error",
+        "inward": "blocked",
+        "html": "not_a_feed",
+        "laughs": outcomes["laughs"],
+        "author": "parse_error",
+        "gone": "gone",
+        "busy": "rate_limited",
+        "items": "ok",
+        "busy-other": outcomes["busy-other"],
     }
     assert outcomes["laughs"] in ("ok", "parse_error")
-    good = con.execute("select count(*) from articles where feed in "
-                       "('diario-sur', 'agencia-andes', 'noticias-norte', 'lima-post') and extraction_status = 'ok'")
+    good = con.execute(
+        "select count(*) from articles where feed in "
+        "('diario-sur', 'agencia-andes', 'noticias-norte', 'lima-post') and extraction_status = 'ok'"
+    )
     assert good.fetchone()[0] == 12
     pages = dict(con.execute("select title, extraction_status from articles where feed = 'items'").fetchall())
     by_title = {t.split(" ")[0]: s for t, s in pages.items()}
@@ -183,11 +223,14 @@ def test_hostile_web_is_recorded_and_survived(tmp_path, hostile_web, sample_web)
     assert con.execute("select count(*) from articles where feed = 'items'").fetchone()[0] == 14
     latin = con.execute("select text from articles where title = 'Latin'").fetchone()[0]
     assert "Señor Ñandú" in latin
-    dates = dict(con.execute("select title, published_at from articles where title in ('Dos', 'Tres')").fetchall())
+    dates = dict(
+        con.execute("select title, published_at from articles where title in ('Dos', 'Tres')").fetchall()
+    )
     assert dates == {"Dos": None, "Tres": None}
     gone, busy_next = con.execute(
         "select (select gone_at is not null from feeds where name = 'gone'),"
-        " (select next_fetch_at > now() + interval 50 minute from feeds where name = 'busy')").fetchone()
+        " (select next_fetch_at > now() + interval 50 minute from feeds where name = 'busy')"
+    ).fetchone()
     assert gone and busy_next
     con.close()
     assert summary.feeds_failed == sum(o not in ("ok", "not_modified", "deferred") for o in outcomes.values())

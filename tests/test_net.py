@@ -22,15 +22,38 @@ LOOPBACK_ONLY = (ipaddress.ip_network("127.0.0.1/32"),)
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "127.0.0.2", "::1", "0.0.0.0", "::",  # loopback, unspecified
-        "10.0.0.1", "172.16.5.4", "192.168.1.1", "fc00::1", "fd12:3456::1",  # private
-        "169.254.169.254", "fe80::1", "fe80::1%eth0",  # link-local, cloud metadata
-        "100.64.0.1", "100.127.255.254",  # carrier-grade NAT
-        "224.0.0.1", "239.255.255.250", "ff02::1", "ff0e::1",  # multicast
-        "240.0.0.1", "255.255.255.255", "192.0.0.8", "198.18.0.1", "192.0.2.1", "2001:db8::1",  # reserved, doc
-        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",  # IPv4-mapped
-        "2002:a00:1::1", "2002:7f00:1::1",  # 6to4 around private/loopback
-        "64:ff9b::a00:1", "64:ff9b::7f00:1",  # NAT64 around private/loopback
+        "127.0.0.1",
+        "127.0.0.2",
+        "::1",
+        "0.0.0.0",
+        "::",  # loopback, unspecified
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "fc00::1",
+        "fd12:3456::1",  # private
+        "169.254.169.254",
+        "fe80::1",
+        "fe80::1%eth0",  # link-local, cloud metadata
+        "100.64.0.1",
+        "100.127.255.254",  # carrier-grade NAT
+        "224.0.0.1",
+        "239.255.255.250",
+        "ff02::1",
+        "ff0e::1",  # multicast
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.0.8",
+        "198.18.0.1",
+        "192.0.2.1",
+        "2001:db8::1",  # reserved, doc
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "2002:a00:1::1",
+        "2002:7f00:1::1",  # 6to4 around private/loopback
+        "64:ff9b::a00:1",
+        "64:ff9b::7f00:1",  # NAT64 around private/loopback
         "not an address",
     ],
 )
@@ -58,7 +81,9 @@ def settings(**kw) -> Settings:
     return Settings.from_env(env={}, **values)
 
 
-def fetch(url: str, s: Settings | None = None, max_bytes: int = 1 << 20, deadline: float = 10.0, headers=None):
+def fetch(
+    url: str, s: Settings | None = None, max_bytes: int = 1 << 20, deadline: float = 10.0, headers=None
+):
     async def go():
         async with Fetcher(s or settings()) as f:
             return await f.get(url, max_bytes=max_bytes, deadline=deadline, headers=headers)

@@ -18,10 +18,17 @@ def fetched(outcome: str, **kw) -> FeedFetch:
 
 
 def test_validators_are_sent_except_on_the_periodic_full_get():
-    state = FeedState("rpp", FEED.url, etag='"e1"', last_modified="Mon, 20 Oct 2025 10:00:00 GMT",
-                      last_full_fetch_at=NOW - timedelta(hours=1))
+    state = FeedState(
+        "rpp",
+        FEED.url,
+        etag='"e1"',
+        last_modified="Mon, 20 Oct 2025 10:00:00 GMT",
+        last_full_fetch_at=NOW - timedelta(hours=1),
+    )
     assert polling.request_headers(state, S, NOW) == {
-        "If-None-Match": '"e1"', "If-Modified-Since": "Mon, 20 Oct 2025 10:00:00 GMT"}
+        "If-None-Match": '"e1"',
+        "If-Modified-Since": "Mon, 20 Oct 2025 10:00:00 GMT",
+    }
     stale = FeedState("rpp", FEED.url, etag='"e1"', last_full_fetch_at=NOW - timedelta(hours=25))
     assert polling.request_headers(stale, S, NOW) == {}
     assert polling.request_headers(FeedState("rpp", FEED.url, etag='"e1"'), S, NOW) == {}
@@ -52,15 +59,18 @@ def test_failures_back_off_exponentially_but_are_still_probed():
 
 def test_retry_after_is_honoured_and_gone_stops_polling():
     later = NOW + timedelta(hours=2)
-    state = polling.next_state(FeedState("rpp", FEED.url), fetched("rate_limited", retry_after=later), False, S, NOW)
+    state = polling.next_state(
+        FeedState("rpp", FEED.url), fetched("rate_limited", retry_after=later), False, S, NOW
+    )
     assert state.next_fetch_at == later
     gone = polling.next_state(state, fetched("gone", status_code=410), False, S, NOW)
     assert polling.due(gone, NOW + timedelta(days=30)) == (False, "gone")
 
 
 def test_permanent_moves_update_the_url_and_edited_urls_start_afresh():
-    moved = polling.next_state(FeedState("rpp", FEED.url), fetched("ok", final_url="https://rpp.pe/feed"),
-                               False, S, NOW)
+    moved = polling.next_state(
+        FeedState("rpp", FEED.url), fetched("ok", final_url="https://rpp.pe/feed"), False, S, NOW
+    )
     assert moved.url == "https://rpp.pe/feed"
     assert polling.reconcile(FEED, moved, FEED.url) is moved
     edited = Feed("rpp", "https://rpp.pe/rss-nuevo")

@@ -28,7 +28,10 @@ def test_migrations_are_applied_once_and_recorded(tmp_path):
 
 
 def test_read_only_open_of_a_missing_database_is_a_clear_error(tmp_path):
-    with pytest.raises(StoreError, match="does not exist"), store.open_db(tmp_path / "nope.duckdb", read_only=True):
+    with (
+        pytest.raises(StoreError, match="does not exist"),
+        store.open_db(tmp_path / "nope.duckdb", read_only=True),
+    ):
         pass
 
 
@@ -36,7 +39,10 @@ def test_a_second_writer_waits_then_fails_clearly(tmp_path):
     db = tmp_path / "v.duckdb"
     with store.open_db(db, lock_timeout=1):
         started = time.monotonic()
-        with pytest.raises(DatabaseBusy, match="locked by another process"), store.open_db(db, lock_timeout=0.5):
+        with (
+            pytest.raises(DatabaseBusy, match="locked by another process"),
+            store.open_db(db, lock_timeout=0.5),
+        ):
             pass
         assert time.monotonic() - started >= 0.5
 
@@ -55,9 +61,8 @@ def test_a_foreign_lock_on_the_file_makes_the_writer_back_off_then_succeed(tmp_p
         pass
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db), "2"], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "holding"
-    with pytest.raises(DatabaseBusy):
-        with store.open_db(db, lock_timeout=0.5):
-            pass
+    with pytest.raises(DatabaseBusy), store.open_db(db, lock_timeout=0.5):
+        pass
     started = time.monotonic()
     with store.open_db(db, lock_timeout=20) as con:  # waits for the holder to go away
         con.execute("select 1")
@@ -85,13 +90,20 @@ def test_kill_9_mid_load_leaves_only_committed_data_and_the_next_cycle_completes
     first = ingest.run_once(sample_settings)  # one committed cycle
     assert first.new_articles == 12
     with duckdb.connect(str(sample_settings.db_path)) as con:  # forget the articles of one feed
-        con.execute("delete from classifications where article_id in"
-                    " (select article_id from articles where feed = 'lima-post')")
+        con.execute(
+            "delete from classifications where article_id in"
+            " (select article_id from articles where feed = 'lima-post')"
+        )
         con.execute("delete from article_sources where feed = 'lima-post'")
         con.execute("delete from articles where feed = 'lima-post'")
         con.execute("update feeds set etag = null, last_modified = null")
-    env = dict(os.environ, VIGIA_FEEDS=str(sample_settings.feeds_path), VIGIA_DB=str(sample_settings.db_path),
-               VIGIA_ALLOW_NETWORKS="127.0.0.1/32", PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        VIGIA_FEEDS=str(sample_settings.feeds_path),
+        VIGIA_DB=str(sample_settings.db_path),
+        VIGIA_ALLOW_NETWORKS="127.0.0.1/32",
+        PYTHONPATH=str(REPO),
+    )
     loader = subprocess.Popen([sys.executable, "-c", CRASH], env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert loader.stdout.readline().strip() == "inside the transaction"

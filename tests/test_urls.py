@@ -8,7 +8,10 @@ from pipeline.urls import article_key, canonical_url
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("HTTPS://RPP.pe:443/politica/nota?utm_source=tw&utm_medium=x#comentarios", "https://rpp.pe/politica/nota"),
+        (
+            "HTTPS://RPP.pe:443/politica/nota?utm_source=tw&utm_medium=x#comentarios",
+            "https://rpp.pe/politica/nota",
+        ),
         ("https://rpp.pe/politica/nota?fbclid=IwAR0abc&id=7", "https://rpp.pe/politica/nota?id=7"),
         ("https://rpp.pe/a?b=2&a=1", "https://rpp.pe/a?a=1&b=2"),
         ("http://Example.PE:80", "http://example.pe/"),
@@ -26,7 +29,15 @@ def test_canonical_forms(given, expected):
 
 
 @pytest.mark.parametrize(
-    "bad", ["javascript:alert(1)", "file:///etc/passwd", "ftp://example.pe/x", "mailto:a@b.pe", "/relative", "http://:80/"]
+    "bad",
+    [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "ftp://example.pe/x",
+        "mailto:a@b.pe",
+        "/relative",
+        "http://:80/",
+    ],
 )
 def test_only_absolute_http_urls_have_a_canonical_form(bad):
     assert canonical_url(bad) is None

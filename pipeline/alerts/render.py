@@ -89,7 +89,7 @@ def _page(title: str, body: str) -> str:
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;max-width:760px">\n'
         + body
         + '\n<p style="color:#888;font-size:12px">Vigía — Peruvian security news monitor. '
-        "Configuration: docs/alerts.md.</p>\n</body></html>\n"
+        "Configuration: README, section Alert emails.</p>\n</body></html>\n"
     )
 
 

@@ -55,8 +55,6 @@ MODEL_THRESHOLD = 0.5
 EVIDENCE_TERMS = 8
 
 
-
-
 def sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
