@@ -126,11 +126,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             with phases.Stage(tree) as limit_stage:
                 limit = baselines.extraction_limit(pages, order, args.workers)
-            del pages
             results["limit"] = limit
             results["limit"]["peak_rss_mb"] = limit_stage.peak_rss / phases.MB
             results["limit_f1"] = phases.limit_f1(limit.pop("texts"), served, truth)
+            # The same with trafilatura's own title, author and date: the pipeline stores those too.
+            meta_limit = baselines.extraction_limit(pages, order, args.workers, with_metadata=True)
+            meta_limit.pop("texts")
+            results["limit_with_metadata"] = meta_limit
 
+            del pages
             if not args.no_cron:
                 from pipeline.classify import load_model
 
@@ -159,6 +163,9 @@ def _ratios(r: dict[str, Any]) -> dict[str, float | None]:
     return {
         "end_to_end_vs_limit": e2e / limit if limit else None,
         "end_to_end_vs_cron": e2e / cron if cron else None,
+        "end_to_end_vs_limit_with_metadata": (
+            e2e / r["limit_with_metadata"]["pages_per_s"] if r.get("limit_with_metadata") else None
+        ),
         "without_stories_and_search_pages_per_s": lean,
         "without_stories_and_search_vs_limit": lean / limit if limit else None,
         "without_stories_and_search_vs_cron": lean / cron if cron else None,
@@ -278,6 +285,15 @@ def report(r: dict[str, Any]) -> str:
             mark(vs_limit >= TARGETS["vs_limit"]),
         ),
     ]
+    if r.get("limit_with_metadata"):
+        meta = r["limit_with_metadata"]
+        lines.append(
+            line(
+                "  with title, author, date",
+                f"{meta['pages_per_s']:.1f} pages/s ({meta['cpu_ms_per_page']:.1f} ms CPU a page); ",
+                f"end to end / this = {ratios['end_to_end_vs_limit_with_metadata']:.2f}",
+            )
+        )
     if "cron" in r:
         cron, vs_cron = r["cron"], ratios["end_to_end_vs_cron"]
         lines += [

@@ -292,14 +292,14 @@ class RunSummary:
     new_articles: int
     updated_articles: int
     relevant: int
-    model_version: str
+    model_version: str | None  # None: nothing to classify, so no model was built
 
     def line(self) -> str:
         return (
             f"vigia run {self.run_id}: feeds {self.feeds_ok} ok, {self.feeds_failed} failed, "
             f"{self.feeds_deferred} deferred; items {self.items_seen} seen; "
             f"articles {self.new_articles} new, {self.updated_articles} updated; "
-            f"{self.relevant} relevant (model {self.model_version})"
+            f"{self.relevant} relevant (model {self.model_version or 'not needed'})"
         )
 
 
