@@ -61,7 +61,8 @@ def extraction_limit(
         tasks.append((index, index not in seen, with_metadata))  # each page's text once, for F1
         seen.add(index)
     with context.Pool(workers, initializer=_limit_init, initargs=(list(pages),)) as pool:
-        pool.map(_limit_extract, [(i % len(pages), False, with_metadata) for i in range(workers * 4)], chunksize=1)
+        warm = [(i % len(pages), False, with_metadata) for i in range(workers * 4)]
+        pool.map(_limit_extract, warm, chunksize=1)
         started = time.perf_counter()
         results = pool.map(_limit_extract, tasks, chunksize=4)
         wall = time.perf_counter() - started

@@ -23,7 +23,10 @@ from __future__ import annotations
 OUTCOMES: dict[str, str] = {
     "ok": "fetched and parsed (feeds) or extracted (pages)",
     "not_modified": "the server answered 304 to a conditional request: nothing new, nothing downloaded",
-    "feed_only": "stored from the feed's title and summary: the item has no http(s) link, or its page holds no article text",
+    "feed_only": (
+        "stored from the feed's title and summary: the item has no http(s) link, or its page holds "
+        "no article text"
+    ),
     "http_error": "the server answered an error status (4xx/5xx other than those below)",
     "rate_limited": "429 or 503: waiting for the host's Retry-After before asking again",
     "deferred": "not fetched this cycle: the feed is backing off after failures, or its host asked to wait",

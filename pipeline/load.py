@@ -210,56 +210,65 @@ def _load_articles(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[list[
         from _new n left join articles a using (article_id)
         """
     )
+    # Statements with nothing to do still sort the staged rows: skip them (a tenth of a second
+    # for 20,000 articles, on every load).
+    counts = dict(con.execute("select change, count(*) from _change group by change").fetchall())
     # An outlet's correction of an extracted article: the old text becomes a revision.
-    con.execute(
-        """
-        insert into article_revisions
-        select a.article_id, a.revision, a.title, a.summary, a.text, a.content_hash, a.fetched_at, ?
-        from articles a join _change c using (article_id)
-        where c.change = 'revised'
-          and not exists (select 1 from article_revisions r
-                          where r.article_id = a.article_id and r.revision = a.revision)
-        """,
-        [now],
-    )
-    con.execute(
-        """
-        update articles set
-            title = n.title, summary = n.summary, text = n.text, author = n.author,
-            published_at = coalesce(n.published_at, articles.published_at),
-            fetched_at = n.fetched_at, language = n.language,
-            extraction_status = n.extraction_status, extraction_error = n.extraction_error,
-            extraction_attempts = n.extraction_attempts, entry_hash = n.entry_hash,
-            content_hash = n.content_hash,
-            revision = articles.revision + (c.change = 'revised')::integer,
-            updated_at = ?
-        from _new n join _change c using (article_id)
-        where articles.article_id = n.article_id and c.change in ('revised', 'improved', 'touched')
-        """,
-        [now],
-    )
+    if counts.get("revised"):
+        con.execute(
+            """
+            insert into article_revisions
+            select a.article_id, a.revision, a.title, a.summary, a.text, a.content_hash, a.fetched_at, ?
+            from articles a join _change c using (article_id)
+            where c.change = 'revised'
+              and not exists (select 1 from article_revisions r
+                              where r.article_id = a.article_id and r.revision = a.revision)
+            """,
+            [now],
+        )
+    if counts.get("revised") or counts.get("improved") or counts.get("touched"):
+        con.execute(
+            """
+            update articles set
+                title = n.title, summary = n.summary, text = n.text, author = n.author,
+                published_at = coalesce(n.published_at, articles.published_at),
+                fetched_at = n.fetched_at, language = n.language,
+                extraction_status = n.extraction_status, extraction_error = n.extraction_error,
+                extraction_attempts = n.extraction_attempts, entry_hash = n.entry_hash,
+                content_hash = n.content_hash,
+                revision = articles.revision + (c.change = 'revised')::integer,
+                updated_at = ?
+            from _new n join _change c using (article_id)
+            where articles.article_id = n.article_id and c.change in ('revised', 'improved', 'touched')
+            """,
+            [now],
+        )
     # The page could not be fetched again: keep the good text, remember what the feed now says.
-    con.execute(
-        """
-        update articles set entry_hash = n.entry_hash, summary = n.summary, updated_at = ?
-        from _new n join _change c using (article_id)
-        where articles.article_id = n.article_id and c.change = 'keep' and articles.entry_hash <> n.entry_hash
-        """,
-        [now],
-    )
-    con.execute(
-        """
-        insert into articles (article_id, url, feed, guid, title, summary, text, author, published_at,
-                              fetched_at, language, extraction_status, extraction_error, extraction_attempts,
-                              entry_hash, content_hash, revision, first_seen_at, updated_at)
-        select n.article_id, n.url, n.feed, n.guid, n.title, n.summary, n.text, n.author, n.published_at,
-               n.fetched_at, n.language, n.extraction_status, n.extraction_error, n.extraction_attempts,
-               n.entry_hash, n.content_hash, 1, ?, ?
-        from _new n join _change c using (article_id)
-        where c.change = 'new'
-        """,
-        [now, now],
-    )
+    if counts.get("keep"):
+        con.execute(
+            """
+            update articles set entry_hash = n.entry_hash, summary = n.summary, updated_at = ?
+            from _new n join _change c using (article_id)
+            where articles.article_id = n.article_id and c.change = 'keep'
+              and articles.entry_hash <> n.entry_hash
+            """,
+            [now],
+        )
+    if counts.get("new"):
+        con.execute(
+            """
+            insert into articles (article_id, url, feed, guid, title, summary, text, author,
+                                  published_at, fetched_at, language, extraction_status, extraction_error,
+                                  extraction_attempts, entry_hash, content_hash, revision, first_seen_at,
+                                  updated_at)
+            select n.article_id, n.url, n.feed, n.guid, n.title, n.summary, n.text, n.author, n.published_at,
+                   n.fetched_at, n.language, n.extraction_status, n.extraction_error, n.extraction_attempts,
+                   n.entry_hash, n.content_hash, 1, ?, ?
+            from _new n join _change c using (article_id)
+            where c.change = 'new'
+            """,
+            [now, now],
+        )
     rows = con.execute(
         "select article_id, change from _change where change in ('new', 'revised', 'improved')"
         " order by article_id"

@@ -63,7 +63,8 @@ def _wait(attempt, retry_on: tuple[type[BaseException], ...], timeout: float, wh
             if time.monotonic() >= deadline:
                 raise DatabaseBusy(
                     f"{what} stayed locked by another process for {timeout:g} s ({exc}). "
-                    "Analysts should open the analyst copy instead; see README, 'Connecting while ingestion runs'."
+                    "Analysts should open the analyst copy instead; "
+                    "see README, 'Connecting while ingestion runs'."
                 ) from exc
             log.info("%s is locked; retrying in %.2f s", what, delay)
             time.sleep(delay)
@@ -334,7 +335,8 @@ def upsert_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[Feed], now: dat
         con.execute(
             """
             update feeds set language = c.language, enabled = c.enabled from _cfg c
-            where feeds.name = c.name and (feeds.language is distinct from c.language or feeds.enabled <> c.enabled)
+            where feeds.name = c.name
+              and (feeds.language is distinct from c.language or feeds.enabled <> c.enabled)
             """
         )
         con.execute("update feeds set enabled = false where enabled and name not in (select name from _cfg)")

@@ -7,6 +7,7 @@ the whole run (main process and workers) must stay under 1 GB of memory.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
@@ -144,10 +145,8 @@ class PeakMemory:
         while not self._stop.is_set():
             total = 0
             for proc in [me, *me.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(0.05)
 

@@ -4,6 +4,7 @@ other address ranges are checked by calling the guard function on the address.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import ipaddress
 import time
@@ -216,7 +217,5 @@ def _raw(handler, body: bytes, headers: dict[str, str]) -> None:
     for k, v in headers.items():
         handler.send_header(k, v)
     handler.end_headers()
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         handler.wfile.write(body)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
