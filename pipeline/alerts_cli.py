@@ -18,18 +18,14 @@ import json
 import re
 from pathlib import Path
 
-from pipeline.settings import Settings
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(db_path=getattr(args, "db", None))
+from pipeline.cli import settings_from_args
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from pipeline.alerts import jobs
     from pipeline.alerts.outbox import Pending, build_message
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     queued = jobs.queue_alerts(settings, dry_run=True)
     freshness = jobs.check_freshness(settings, dry_run=True)
     alerts = queued.alerts + freshness.alerts
@@ -55,21 +51,21 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_queue(args: argparse.Namespace) -> int:
     from pipeline.alerts import jobs
 
-    print(json.dumps(jobs.queue_alerts(_settings(args)).summary()))
+    print(json.dumps(jobs.queue_alerts(settings_from_args(args)).summary()))
     return 0
 
 
 def cmd_watchdog(args: argparse.Namespace) -> int:
     from pipeline.alerts import jobs
 
-    print(json.dumps(jobs.check_freshness(_settings(args)).summary()))
+    print(json.dumps(jobs.check_freshness(settings_from_args(args)).summary()))
     return 0
 
 
 def cmd_send(args: argparse.Namespace) -> int:
     from pipeline.alerts import jobs
 
-    result = jobs.send_pending(_settings(args))
+    result = jobs.send_pending(settings_from_args(args))
     print(json.dumps(result))
     # 4: mail is still waiting because the server could not be used (the outbox keeps it).
     return 4 if result["error"] else 0
@@ -78,7 +74,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from pipeline import store
 
-    with store.open_db(_settings(args)) as con:
+    with store.open_db(settings_from_args(args)) as con:
         rows = con.execute(
             """
             select case when sent_at is not null then 'sent' when given_up_at is not null then 'given up'

@@ -24,19 +24,17 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
 
+from pipeline.cli import settings_from_args
 from pipeline.errors import ConfigError, StoreError
-from pipeline.settings import Settings
+from pipeline.settings import LIMA, Settings
 
 log = logging.getLogger(__name__)
 
-# Peru's time: UTC-5 all year since 1994 (no tz database needed).
-LIMA = timezone(timedelta(hours=-5), "PET")
 LABELS = ("relevant", "not_relevant", "ambiguous")  # the check constraint of labels.label
 DB_HELP = "the pipeline's DuckDB file (default data/vigia.duckdb, or $VIGIA_DB); its analyst copy is read"
 
@@ -82,10 +80,6 @@ def register(subparsers: Any) -> None:
     label.set_defaults(func=cmd_label)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(db_path=getattr(args, "db", None))
-
-
 @contextlib.contextmanager
 def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to what analysts read: the analyst copy, or the lake."""
@@ -114,7 +108,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    with analyst_connection(_settings(args)) as con:
+    with analyst_connection(settings_from_args(args)) as con:
         hits = search(con, args.query, args.limit)
     if not hits:
         print(f"no article matches {args.query!r}")
@@ -133,7 +127,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.report import write_report
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     out = args.out or settings.db_path.parent / "report"
     with analyst_connection(settings) as con:
         png, page = write_report(con, out, days=args.days)
@@ -145,7 +139,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if args.write:
         if args.command is None:
             raise ConfigError("--write needs the statements in -c (an interactive shell never writes)")
@@ -186,7 +180,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     from pipeline import store
     from pipeline.urls import canonical_url
 
-    settings = Settings.from_env(db_path=args.db)
+    settings = settings_from_args(args)
     who = args.who or getpass.getuser()
     wanted = canonical_url(args.article) or args.article
     with store.writing(settings) as con:

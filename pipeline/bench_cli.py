@@ -9,10 +9,10 @@ Dates without a time are midnight in Lima (UTC-5), the newsroom's day.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
-LIMA = timezone(timedelta(hours=-5), "PET")
+from pipeline.settings import LIMA
 
 
 def moment(value: str) -> datetime:
@@ -26,11 +26,11 @@ def moment(value: str) -> datetime:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from pipeline.backfill import CHUNK, backfill
-    from pipeline.cli import _settings
+    from pipeline.cli import settings_from_args
 
     if args.to is not None and args.to <= args.since:
         raise SystemExit("--to must come after --from")
-    summary = backfill(_settings(args), args.since, args.to, args.feed, args.chunk or CHUNK)
+    summary = backfill(settings_from_args(args), args.since, args.to, args.feed, args.chunk or CHUNK)
     print(summary.line())
     return 0
 

@@ -19,14 +19,15 @@ from pipeline.settings import Settings
 log = logging.getLogger("pipeline")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The settings of every command: the environment, overridden by ``--feeds`` and ``--db``."""
     return Settings.from_env(feeds_path=getattr(args, "feeds", None), db_path=getattr(args, "db", None))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.ingest import run_once
 
-    summary = run_once(_settings(args))
+    summary = run_once(settings_from_args(args))
     print(summary.line())
     return 0
 
@@ -35,7 +36,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     """Create or migrate the database and publish its analyst copy, so `make sql` works at once."""
     from pipeline import store
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     with store.writing(settings):
         pass  # opening migrates; leaving checkpoints and publishes
     print(f"database ready: {settings.db_path} (analyst copy: {settings.analyst_db})")

@@ -77,15 +77,11 @@ def load(
         # queueing. (A lake that does not exist yet is created below, and the model built there.)
         with contextlib.suppress(StoreError), store.open_db(settings, read_only=True) as con:
             classifier = current_classifier(con)
-    with store.write_lock(settings):
-        with store.open_db(settings, take_lock=False) as con:
-            # Lazy: a cycle that changes no article never builds the model (a second or more).
-            model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con))
-            summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC))
-            if settings.store == "duckdb":  # a lake compacts every so many loads instead (pipeline.lake)
-                con.execute("checkpoint")
-        if settings.store == "duckdb":
-            store.publish_analyst_copy(settings)
+    # Checkpointed and published on the way out (a lake compacts every so many loads instead).
+    with store.writing(settings) as con:
+        # Lazy: a cycle that changes no article never builds the model (a second or more).
+        model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con))
+        summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC))
     return summary
 
 

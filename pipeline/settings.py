@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +20,8 @@ from pipeline.errors import ConfigError
 from pipeline.records import Feed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Peru's time, the newsroom's day: UTC-5 all year since 1994 (no time zone database needed).
+LIMA = timezone(timedelta(hours=-5), "PET")
 VERSION = "0.1.0"
 USER_AGENT = f"Vigia/{VERSION} (+https://github.com/vigia-pe/vigia; news monitoring for Peruvian security)"
 

@@ -31,7 +31,7 @@ from pipeline.load import load_cycle
 from pipeline.localweb import SAMPLE_SITE
 from pipeline.records import Article, Feed, FeedFetch, FeedState
 from pipeline.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, make_settings
 
 FEEDS = ["diario-sur", "agencia-andes", "noticias-norte", "lima-post", "radio-centro", "el-callao"]
 FEEDS_TOML = "".join(f'[[feed]]\nname = "{f}"\nurl = "http://127.0.0.1:9/{f}.xml"\n\n' for f in FEEDS)
@@ -116,18 +116,13 @@ def postgres():
 
 
 def lake_settings(tmp_path: Path, pg: Postgres, **overrides) -> Settings:
-    feeds = tmp_path / "feeds.toml"
-    feeds.write_text(FEEDS_TOML, encoding="utf-8")
     values = dict(
-        feeds_path=feeds,
-        db_path=tmp_path / "vigia.duckdb",
         store="ducklake",
         lake_catalog="postgres:" + pg.dsn(pg.createdb()),
         lake_data_path=str(tmp_path / "lake") + "/",
         db_lock_timeout=60.0,
     )
-    values.update(overrides)
-    return Settings.from_env(env={}, **values)
+    return make_settings(tmp_path, FEEDS_TOML, **{**values, **overrides})
 
 
 def lake_env(settings: Settings) -> dict[str, str]:

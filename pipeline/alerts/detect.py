@@ -17,16 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 
-from pipeline.settings import Settings
+from pipeline.settings import LIMA, Settings
 
 log = logging.getLogger(__name__)
 
 QUERIES = Path(__file__).resolve().parent / "queries"
-LIMA = ZoneInfo("America/Lima")
 
 
 @cache
@@ -163,10 +161,10 @@ def record_stories(
 ) -> None:
     """Mark stories as mailed: no later digest lists them again."""
     if story_ids:
-        con.executemany(
-            "insert into alert_stories (story_id, digest_id, queued_at) values (?, ?, ?)"
-            " on conflict do nothing",
-            [(s, digest_id, now) for s in story_ids],
+        con.execute(
+            "insert into alert_stories (story_id, digest_id, queued_at)"
+            " select unnest(?::varchar[]), ?, ? on conflict do nothing",
+            [list(story_ids), digest_id, now],
         )
 
 

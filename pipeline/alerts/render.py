@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from pipeline.alerts.detect import LIMA, FeedChange, Spike, Staleness, Story, hours_text
+from pipeline.alerts.detect import FeedChange, Spike, Staleness, Story, hours_text
+from pipeline.settings import LIMA
 
 CHART_CID = "trend-chart@vigia"  # the Content-ID of the inline chart (one image per message)
 SUBJECT_MAX = 160
