@@ -3,7 +3,9 @@
 feedparser is only ever handed the bytes we fetched (a string would be taken as a path or
 URL), with the cheapest options that keep the same entries: we never render the feed's HTML,
 so sanitising it and resolving relative URIs inside it is wasted work (16 ms instead of 41 ms
-a feed on the shared corpus).
+a feed on the shared corpus). feedparser reads XML through expat with text buffering on (see
+``_BufferedExpatReader``): the same entries for 27% less time (22.2 → 16.3 ms a file over the 219
+corpus feeds and feedparser cases, whole ``parse_feed``).
 """
 
 from __future__ import annotations
@@ -13,17 +15,44 @@ import html
 import io
 import logging
 import re
+import xml.sax.expatreader
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import feedparser
+import feedparser.api
 
 from pipeline.errors import ContentError
 from pipeline.records import FeedEntry
 from pipeline.urls import article_key, canonical_url, stable_key
 
 log = logging.getLogger(__name__)
+
+
+class _BufferedExpatReader(xml.sax.expatreader.ExpatParser):
+    """Python's SAX reader for expat, with expat's own text buffering switched on.
+
+    Unbuffered, expat reports a text run piece by piece, breaking at every entity and character
+    reference and at each read boundary. A feed's escaped HTML (``&lt;p&gt;...``) is thousands of
+    pieces, and feedparser handles each one through its dictionaries: on the shared corpus, 2.4
+    million pieces for 200 feeds, most of its parsing time. Buffered, a run arrives whole;
+    feedparser joins the pieces it receives, so the entries are the same.
+    """
+
+    def reset(self) -> None:
+        super().reset()
+        self._parser.buffer_text = True
+
+
+def create_parser() -> _BufferedExpatReader:
+    """The entry point ``xml.sax.make_parser`` calls for a reader module named in a parser list."""
+    return _BufferedExpatReader()
+
+
+# feedparser asks xml.sax for a reader from its preference list before the default: ours comes first.
+if __name__ not in feedparser.api.PREFERRED_XML_PARSERS:
+    feedparser.api.PREFERRED_XML_PARSERS.insert(0, __name__)
 
 MAX_TITLE = 1_000
 MAX_SUMMARY = 5_000

@@ -147,3 +147,50 @@ def test_real_corpus_parses_with_as_many_entries_as_feedparser(kind):
             assert exc.outcome == "not_a_feed" and expected == 0, path
             continue
         assert got == expected, path
+
+
+def _unbuffered(monkeypatch, body: bytes, **kw):
+    """The same parse with Python's stock expat reader (ours taken off feedparser's list)."""
+    import feedparser.api
+
+    monkeypatch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", ["drv_libxml2"])
+    try:
+        return parse(body, **kw)
+    finally:
+        monkeypatch.undo()
+
+
+def test_feedparser_reads_through_the_buffered_reader_and_gets_the_same_entries(monkeypatch):
+    import pipeline.feeds
+
+    made = []
+    original = pipeline.feeds.create_parser
+    monkeypatch.setattr(pipeline.feeds, "create_parser", lambda: made.append(1) or original())
+    # Escaped HTML full of entity and character references: expat's many small text pieces.
+    html = "&lt;p&gt;Extorsi&amp;oacute;n &amp;amp; sicariato en &lt;b&gt;Trujillo&lt;/b&gt;&#8230;&lt;/p&gt;" * 40
+    items = "".join(
+        f"<item><title>Nota {i} &amp; m&#225;s</title><link>https://diario.example/n/{i}</link>"
+        f"<description>{html}</description><pubDate>Mon, 20 Oct 2025 0{i}:00:00 -0500</pubDate></item>"
+        for i in range(5)
+    )
+    body = rss(items)
+    buffered = parse(body)
+    assert made, "feedparser did not use the buffered reader"
+    assert buffered == _unbuffered(monkeypatch, body)
+    assert buffered.entries[0].title == "Nota 0 & más"
+    assert buffered.entries[0].summary.startswith("Extorsión & sicariato en Trujillo …")
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/corpus is not present")
+def test_real_corpus_entries_are_the_same_with_the_buffered_reader(monkeypatch):
+    files = [p for kind in ("feeds", "feedparser-cases") for p in (SHARED / kind).rglob("*") if p.is_file()]
+    for path in files:
+        body = path.read_bytes()
+        try:
+            buffered = parse(body, url="https://example.org/feed")
+        except ContentError as exc:
+            with pytest.raises(ContentError) as again:
+                _unbuffered(monkeypatch, body, url="https://example.org/feed")
+            assert again.value.outcome == exc.outcome, path
+            continue
+        assert buffered == _unbuffered(monkeypatch, body, url="https://example.org/feed"), path
