@@ -167,7 +167,10 @@ def test_feedparser_reads_through_the_buffered_reader_and_gets_the_same_entries(
     original = pipeline.feeds.create_parser
     monkeypatch.setattr(pipeline.feeds, "create_parser", lambda: made.append(1) or original())
     # Escaped HTML full of entity and character references: expat's many small text pieces.
-    html = "&lt;p&gt;Extorsi&amp;oacute;n &amp;amp; sicariato en &lt;b&gt;Trujillo&lt;/b&gt;&#8230;&lt;/p&gt;" * 40
+    html = (
+        "&lt;p&gt;Extorsi&amp;oacute;n &amp;amp; sicariato en &lt;b&gt;Trujillo&lt;/b&gt;&#8230;&lt;/p&gt;"
+        * 40
+    )
     items = "".join(
         f"<item><title>Nota {i} &amp; m&#225;s</title><link>https://diario.example/n/{i}</link>"
         f"<description>{html}</description><pubDate>Mon, 20 Oct 2025 0{i}:00:00 -0500</pubDate></item>"
