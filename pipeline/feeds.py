@@ -42,7 +42,7 @@ class _BufferedExpatReader(xml.sax.expatreader.ExpatParser):
 
     def reset(self) -> None:
         super().reset()
-        self._parser.buffer_text = True
+        self._parser.buffer_text = True  # type: ignore[attr-defined]  # set by reset(); typeshed omits it
 
 
 def create_parser() -> _BufferedExpatReader:
