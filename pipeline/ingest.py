@@ -51,16 +51,17 @@ def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = 
 def worker_classifier(settings: Settings) -> Classifier:
     """The model the load will use, for the workers to classify with (built only if a page is extracted)."""
     if settings.store == "duckdb" and not settings.db_path.exists():
-        return current_classifier(None)
+        return current_classifier(None, settings.cache_dir)
     with store.open_db(settings, read_only=True) as con:
-        return current_classifier(con)
+        return current_classifier(con, settings.cache_dir)
 
 
-def current_classifier(con) -> Classifier:
-    """The newest model version stored in the database, else the base model built from the repository."""
+def current_classifier(con, cache_dir: Path | None = None) -> Classifier:
+    """The newest model version stored in the database, else the base model built from the repository
+    (its params read from ``cache_dir`` when an earlier cycle built them from the same inputs)."""
     from pipeline.classify import load_model
 
-    return load_model(con=con)
+    return load_model(con=con, cache_dir=cache_dir)
 
 
 def load(
@@ -76,11 +77,11 @@ def load(
         # Lake writers queue for one lock and its readers never wait: build the model (seconds) before
         # queueing. (A lake that does not exist yet is created below, and the model built there.)
         with contextlib.suppress(StoreError), store.open_db(settings, read_only=True) as con:
-            classifier = current_classifier(con)
+            classifier = current_classifier(con, settings.cache_dir)
     # Checkpointed and published on the way out (a lake compacts every so many loads instead).
     with store.writing(settings) as con:
         # Lazy: a cycle that changes no article never builds the model (a second or more).
-        model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con))
+        model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con, settings.cache_dir))
         summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC))
     return summary
 

@@ -114,6 +114,11 @@ class Settings:
     def staging(self) -> Path:
         return self.staging_dir if self.staging_dir is not None else self.db_path.parent / "staging"
 
+    @property
+    def cache_dir(self) -> Path:
+        """What can be rebuilt at any time and is kept to save the time (the base model's params)."""
+        return self.db_path.parent / "cache"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env

@@ -137,3 +137,61 @@ def test_unusable_params_raise_a_model_error():
         Model({"format": 99}, "x")
     with pytest.raises(ModelError):
         Model({"format": 1, "bias": 0.0}, "x")
+
+
+@pytest.fixture
+def fresh_process(monkeypatch):
+    """As in a new process: no base model built yet."""
+    import pipeline.classify.model as model_module
+
+    monkeypatch.setattr(model_module, "_BASE", None)
+    return model_module
+
+
+def test_base_model_params_are_kept_between_processes(fresh_process, tmp_path, monkeypatch):
+    built = fresh_process.base_model(tmp_path / "cache")
+    (cached,) = (tmp_path / "cache").glob("base-model-*.json")
+    assert fresh_process.base_inputs_digest() in cached.name
+
+    # The next process reads the params instead of fitting them again.
+    monkeypatch.setattr(fresh_process, "_BASE", None)
+    monkeypatch.setattr(fresh_process, "_build_base_model", lambda: pytest.fail("rebuilt despite the cache"))
+    read = fresh_process.base_model(tmp_path / "cache")
+    assert read.version == built.version == make_version("base", build_base_params())
+    assert json.dumps(read.params, sort_keys=True) == json.dumps(built.params, sort_keys=True)
+    assert read.classify(*RELEVANT[0]) == built.classify(*RELEVANT[0])
+
+
+def test_a_damaged_base_model_cache_is_rebuilt(fresh_process, tmp_path, monkeypatch):
+    good = fresh_process.base_model(tmp_path)
+    (cached,) = tmp_path.glob("base-model-*.json")
+    for damage in ("{not json", json.dumps({"version": good.version, "params": {"threshold": 0.1}})):
+        cached.write_text(damage, encoding="utf-8")
+        monkeypatch.setattr(fresh_process, "_BASE", None)
+        assert fresh_process.base_model(tmp_path).version == good.version
+        assert json.loads(cached.read_text(encoding="utf-8"))["version"] == good.version  # rewritten
+
+
+def test_base_model_without_a_writable_cache_is_still_built(fresh_process, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory", encoding="utf-8")
+    assert fresh_process.base_model(blocked / "cache").version == base_model().version
+
+
+def test_the_cache_key_follows_the_seeds(fresh_process, tmp_path, monkeypatch):
+    import shutil
+
+    import pipeline.classify.seeds as seeds_module
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(seeds_module.SEEDS_DIR, seeds)
+    monkeypatch.setattr(seeds_module, "SEEDS_DIR", seeds)
+    fresh_process.base_inputs_digest.cache_clear()
+    before = fresh_process.base_inputs_digest()
+    first = sorted(seeds.glob("*.txt"))[0]
+    first.write_text(first.read_text(encoding="utf-8") + "\nUna línea más.", encoding="utf-8")
+    fresh_process.base_inputs_digest.cache_clear()
+    try:
+        assert fresh_process.base_inputs_digest() != before
+    finally:
+        fresh_process.base_inputs_digest.cache_clear()

@@ -19,6 +19,7 @@ import heapq
 import json
 import logging
 import math
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -181,20 +182,81 @@ def notes(a: Analysis) -> tuple[str, ...]:
     return tuple(found)
 
 
-@lru_cache(maxsize=1)
-def base_model() -> Model:
-    """The model built from the repository's seeds and examples (deterministic; about a second)."""
+_BASE: Model | None = None  # this process's base model, once built or read
+
+
+def base_model(cache_dir: Path | None = None) -> Model:
+    """The model built from the repository's seeds and examples (deterministic; half a second of CPU).
+
+    Built once per process. With ``cache_dir`` its params are also kept there between processes (each
+    cycle is a new process: a CLI run or an Airflow task), under a digest of every input they are
+    built from, so a cycle with a handful of new pages does not spend more on the model than on them.
+    """
+    global _BASE
+    if _BASE is None:
+        _BASE = _cached_base_model(cache_dir) if cache_dir is not None else _build_base_model()
+    return _BASE
+
+
+def _build_base_model() -> Model:
     from pipeline.classify.training import build_base_params
 
     params = build_base_params()
     return Model(params, make_version("base", params))
 
 
-def load_model(db_path: str | Path | None = None, *, con: duckdb.DuckDBPyConnection | None = None) -> Model:
+@lru_cache(maxsize=1)
+def base_inputs_digest() -> str:
+    """A digest of everything the base model is built from: the seeds, this package (code, lexicons,
+    written examples) and the versions of Python and NumPy that fit it."""
+    import sys
+
+    import numpy as np
+
+    from pipeline.classify.seeds import SEEDS_DIR
+
+    digest = hashlib.sha256(f"python {sys.version_info[:2]} numpy {np.__version__}".encode())
+    for root in (SEEDS_DIR, Path(__file__).resolve().parent):
+        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for path in files:
+            digest.update(f"\0{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _cached_base_model(cache_dir: Path) -> Model:
+    path = cache_dir / f"base-model-{base_inputs_digest()}.json"
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        params, version = stored["params"], stored["version"]
+        if make_version("base", params) == version:  # a damaged or edited file is rebuilt
+            return Model(params, version)
+        log.warning("base model cache %s does not match its params: rebuilding it", path)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("base model cache %s unreadable (%s): rebuilding it", path, exc)
+    model = _build_base_model()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": model.version, "params": model.params}), encoding="utf-8")
+        os.replace(tmp, path)  # readers see the whole file or none
+    except OSError as exc:  # a read-only data directory: build it every time, as before
+        log.warning("base model not cached in %s: %s", cache_dir, exc)
+    return model
+
+
+def load_model(
+    db_path: str | Path | None = None,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    cache_dir: Path | None = None,
+) -> Model:
     """The newest model: the latest version in the database's ``models`` table, else the base model.
 
     Pass ``con`` instead of ``db_path`` when the caller already has the database open (DuckDB does
-    not let one process open a file twice with different modes).
+    not let one process open a file twice with different modes); ``cache_dir``: see ``base_model``.
     """
     if con is not None or db_path is not None:
         from pipeline.classify.registry import newest_model, newest_model_from
@@ -202,4 +264,4 @@ def load_model(db_path: str | Path | None = None, *, con: duckdb.DuckDBPyConnect
         stored = newest_model_from(con) if con is not None else newest_model(db_path)  # type: ignore[arg-type]
         if stored is not None:
             return stored
-    return base_model()
+    return base_model(cache_dir)
