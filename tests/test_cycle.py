@@ -206,3 +206,20 @@ def test_an_unchanged_cycle_builds_no_model_and_records_none(sample_settings):
     assert first.model_version.startswith("base-") and second.model_version is None
     versions = query(sample_settings, "select model_version from runs order by finished_at")
     assert versions == [(first.model_version,), (None,)]
+
+
+def test_a_batch_repr_is_short_whatever_it_holds():
+    # asyncio.run() renders the repr of the task that returned the batch (Python 3.11): it must not
+    # render every article's text.
+    from datetime import UTC, datetime
+
+    from pipeline.records import Article
+
+    text = "extorsión " * 2_000
+    article = Article(
+        article_id="a1", url=None, feed="f", guid=None, title="t", summary="s", text=text, author=None,
+        published_at=None, fetched_at=datetime.now(UTC), language="es", extraction_status="ok",
+        extraction_error=None, entry_hash="e", content_hash="c",
+    )  # fmt: skip
+    batch = Batch(articles=[article] * 1_000)
+    assert repr(batch) == "Batch(0 fetches, 1000 articles, 0 classified)"
