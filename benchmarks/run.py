@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             after = web.stats()
             results["unchanged_cycle"]["server"] = {k: after[k] - before[k] for k in after}
             results["f1"] = phases.stored_f1(settings.db_path, served, truth)
+            results["backfill"] = phases.backfill(settings, tree)
 
             order = phases.extracted_pages(batch, len(page_names))
             pages = [
@@ -314,6 +315,19 @@ def report(r: dict[str, Any]) -> str:
             f"feeds: {_counts(unchanged['feeds'])}",
             mark(unchanged["wall_s"] < TARGETS["unchanged_s"]),
         ),
+    ]
+    if r.get("backfill"):
+        back = r["backfill"]
+        ratio = back["pages_per_s"] / first["pages_per_s"] if first["pages_per_s"] else 0.0
+        lines.append(
+            line(
+                "Backfill, every stored article",
+                f"{back['pages_per_s']:.1f} pages/s: {back['selected']:,} articles again ",
+                f"in {back['wall_s']:.1f} s ",
+                f"({_counts(back['statuses'])}; {_counts(back['changes'])}); / first cycle = {ratio:.2f}",
+            )
+        )
+    lines += [
         line(
             "Peak memory (RSS, process tree)",
             f"first cycle {first['peak_rss_mb']:.0f} MB for ",

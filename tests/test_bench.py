@@ -30,12 +30,16 @@ def test_tiny_benchmark_produces_every_figure(tmp_path, capsys):
     assert r["limit"]["pages"] == 12 and r["limit"]["pages_per_s"] > 0
     assert r["cron"]["extracted"] == 12 and r["cron"]["rows"] == 12
     assert r["f1"]["f1"] > 0.9 and r["f1"]["pages"] == r["limit_f1"]["pages"]
+    # The backfill fetches and extracts every stored article again and finds nothing changed.
+    assert r["backfill"]["selected"] == 12 and r["backfill"]["statuses"] == {"ok": 12}
+    assert r["backfill"]["changes"] == {"same": 12} and r["backfill"]["pages_per_s"] > 0
     assert r["bulk_load"]["rows"] == 200 and r["bulk_load"]["articles_upsert_rows_per_s"] > 0
     assert 0 < r["peak_rss_mb"] < 4096
     for ratio in ("end_to_end_vs_limit", "end_to_end_vs_cron"):
         assert r["ratios"][ratio] > 0
     out = capsys.readouterr().out
     assert "First cycle, end to end" in out and "Unchanged cycle" in out and str(written) in out
+    assert "Backfill, every stored article" in out
 
 
 def test_feed_links_are_rewritten_to_the_local_hosts_and_each_link_keeps_one_address():
