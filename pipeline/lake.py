@@ -33,12 +33,12 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 import duckdb
 
+from pipeline import store
 from pipeline.errors import ConfigError, DatabaseBusy, StoreError
 from pipeline.settings import REPO_ROOT, Settings
 
@@ -138,8 +138,6 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
     timeout = settings.db_lock_timeout if timeout is None else timeout
     catalog = _catalog(settings)
     if not catalog.startswith("postgres:"):
-        from pipeline import store
-
         with store._file_lock(store.lock_path(settings.db_path), timeout):
             yield
         return
@@ -225,7 +223,7 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str
         " (version integer not null, name varchar not null, applied_at timestamptz not null)"
     )
     done = {row[0] for row in con.execute("select version from schema_migrations").fetchall()}
-    pending = [p for p in _migration_files(sql_dir) if int(p.name[:3]) not in done]
+    pending = [p for p in store.migration_files(sql_dir) if int(p.name[:3]) not in done]
     stored = dict(
         con.execute(
             "select view_name, comment from duckdb_views() where database_name = ? and not internal", [ALIAS]
@@ -240,37 +238,19 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str
     migrations, views = translate(sql_dir)
     applied = []
     for path, statements in migrations:
-        if path not in pending:
-            continue
-        version = int(path.name[:3])
-        con.execute("begin transaction")
-        try:
-            for statement in statements:
-                con.execute(statement)
-            con.execute(
-                "insert into schema_migrations values (?, ?, ?)", [version, path.stem, datetime.now(UTC)]
-            )
-            con.execute("commit")
-        except duckdb.Error as exc:
-            con.execute("rollback")
-            raise StoreError(f"migration {path.name} failed on the lake: {exc}") from exc
-        applied.append(path.name)
+        if path in pending:
+            store.apply_migration(con, path, statements, " on the lake")
+            applied.append(path.name)
     if stale:
-        con.execute("begin transaction")  # one snapshot for all of them
         try:
-            for name, query in views:  # in an order that creates each after the views it reads
-                if name in stale:
-                    con.execute(f"create or replace view {name} as\n{query}")
-                    con.execute(f"comment on view {name} is {_quote_literal(_fingerprint(query))}")
-            con.execute("commit")
+            with store.transaction(con):  # one snapshot for all of them
+                for name, query in views:  # in an order that creates each after the views it reads
+                    if name in stale:
+                        con.execute(f"create or replace view {name} as\n{query}")
+                        con.execute(f"comment on view {name} is {_quote_literal(_fingerprint(query))}")
         except duckdb.Error as exc:
-            con.execute("rollback")
             raise StoreError(f"views could not be created on the lake: {exc}") from exc
     return applied
-
-
-def _migration_files(sql_dir: Path) -> list[Path]:
-    return sorted((sql_dir / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
 
 
 def _view_files(sql_dir: Path) -> dict[str, str]:
@@ -294,7 +274,7 @@ def translate(sql_dir: Path = SQL_DIR) -> tuple[list[tuple[Path, list[str]]], li
     scratch = duckdb.connect()
     try:
         migrations = []
-        for path in _migration_files(sql_dir):
+        for path in store.migration_files(sql_dir):
             try:
                 statements = lake_statements(path.read_text(encoding="utf-8"), scratch)
             except (duckdb.Error, ValueError) as exc:

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from pipeline import search, stories
 from pipeline.records import Classification, Feed
-from pipeline.store import RunSummary, upsert_feeds
+from pipeline.store import RunSummary, transaction, upsert_feeds
 
 log = logging.getLogger(__name__)
 
@@ -66,44 +66,40 @@ def load_cycle(
     now: datetime,
 ) -> RunSummary:
     """Load one cycle's staged tables in a single transaction and return its summary."""
-    con.execute("begin transaction")
+    for name, table in tables.items():
+        con.register(f"_stage_{name}", table)
     try:
-        for name, table in tables.items():
-            con.register(f"_stage_{name}", table)
-        upsert_feeds(con, feeds, now)
-        _load_feed_states(con)
-        _load_fetches(con, run_id)
-        changed, updated = _load_articles(con, now)
-        _load_sources(con)
-        relevant = classify_articles(con, changed, classifier, now, tables.get("classified"))
-        _after_load(con, changed, now)
-        # A cycle that changed no article used no model: its run records none.
-        idle = not changed and isinstance(classifier, LazyClassifier) and not classifier.built
-        version = None if idle else classifier.version
-        summary = _summarise(con, run_id, len(changed) - updated, updated, relevant, version)
-        first = con.execute("select min(started_at) from _stage_fetches").fetchone()
-        started = (first[0] if first else None) or now
-        con.execute(
-            "insert into runs select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-            " where not exists (select 1 from runs where run_id = ?)",
-            [
-                run_id,
-                started,
-                now,
-                summary.feeds_ok,
-                summary.feeds_failed,
-                summary.items_seen,
-                summary.new_articles,
-                summary.updated_articles,
-                summary.relevant,
-                summary.model_version,
-                run_id,
-            ],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            upsert_feeds(con, feeds, now)
+            _load_feed_states(con)
+            _load_fetches(con, run_id)
+            changed, updated = _load_articles(con, now)
+            _load_sources(con)
+            relevant = classify_articles(con, changed, classifier, now, tables.get("classified"))
+            _after_load(con, changed, now)
+            # A cycle that changed no article used no model: its run records none.
+            idle = not changed and isinstance(classifier, LazyClassifier) and not classifier.built
+            version = None if idle else classifier.version
+            summary = _summarise(con, run_id, len(changed) - updated, updated, relevant, version)
+            first = con.execute("select min(started_at) from _stage_fetches").fetchone()
+            started = (first[0] if first else None) or now
+            con.execute(
+                "insert into runs select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " where not exists (select 1 from runs where run_id = ?)",
+                [
+                    run_id,
+                    started,
+                    now,
+                    summary.feeds_ok,
+                    summary.feeds_failed,
+                    summary.items_seen,
+                    summary.new_articles,
+                    summary.updated_articles,
+                    summary.relevant,
+                    summary.model_version,
+                    run_id,
+                ],
+            )
     finally:
         for name in tables:
             con.unregister(f"_stage_{name}")
@@ -121,18 +117,14 @@ def reload_articles(
     stories and search index follow. No feed, fetch, sighting or ``runs`` row: a backfill is not a
     cycle, and must not look like a successful one to the freshness watchdog.
     """
-    con.execute("begin transaction")
     con.register("_stage_articles", tables["articles"])
     try:
-        changed, _updated = _load_articles(con, now)
-        counts = dict(con.execute("select change, count(*) from _change group by change").fetchall())
-        present = [r[0] for r in con.execute("select article_id from _change").fetchall()]
-        counts["relevant"] = classify_articles(con, present, classifier, now, tables.get("classified"))
-        _after_load(con, changed, now)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            changed, _updated = _load_articles(con, now)
+            counts = dict(con.execute("select change, count(*) from _change group by change").fetchall())
+            present = [r[0] for r in con.execute("select article_id from _change").fetchall()]
+            counts["relevant"] = classify_articles(con, present, classifier, now, tables.get("classified"))
+            _after_load(con, changed, now)
     finally:
         con.unregister("_stage_articles")
     return counts

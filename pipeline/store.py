@@ -160,6 +160,39 @@ def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".lock")
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """What the block writes is committed together at its end, or rolled back on any exception."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def migration_files(sql_dir: Path = SQL_DIR) -> list[Path]:
+    """The numbered migrations, in the order they apply."""
+    return sorted((sql_dir / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
+
+
+def apply_migration(
+    con: duckdb.DuckDBPyConnection, path: Path, statements: Sequence[str], where: str = ""
+) -> None:
+    """Run one migration's statements and record it, in one transaction (StoreError if it fails)."""
+    try:
+        with transaction(con):
+            for statement in statements:
+                con.execute(statement)
+            con.execute(
+                "insert into schema_migrations values (?, ?, ?)",
+                [int(path.name[:3]), path.stem, datetime.now(UTC)],
+            )
+    except duckdb.Error as exc:
+        raise StoreError(f"migration {path.name} failed{where}: {exc}") from exc
+
+
 def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply numbered migrations not applied yet, then (re)create the views. Returns what was applied."""
     con.execute(
@@ -168,21 +201,10 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str
     )
     done = {row[0] for row in con.execute("select version from schema_migrations").fetchall()}
     applied = []
-    for path in sorted((sql_dir / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
-        version = int(path.name[:3])
-        if version in done:
-            continue
-        con.execute("begin transaction")
-        try:
-            con.execute(path.read_text(encoding="utf-8"))
-            con.execute(
-                "insert into schema_migrations values (?, ?, ?)", [version, path.stem, datetime.now(UTC)]
-            )
-            con.execute("commit")
-        except duckdb.Error as exc:
-            con.execute("rollback")
-            raise StoreError(f"migration {path.name} failed: {exc}") from exc
-        applied.append(path.name)
+    for path in migration_files(sql_dir):
+        if int(path.name[:3]) not in done:
+            apply_migration(con, path, [path.read_text(encoding="utf-8")])
+            applied.append(path.name)
     create_views(con, sql_dir)
     return applied
 

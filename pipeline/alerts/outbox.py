@@ -335,8 +335,7 @@ def _record(
 
     Returns the ids given up."""
     given_up = []
-    con.execute("begin transaction")
-    try:
+    with store.transaction(con):
         for alert_id, when in _journal_read(journal):
             con.execute(
                 "update alert_outbox set sent_at = coalesce(sent_at, ?), attempts = attempts + 1,"
@@ -353,10 +352,6 @@ def _record(
                 con.execute("update alert_outbox set given_up_at = ? where alert_id = ?", [now, alert_id])
                 given_up.append(alert_id)
                 log.error("alert %s given up after %d refusals: %s", alert_id, row[0], error)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     journal.unlink(missing_ok=True)
     return given_up
 

@@ -140,9 +140,8 @@ def _writer(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
     with store.writing(settings) as con:
         yield con
         # A new model or new decisions change what the trend views count: bring their facts in step.
-        con.execute("begin")
-        refresh_trends(con, [], datetime.now(UTC))
-        con.execute("commit")
+        with store.transaction(con):
+            refresh_trends(con, [], datetime.now(UTC))
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
