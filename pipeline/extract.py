@@ -147,10 +147,35 @@ def _extractor() -> Any:
     )
 
 
+@functools.cache
+def plain_element_lookup() -> None:
+    """Have trafilatura's HTML parser give every element lxml's plain ``HtmlElement``, chosen in C.
+
+    lxml.html's own lookup calls a Python method each time lxml wraps a node (about 1,750 times a
+    page here) only to give ``<form>``, ``<input>``, ``<select>``, ``<textarea>`` and ``<label>``
+    classes with form-handling properties, which trafilatura and htmldate never use. Measured on the
+    181 shared corpus pages: 11.8 → 10.5 ms a page for ``extract_page``, identical output on all.
+    Set once per process, on the parser object trafilatura parses every page with.
+    """
+    from lxml import etree
+    from lxml import html as lxml_html
+    from trafilatura.utils import HTML_PARSER
+
+    HTML_PARSER.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=lxml_html.HtmlElement,
+            comment=lxml_html.HtmlComment,
+            pi=lxml_html.HtmlProcessingInstruction,
+            entity=lxml_html.HtmlEntity,
+        )
+    )
+
+
 def extract_text(html: str, url: str | None = None) -> str:
     """The main text of a decoded page: ``bare_extraction(html, url=url, **EXTRACT_OPTIONS).text``."""
     import trafilatura  # imported here: worker processes pay for it, the DAG parser never does
 
+    plain_element_lookup()
     options = _extractor()
     options.url = options.source = url  # per page; a worker extracts one page at a time
     doc = trafilatura.bare_extraction(html, options=options)
@@ -168,6 +193,7 @@ def page_metadata(
     from trafilatura import metadata
     from trafilatura.utils import load_html
 
+    plain_element_lookup()
     end = _HEAD_END.search(html, 0, _HEAD_SCAN)
     head = html[: end.start()] if end else html[: 64 * 1024]
     blocks = _JSON_LD.findall(html)[:_MAX_BLOCKS]

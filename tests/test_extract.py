@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from pathlib import Path
 
 import pytest
 
-from pipeline.extract import decode_html, detect_charset, detect_language, extract_page
+from pipeline.extract import (
+    decode_html,
+    detect_charset,
+    detect_language,
+    extract_page,
+    plain_element_lookup,
+)
 from pipeline.localweb import SAMPLE_SITE, sample_site
+
+SHARED_PAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages"
 
 PAGE = (
     "<html><head>{meta}<title>Año</title></head><body><p>Señor Ñandú camina por la acera.</p></body></html>"
@@ -64,3 +74,51 @@ def test_language_detection():
     assert detect_language("La policía detuvo a los extorsionadores de la banda en el distrito") == "es"
     assert detect_language("The police arrested the gang members in the district of the capital") == "en"
     assert detect_language("Lima 2025") is None
+
+
+FORM_PAGE = b"""<html><head><title>Paro de transportistas en Lima</title>
+<meta name="author" content="Rosa Quispe"></head><body>
+<form action="/buscar"><label for="q">Buscar</label><input id="q" name="q" value="extorsi\xc3\xb3n">
+<select name="s"><option>Lima</option></select><textarea name="t">Comente</textarea></form>
+<article><h1>Paro de transportistas en Lima</h1>
+<p>Los transportistas de Lima y Callao anunciaron un paro contra la extorsi\xc3\xb3n y el sicariato
+que sufren las empresas de buses desde hace meses, seg\xc3\xban sus gremios.</p>
+<p>La polic\xc3\xada desplegar\xc3\xa1 patrullajes en los paraderos m\xc3\xa1s afectados del norte de la ciudad.</p>
+<form><input type="submit" value="Suscribirse"></form></article></body></html>"""
+
+
+def _stock_and_plain(bodies: list[bytes]) -> tuple[list, list]:
+    """Every page extracted with lxml.html's own element lookup, then with the plain one."""
+    from lxml import html as lxml_html
+    from trafilatura.utils import HTML_PARSER
+
+    plain_element_lookup()
+    HTML_PARSER.set_element_class_lookup(lxml_html.HtmlElementClassLookup())
+    try:
+        stock = [extract_page(body, "https://diario.example/a") for body in bodies]
+    finally:
+        plain_element_lookup.cache_clear()
+        plain_element_lookup()
+    return stock, [extract_page(body, "https://diario.example/a") for body in bodies]
+
+
+def test_plain_element_lookup_gives_the_same_extraction():
+    site = json.loads(SAMPLE_SITE.read_text(encoding="utf-8"))
+    routes = sample_site("http://127.0.0.1:1")
+    bodies = [FORM_PAGE] + [
+        routes[f"/{outlet['slug']}/{article['slug']}.html"].body
+        for outlet in site["outlets"]
+        for article in outlet["articles"]
+    ]
+    stock, plain = _stock_and_plain(bodies)
+    assert plain == stock
+    assert "paro contra la extorsión" in plain[0].text
+    assert plain[0].author == "Rosa Quispe"
+
+
+@pytest.mark.skipif(not SHARED_PAGES.exists(), reason="../shared/corpus is not present")
+def test_plain_element_lookup_gives_the_same_extraction_on_every_corpus_page():
+    bodies = [gzip.decompress(path.read_bytes()) for path in sorted(SHARED_PAGES.glob("*.html.gz"))]
+    stock, plain = _stock_and_plain(bodies)
+    assert len(plain) > 100
+    assert plain == stock
