@@ -159,8 +159,12 @@ def plain_element_lookup() -> None:
     """
     from lxml import etree
     from lxml import html as lxml_html
-    from trafilatura.utils import HTML_PARSER
 
+    try:
+        from trafilatura.utils import HTML_PARSER
+    except ImportError:  # a trafilatura that keeps its parser elsewhere: slower, the same text
+        log.info("trafilatura.utils.HTML_PARSER is gone: pages parse with lxml.html's own lookup")
+        return
     HTML_PARSER.set_element_class_lookup(
         etree.ElementDefaultClassLookup(
             element=lxml_html.HtmlElement,
