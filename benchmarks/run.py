@@ -176,6 +176,34 @@ def _ratios(r: dict[str, Any]) -> dict[str, float | None]:
             if first["pages_extracted"] and r["limit"]["cpu_ms_per_page"]
             else None
         ),
+        **_ceiling(r),
+    }
+
+
+def _ceiling(r: dict[str, Any]) -> dict[str, float | None]:
+    """The fastest the first cycle could have been with every CPU busy from start to end.
+
+    The pipeline's CPU a page (the whole process tree's, load included) caps its rate at
+    ``cpus × 1000 / ms a page`` however well the work is scheduled; set against the limit and the
+    cron script, it tells how much of a ratio is scheduling (end to end / ceiling) and how much is
+    work done per page (ceiling / limit).
+    """
+    first, cpus = r["first_cycle"], r["meta"]["cpus"] or 1
+    if not first["pages_extracted"] or not first["cpu_s"]:
+        return {"ceiling_pages_per_s": None}
+    ms = first["cpu_s"] * 1000 / first["pages_extracted"]
+    ceiling = cpus * 1000 / ms
+    cron = r.get("cron", {}).get("articles_per_s")
+    limit = r["limit"]["pages_per_s"]
+    return {
+        "cpu_ms_per_page": ms,
+        # The most CPU a page may cost for the targets to be within reach at all.
+        "target_vs_limit_needs_ms": cpus * 1000 / (TARGETS["vs_limit"] * limit) if limit else None,
+        "target_vs_cron_needs_ms": cpus * 1000 / (TARGETS["vs_cron"] * cron) if cron else None,
+        "ceiling_pages_per_s": ceiling,
+        "end_to_end_vs_ceiling": first["pages_per_s"] / ceiling,
+        "ceiling_vs_limit": ceiling / limit if limit else None,
+        "ceiling_vs_cron": ceiling / cron if cron else None,
     }
 
 
@@ -274,6 +302,29 @@ def report(r: dict[str, Any]) -> str:
             f"load {load['cpu_s']:.1f} s",
         ),
         line("  load steps (wall)", seconds(load.get("steps_s", {}))),
+        *(
+            [
+                line(
+                    "  CPU a page, all processes",
+                    f"{ratios['cpu_ms_per_page']:.1f} ms: with all {m['cpus']} CPUs busy throughout, ",
+                    f"at most {ratios['ceiling_pages_per_s']:.1f} pages/s ",
+                    f"(reached {ratios['end_to_end_vs_ceiling']:.2f} of it; it is ",
+                    f"{ratios['ceiling_vs_limit']:.2f} of the limit",
+                    f", {ratios['ceiling_vs_cron']:.2f}x cron)" if ratios.get("ceiling_vs_cron") else ")",
+                ),
+                line(
+                    "  what the targets need",
+                    f"at most {ratios['target_vs_limit_needs_ms']:.1f} ms a page ",
+                    f"({TARGETS['vs_limit']} of the limit)",
+                    f", {ratios['target_vs_cron_needs_ms']:.1f} ms ({TARGETS['vs_cron']:g}x cron)"
+                    if ratios.get("target_vs_cron_needs_ms")
+                    else "",
+                    f"; trafilatura alone takes {limit['cpu_ms_per_page']:.1f} ms of it",
+                ),
+            ]
+            if ratios.get("ceiling_pages_per_s")
+            else []
+        ),
         line(
             "  without stories, search upkeep",
             f"{lean:.1f} pages/s; / limit = {lean_limit:.2f}",

@@ -37,9 +37,14 @@ def test_tiny_benchmark_produces_every_figure(tmp_path, capsys):
     assert 0 < r["peak_rss_mb"] < 4096
     for ratio in ("end_to_end_vs_limit", "end_to_end_vs_cron"):
         assert r["ratios"][ratio] > 0
+    # The ceiling: the rate the cycle's CPU a page allows with every CPU busy.
+    ratios = r["ratios"]
+    assert ratios["cpu_ms_per_page"] == first["cpu_s"] * 1000 / first["pages_extracted"]
+    assert ratios["ceiling_pages_per_s"] > 0 and ratios["end_to_end_vs_ceiling"] > 0
+    assert ratios["target_vs_limit_needs_ms"] > 0 and ratios["target_vs_cron_needs_ms"] > 0
     out = capsys.readouterr().out
     assert "First cycle, end to end" in out and "Unchanged cycle" in out and str(written) in out
-    assert "Backfill, every stored article" in out
+    assert "Backfill, every stored article" in out and "what the targets need" in out
 
 
 def test_feed_links_are_rewritten_to_the_local_hosts_and_each_link_keeps_one_address():
