@@ -170,12 +170,6 @@ def _ratios(r: dict[str, Any]) -> dict[str, float | None]:
         "without_stories_and_search_pages_per_s": lean,
         "without_stories_and_search_vs_limit": lean / limit if limit else None,
         "without_stories_and_search_vs_cron": lean / cron if cron else None,
-        # CPU the whole first cycle spent per page, over what trafilatura alone spends per page.
-        "cpu_per_page_vs_limit": (
-            first["cpu_s"] * 1000 / first["pages_extracted"] / r["limit"]["cpu_ms_per_page"]
-            if first["pages_extracted"] and r["limit"]["cpu_ms_per_page"]
-            else None
-        ),
         **_ceiling(r),
     }
 
@@ -190,13 +184,15 @@ def _ceiling(r: dict[str, Any]) -> dict[str, float | None]:
     """
     first, cpus = r["first_cycle"], r["meta"]["cpus"] or 1
     if not first["pages_extracted"] or not first["cpu_s"]:
-        return {"ceiling_pages_per_s": None}
+        return {"cpu_per_page_vs_limit": None, "ceiling_pages_per_s": None}
     ms = first["cpu_s"] * 1000 / first["pages_extracted"]
     ceiling = cpus * 1000 / ms
     cron = r.get("cron", {}).get("articles_per_s")
-    limit = r["limit"]["pages_per_s"]
+    limit, limit_ms = r["limit"]["pages_per_s"], r["limit"]["cpu_ms_per_page"]
     return {
         "cpu_ms_per_page": ms,
+        # CPU the whole first cycle spent per page, over what trafilatura alone spends per page.
+        "cpu_per_page_vs_limit": ms / limit_ms if limit_ms else None,
         # The most CPU a page may cost for the targets to be within reach at all.
         "target_vs_limit_needs_ms": cpus * 1000 / (TARGETS["vs_limit"] * limit) if limit else None,
         "target_vs_cron_needs_ms": cpus * 1000 / (TARGETS["vs_cron"] * cron) if cron else None,
@@ -278,6 +274,27 @@ def report(r: dict[str, Any]) -> str:
     def seconds(steps: dict[str, float]) -> str:
         return ", ".join(f"{name.strip('_')} {value:.2f} s" for name, value in steps.items())
 
+    ceiling_lines = []
+    if ratios.get("ceiling_pages_per_s"):
+        ceiling_lines = [
+            line(
+                "  CPU a page, all processes",
+                f"{ratios['cpu_ms_per_page']:.1f} ms: with all {m['cpus']} CPUs busy throughout, ",
+                f"at most {ratios['ceiling_pages_per_s']:.1f} pages/s ",
+                f"(reached {ratios['end_to_end_vs_ceiling']:.2f} of it; it is ",
+                f"{ratios['ceiling_vs_limit']:.2f} of the limit",
+                f", {ratios['ceiling_vs_cron']:.2f}x cron)" if ratios.get("ceiling_vs_cron") else ")",
+            ),
+            line(
+                "  what the targets need",
+                f"at most {ratios['target_vs_limit_needs_ms']:.1f} ms a page ",
+                f"({TARGETS['vs_limit']} of the limit)",
+                f", {ratios['target_vs_cron_needs_ms']:.1f} ms ({TARGETS['vs_cron']:g}x cron)"
+                if ratios.get("target_vs_cron_needs_ms")
+                else "",
+                f"; trafilatura alone takes {limit['cpu_ms_per_page']:.1f} ms of it",
+            ),
+        ]
     lines = [
         f"Vigía benchmark {m['when']}, commit {m['commit']}, {m['mode']}: {m['corpus']} corpus, "
         f"{m['feeds_served']} feeds, {m['pages']} pages; {m['cpus']} CPUs, {m['workers']} workers, "
@@ -302,29 +319,7 @@ def report(r: dict[str, Any]) -> str:
             f"load {load['cpu_s']:.1f} s",
         ),
         line("  load steps (wall)", seconds(load.get("steps_s", {}))),
-        *(
-            [
-                line(
-                    "  CPU a page, all processes",
-                    f"{ratios['cpu_ms_per_page']:.1f} ms: with all {m['cpus']} CPUs busy throughout, ",
-                    f"at most {ratios['ceiling_pages_per_s']:.1f} pages/s ",
-                    f"(reached {ratios['end_to_end_vs_ceiling']:.2f} of it; it is ",
-                    f"{ratios['ceiling_vs_limit']:.2f} of the limit",
-                    f", {ratios['ceiling_vs_cron']:.2f}x cron)" if ratios.get("ceiling_vs_cron") else ")",
-                ),
-                line(
-                    "  what the targets need",
-                    f"at most {ratios['target_vs_limit_needs_ms']:.1f} ms a page ",
-                    f"({TARGETS['vs_limit']} of the limit)",
-                    f", {ratios['target_vs_cron_needs_ms']:.1f} ms ({TARGETS['vs_cron']:g}x cron)"
-                    if ratios.get("target_vs_cron_needs_ms")
-                    else "",
-                    f"; trafilatura alone takes {limit['cpu_ms_per_page']:.1f} ms of it",
-                ),
-            ]
-            if ratios.get("ceiling_pages_per_s")
-            else []
-        ),
+        *ceiling_lines,
         line(
             "  without stories, search upkeep",
             f"{lean:.1f} pages/s; / limit = {lean_limit:.2f}",
