@@ -12,6 +12,12 @@ export UV_PYTHON_DOWNLOADS := never
 ROOT := $(CURDIR)
 export VIGIA_FEEDS ?= $(ROOT)/feeds.toml
 export VIGIA_DB ?= $(ROOT)/data/vigia.duckdb
+# Which database `make sql` and `make report` read: DB=demo for the demo's, DB=path/to/file.duckdb
+# for another; by default the pipeline's (or the demo's, until a cycle has run).
+DB ?=
+DB_FLAG := $(if $(DB),--db $(DB))
+# The report's period: FROM=2026-11-01 TO=2026-11-30 (Peru days; default the last 30 days).
+REPORT_FLAGS := $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 .PHONY: help venv run once demo test sql report bench lint clean
 
@@ -20,8 +26,8 @@ help:
 	@echo "make test   run the whole test suite"
 	@echo "make once   run one cycle from the command line (no scheduler)"
 	@echo "make demo   offline demo: serve the sample sites on 127.0.0.1, one cycle, print a trend query"
-	@echo "make sql    open a read-only SQL shell on the analyst copy of the database"
-	@echo "make report write the 30-day chart (PNG + HTML) under data/report/"
+	@echo "make sql    the DuckDB shell, read-only, on the analyst copy (DB=demo: the demo's database)"
+	@echo "make report the HTML report of the last 30 days under data/report/ (DB=demo, FROM=, TO=)"
 	@echo "make bench  run the benchmark (figures printed and written to bench-results/)"
 	@echo "make lint   ruff and mypy"
 
@@ -49,10 +55,10 @@ test: venv
 	$(PY) -m pytest
 
 sql: venv
-	$(PY) -m pipeline sql
+	@$(PY) -m pipeline sql $(DB_FLAG)
 
 report: venv
-	$(PY) -m pipeline report
+	$(PY) -m pipeline report $(DB_FLAG) $(REPORT_FLAGS)
 
 bench: venv
 	$(PY) -m benchmarks.run

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import importlib.util
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -36,7 +39,10 @@ from pipeline.settings import LIMA, Settings
 log = logging.getLogger(__name__)
 
 LABELS = ("relevant", "not_relevant", "ambiguous")  # the check constraint of labels.label
-DB_HELP = "the pipeline's DuckDB file (default data/vigia.duckdb, or $VIGIA_DB); its analyst copy is read"
+DB_HELP = (
+    "the pipeline's DuckDB file (default data/vigia.duckdb, or $VIGIA_DB; `demo` for the demo's);"
+    " its analyst copy is read"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -90,14 +96,44 @@ def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection
     else:
         path = settings.analyst_db
         if not path.exists():
-            raise StoreError(
-                f"no analyst copy at {path}: run a cycle (python -m pipeline run) or python -m pipeline init"
-            )
+            raise StoreError(f"no analyst copy at {path}: {NO_DATA_HINT}")
         con = duckdb.connect(str(path), read_only=True)
     try:
         yield con
     finally:
         con.close()
+
+
+NO_DATA_HINT = (
+    "`make demo` builds an offline demo database (then `make sql DB=demo`); "
+    "`make once` or `make run` collect the configured feeds"
+)
+
+
+def demo_db(settings: Settings) -> Path:
+    """Where ``python -m pipeline demo`` puts its database by default: ``<data dir>/demo/demo.duckdb``."""
+    return settings.db_path.parent / "demo" / "demo.duckdb"
+
+
+def analyst_settings(args: argparse.Namespace) -> Settings:
+    """The settings of a reading command. ``--db demo`` names the demo's database; with no
+    ``--db`` and nothing collected yet, the demo's is read when there is one (saying so), so
+    every command works right after ``make demo``."""
+    if getattr(args, "db", None) == Path("demo"):
+        args.db = None
+        settings = settings_from_args(args)
+        return dataclasses.replace(settings, db_path=demo_db(settings), analyst_db_path=None)
+    settings = settings_from_args(args)
+    if settings.store != "duckdb" or getattr(args, "db", None) is not None or settings.analyst_db.exists():
+        return settings
+    demo = dataclasses.replace(settings, db_path=demo_db(settings), analyst_db_path=None)
+    if demo.analyst_db.exists():
+        print(
+            f"nothing collected yet at {settings.db_path}: reading the demo database {demo.db_path}",
+            file=sys.stderr,
+        )
+        return demo
+    return settings
 
 
 # ---------------------------------------------------------------- search
@@ -108,7 +144,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    with analyst_connection(settings_from_args(args)) as con:
+    with analyst_connection(analyst_settings(args)) as con:
         hits = search(con, args.query, args.limit)
     if not hits:
         print(f"no article matches {args.query!r}")
@@ -127,7 +163,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.report import write_report
 
-    settings = settings_from_args(args)
+    settings = analyst_settings(args)
     out = args.out or settings.db_path.parent / "report"
     with analyst_connection(settings) as con:
         png, page = write_report(con, out, days=args.days)
@@ -139,27 +175,62 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
     if args.write:
+        settings = settings_from_args(args)
         if args.command is None:
             raise ConfigError("--write needs the statements in -c (an interactive shell never writes)")
         return write_statements(settings, args.command, sys.stdout)
+    settings = analyst_settings(args)
     if args.command is not None:
         with analyst_connection(settings) as con:
             return run_statements(con, args.command, sys.stdout)
     cli = duckdb_cli()
     if cli is not None and settings.store == "duckdb":
-        if not settings.analyst_db.exists():
-            raise StoreError(
-                f"no analyst copy at {settings.analyst_db}: run a cycle or python -m pipeline init"
-            )
-        print(
-            f"{settings.analyst_db} (read-only; reconnect with .open -readonly to see newer loads)",
-            file=sys.stderr,
-        )
-        return subprocess.call([cli, "-readonly", str(settings.analyst_db)])
+        return official_shell(cli, settings, exports_dir(args))
     with analyst_connection(settings) as con:
         return repl(con)
+
+
+def exports_dir(args: argparse.Namespace) -> Path:
+    """The one directory a read-only session may write files to (``COPY ... TO``): ``exports/``
+    beside the pipeline's database (``data/exports``), also when the demo's is read; beside the
+    file ``--db`` names otherwise."""
+    db = getattr(args, "db", None)
+    if db is None or db == Path("demo"):
+        db = Settings.from_env().db_path
+    return db.parent.resolve() / "exports"
+
+
+def shell_init(exports: Path) -> str:
+    """The statements the official shell runs before the analyst's: the same locks as every
+    read-only session. Files can be read and written only under ``exports_dir`` (so
+    ``copy (...) to 'data/exports/x.csv'`` works, reading /etc/passwd or attaching the pipeline's
+    own database does not), extensions cannot be installed, and no setting can be changed back."""
+    quoted = str(exports).replace("'", "''")
+    return (
+        f"set allowed_directories = ['{quoted}/'];\n"
+        "set autoinstall_known_extensions = false;\n"
+        "set enable_external_access = false;\n"
+        "set lock_configuration = true;\n"
+    )
+
+
+def official_shell(cli: str, settings: Settings, exports: Path) -> int:
+    """Run the DuckDB shell on the analyst copy, read-only and locked (see ``shell_init``)."""
+    import tempfile
+
+    if not settings.analyst_db.exists():
+        raise StoreError(f"no analyst copy at {settings.analyst_db}: {NO_DATA_HINT}")
+    exports.mkdir(parents=True, exist_ok=True)
+    print(
+        f"{settings.analyst_db}: read-only, a snapshot of the last load (leave with .quit and run"
+        f" `make sql` again to see newer loads). Exports go to {exports}/.",
+        file=sys.stderr,
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix="vigia-shell-", encoding="utf-8") as init:
+        init.write(shell_init(exports))
+        init.flush()
+        return subprocess.call([cli, "-readonly", "-init", init.name, str(settings.analyst_db)])
 
 
 def write_statements(settings: Settings, text: str, out: TextIO) -> int:
@@ -201,19 +272,28 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def duckdb_cli() -> str | None:
-    """The official DuckDB shell, if installed and of the same version as the library (a newer
-    shell would upgrade nothing read-only, but an older one cannot read newer files)."""
-    path = shutil.which("duckdb")
-    if path is None:
-        return None
-    try:
-        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if f"v{duckdb.__version__}" not in version:
+    """The official DuckDB shell of the library's version: the binary the locked ``duckdb-cli``
+    package ships (run directly: its ``duckdb`` launcher adds a setting that a locked
+    configuration refuses), else a ``duckdb`` on the PATH. An older shell cannot read newer
+    files, so any other version is ignored."""
+    candidates = []
+    spec = importlib.util.find_spec("duckdb_cli")
+    if spec is not None and spec.origin is not None:
+        candidates.append(str(Path(spec.origin).parent / "duckdb"))
+    on_path = shutil.which("duckdb")
+    if on_path is not None:
+        candidates.append(on_path)
+    for path in candidates:
+        if not os.access(path, os.X_OK):
+            continue
+        try:
+            version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if f"v{duckdb.__version__}" in version:
+            return path
         log.info("ignoring %s: %s is not DuckDB v%s", path, version.strip(), duckdb.__version__)
-        return None
-    return path
+    return None
 
 
 def run_statements(con: duckdb.DuckDBPyConnection, text: str, out: TextIO) -> int:

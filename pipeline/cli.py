@@ -50,6 +50,15 @@ order by day desc, stories desc, topic
 limit 12
 """
 
+DEMO_NEXT = """
+What to try next (the demo's database, read-only):
+  make sql DB=demo            the DuckDB shell: select * from stories; .tables; .mode csv; .quit
+  make report DB=demo         the HTML report, written to {report}
+  .venv/bin/python -m pipeline search '"estado de emergencia" OR extors*' --db demo
+  .venv/bin/python -m pipeline sql --db demo -c "select * from period_changes where dimension = 'topic'"
+Until a real cycle runs (make once, make run), `make sql` and `make report` read this demo too.
+"""
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Serve the sample sites on 127.0.0.1, run one cycle into a demo database, show a trend query."""
@@ -60,7 +69,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.ingest import run_once
     from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site
 
-    directory = args.dir
+    directory = args.dir or Settings.from_env().db_path.parent / "demo"
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "demo.duckdb"
     for old in directory.glob("demo.*"):
@@ -83,6 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         con.close()
     print(f"demo database: {db} (analyst copy {settings.analyst_db})")
+    print(DEMO_NEXT.format(report=db.parent / "report" / "report.html"))
     return 0
 
 
@@ -103,7 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", help="offline demo: sample sites on 127.0.0.1, one cycle, a trend query")
-    demo.add_argument("--dir", type=Path, default=Path("data/demo"), help="where the demo database goes")
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        help="where the demo database goes (default: demo/ beside the database, data/demo)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     for module in COMMAND_MODULES:
