@@ -15,20 +15,39 @@
 --                  deviation robustly; the floor of 1 story keeps a quiet series from spiking on 2)
 --   robust_z     = (stories - expected) / spread
 -- A spike is   robust_z >= 3.5   and   stories >= 3   and   outlets >= 3 distinct outlets that day
--- (so one outlet's series of follow-ups is not a spike)   and   at least 14 days of history since
--- the first load (a new database has no baseline).
+-- (so one outlet's series of follow-ups is not a spike).
 -- 3.5 is Iglewicz and Hoaglin's cut-off for outliers by the MAD-based modified z-score.
+--
+-- The baseline comes from the articles' own event days, so spikes work from the first cycle (which
+-- loads the days or weeks of history the feeds still carry). A feed reaches back as far as its
+-- last few dozen items: a busy outlet's feed covers a day, a slow one's weeks, so the archive's
+-- earliest days are thin and would make any day look like a spike. The baseline therefore starts
+-- on the first day that holds at least half the median daily volume (all articles, `volume`) of
+-- the last 14 days; `baseline_days` counts the days of baseline a row had (up to 28) and
+-- `baseline_ok` is true from 14 days on. A row with baseline_ok false is a spike measured against
+-- too short a history: shown, but not alerted.
 --
 -- Columns: day, dimension ('topic' | 'department'), key (topic id | ubigeo), name (topic id |
 --          department name), stories, articles, outlets, expected, median_28d, median_dow, mad_28d,
---          robust_z.
+--          robust_z, baseline_days, baseline_ok.
 
-with bounds as (
+with daily_volume as (
+    select day, sum(articles) as articles from volume group by day
+),
+
+normal_volume as (
+    select median(articles) as articles
+    from daily_volume
+    where day > timezone('America/Lima', now())::date - 14
+),
+
+bounds as (
     select
-        timezone('America/Lima', min(first_seen_at))::date as first_day,  -- collecting since
+        -- the first day the archive covers fully enough to be a baseline
+        (select min(v.day) from daily_volume v, normal_volume n where v.articles >= 0.5 * n.articles)
+            as first_day,
         timezone('America/Lima', now())::date - 89 as first_scored_day,
         timezone('America/Lima', now())::date as today
-    from articles
 ),
 
 series_start as (
@@ -104,10 +123,11 @@ final as (
         median_28d,
         median_dow,
         mad_28d,
-        round((stories - expected) / spread, 2) as robust_z
+        round((stories - expected) / spread, 2) as robust_z,
+        least(history_days, 28) as baseline_days,
+        history_days >= 14 as baseline_ok
     from scored
     where day >= (select first_scored_day from bounds)
-      and history_days >= 14
       and stories >= 3
       and outlets >= 3
       and (stories - expected) / spread >= 3.5
