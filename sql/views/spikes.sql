@@ -22,8 +22,8 @@
 -- loads the days or weeks of history the feeds still carry). A feed reaches back as far as its
 -- last few dozen items: a busy outlet's feed covers a day, a slow one's weeks, so the archive's
 -- earliest days are thin and would make any day look like a spike. The baseline therefore starts
--- on the first day that holds at least half the median daily volume (all articles, `volume`) of
--- the last 14 days; `baseline_days` counts the days of baseline a row had (up to 28) and
+-- on the first day that holds at least half a normal day's articles (all of them, `volume`; normal:
+-- the median of the three days before today); `baseline_days` counts the days of baseline a row had (up to 28) and
 -- `baseline_ok` is true from 14 days on. A row with baseline_ok false is a spike measured against
 -- too short a history: shown, but not alerted.
 --
@@ -36,9 +36,10 @@ with daily_volume as (
 ),
 
 normal_volume as (
+    -- the three days before today: complete days, even in a first cycle's archive
     select median(articles) as articles
     from daily_volume
-    where day > timezone('America/Lima', now())::date - 14
+    where day between timezone('America/Lima', now())::date - 3 and timezone('America/Lima', now())::date - 1
 ),
 
 bounds as (
