@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -46,12 +49,29 @@ DB_HELP = (
 
 
 def register(subparsers: Any) -> None:
-    search = subparsers.add_parser("search", help="full-text search of titles and texts, best matches first")
-    search.add_argument(
-        "query", help='words to look for, e.g. "extorsión transportistas" (accents and case ignored)'
+    search = subparsers.add_parser(
+        "search",
+        help="full-text search of titles and texts, best matches first",
+        description="Query: words (all required; their Spanish/English forms match: extorsionadores"
+        ' finds extorsión), "a phrase", prefix*, OR, NOT word or -word, parentheses. Accents and case'
+        " are ignored.",
     )
+    search.add_argument("query", help="e.g. '\"tren de aragua\" OR (extors* -fútbol)'")
     search.add_argument("--db", type=Path, help=DB_HELP)
     search.add_argument("--limit", type=int, default=20, help="how many articles to show (default 20)")
+    search.add_argument("--since", type=_day, help="first Peru day, YYYY-MM-DD (event time)")
+    search.add_argument("--until", type=_day, help="last Peru day, YYYY-MM-DD, included")
+    search.add_argument(
+        "--relevant",
+        action=argparse.BooleanOptionalAction,
+        help="only what the current model finds relevant (--no-relevant: only the rest)",
+    )
+    search.add_argument("--topic", help="a topic id, e.g. extortion")
+    search.add_argument("--department", help='a department, by name ("La Libertad") or ubigeo (13)')
+    search.add_argument("--outlet", help="an outlet (site, e.g. rpp.pe) or a feed name")
+    search.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output (default table)"
+    )
     search.set_defaults(func=cmd_search)
 
     report = subparsers.add_parser(
@@ -139,22 +159,70 @@ def analyst_settings(args: argparse.Namespace) -> Settings:
 # ---------------------------------------------------------------- search
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD") from exc
+
+
+SEARCH_COLUMNS = ("rank", "score", "day", "outlet", "title", "url", "relevant", "topics", "departments")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from pipeline.search import search
 
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
     with analyst_connection(analyst_settings(args)) as con:
-        hits = search(con, args.query, args.limit)
+        hits = search(
+            con,
+            args.query,
+            args.limit,
+            since=args.since,
+            until=args.until,
+            relevant=args.relevant,
+            topic=args.topic,
+            department=args.department,
+            outlet=args.outlet,
+        )
+    if args.format == "json":
+        json.dump(
+            [
+                {k: _plain(hit[k]) for k in (*SEARCH_COLUMNS, "article_id", "story_id", "event_at")}
+                for hit in hits
+            ],
+            sys.stdout,
+            ensure_ascii=False,
+            indent=1,
+        )
+        print()
+        return 0
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(SEARCH_COLUMNS)
+        for hit in hits:
+            writer.writerow(
+                ["|".join(v) if isinstance(v, list) else v for v in (_plain(hit[k]) for k in SEARCH_COLUMNS)]
+            )
+        return 0
     if not hits:
         print(f"no article matches {args.query!r}")
         return 0
     print(f"{'':>3}  {'score':>6}  {'Lima time':16}  outlet: title")
     for hit in hits:
         when = hit["event_at"].astimezone(LIMA).strftime("%Y-%m-%d %H:%M") if hit["event_at"] else "?"
-        print(f"{hit['rank']:>3}. {hit['score']:6.2f}  {when}  {hit['feed']}: {hit['title']}")
+        mark = "" if hit["relevant"] else "  (not relevant)"
+        print(f"{hit['rank']:>3}. {hit['score']:6.2f}  {when}  {hit['outlet']}: {hit['title']}{mark}")
         print(f"     {hit['url'] or hit['article_id']}")
     return 0
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON and CSV hold it: days and times as ISO text, null lists as empty ones."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 # ---------------------------------------------------------------- report
