@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -170,19 +172,56 @@ def test_the_fallback_shell_reads_statements_until_quit(loaded):
     assert "error:" in text and text.count("┌") == 2  # .quit stopped before the last statement
 
 
-def test_the_official_duckdb_shell_is_used_when_its_version_matches(loaded, tmp_path, monkeypatch):
+def _shell(settings, script: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m pipeline sql`` as `make sql` runs it, with the analyst typing ``script``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "sql", "--db", str(settings.db_path), *args],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=settings.db_path.parent,
+        env=env,
+    )
+
+
+def test_make_sql_is_the_official_duckdb_shell_read_only_and_locked(loaded):
+    cli = analysis_cli.duckdb_cli()
+    assert cli is not None and cli.endswith("duckdb_cli/duckdb")  # the locked duckdb-cli package's
+    run = _shell(
+        loaded,
+        "select count(*) as n from articles;\n"
+        ".mode csv\n"
+        "select title from stories order by title limit 1;\n"
+        ".tables\n"
+        "copy (select title, url from relevant_articles) to 'exports/relevant.csv';\n"
+        "copy (select * from daily_counts) to 'exports/daily.parquet' (format parquet);\n",
+    )
+    assert run.returncode == 0, run.stderr
+    assert "12" in run.stdout and "title" in run.stdout and "daily_counts" in run.stdout
+    exports = loaded.db_path.parent / "exports"
+    assert (exports / "relevant.csv").read_text().startswith("title,url")
+    assert (exports / "daily.parquet").stat().st_size > 0
+    for statement, refusal in [
+        ("select * from read_text('/etc/passwd');", "disabled by configuration"),
+        (f"attach '{loaded.db_path}' as main_db;", "disabled by configuration"),
+        ("copy articles to '/tmp/vigia-articles.csv';", "disabled by configuration"),
+        ("set enable_external_access = true;", "configuration has been locked"),
+        ("delete from articles;", "read-only"),
+    ]:
+        run = _shell(loaded, statement + "\n")
+        assert refusal in run.stdout + run.stderr, statement
+    assert not os.path.exists("/tmp/vigia-articles.csv")
+    with duckdb.connect(str(loaded.analyst_db), read_only=True) as con:
+        assert con.execute("select count(*) from articles").fetchone()[0] == 12
+
+
+def test_an_older_duckdb_on_the_path_is_never_used(loaded, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    calls = tmp_path / "calls"
     fake = bin_dir / "duckdb"
-    fake.write_text(
-        f'#!/bin/sh\nif [ "$1" = --version ]; then echo "v{duckdb.__version__} abc"; exit 0; fi\n'
-        f'echo "$@" > {calls}\n'
-    )
+    fake.write_text('#!/bin/sh\necho "v0.9.0 old"\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    assert analysis_cli.duckdb_cli() == str(fake)
-    assert main(["sql", "--db", str(loaded.db_path)]) == 0
-    assert calls.read_text().split() == ["-readonly", str(loaded.analyst_db)]
-    fake.write_text('#!/bin/sh\necho "v0.9.0 old"\n')
-    assert analysis_cli.duckdb_cli() is None  # an older shell may not read this file
+    assert analysis_cli.duckdb_cli() != str(fake)  # an older shell may not read this file

@@ -48,6 +48,7 @@ class Item:
     places: tuple[str, ...] = ()  # ubigeo codes
     relevant: bool = True
     slug: str | None = None
+    language: str = "es"
 
     @property
     def url(self) -> str:
@@ -142,7 +143,7 @@ def article_of(item: Item, now: datetime) -> Article:
         author=None,
         published_at=item.published,
         fetched_at=now,
-        language="es",
+        language=item.language,
         extraction_status="ok",
         extraction_error=None,
         entry_hash=content,

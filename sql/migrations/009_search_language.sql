@@ -126,11 +126,12 @@ word_atoms as (
 
 known_stems as (
     -- the stems of the query's words that the index holds, their families; a word no article
-    -- contains is looked up by its singular (operaciones → operacion) as well
+    -- contains is looked up by its singular or plural as well (operaciones → operacion)
     select w.atom, t.stem
     from word_atoms w
-    join search_terms t
-        on t.term in (w.word, regexp_replace(w.word, 's$', ''), regexp_replace(w.word, 'es$', ''))
+    join search_terms t on t.term in (
+        w.word, regexp_replace(w.word, 's$', ''), regexp_replace(w.word, 'es$', ''), w.word || 's', w.word || 'es'
+    )
     where t.stem is not null
     union
     select atom, unnest(stems) as stem from word_atoms
