@@ -75,13 +75,16 @@ def register(subparsers: Any) -> None:
     search.set_defaults(func=cmd_search)
 
     report = subparsers.add_parser(
-        "report", help="chart of the last 30 days of stories by topic and department"
+        "report",
+        help="one self-contained HTML report of a period's stories (charts, map, top stories)",
     )
     report.add_argument("--db", type=Path, help=DB_HELP)
+    report.add_argument("--out", type=Path, help="directory for report.html (default data/report)")
+    report.add_argument("--from", dest="start", type=_day, help="first Peru day, YYYY-MM-DD")
+    report.add_argument("--to", dest="end", type=_day, help="last Peru day, YYYY-MM-DD (default today)")
     report.add_argument(
-        "--out", type=Path, help="directory for report.png and report.html (default data/report)"
+        "--days", type=int, default=30, help="the period's length when --from is not given (default 30)"
     )
-    report.add_argument("--days", type=int, default=30, help="days to chart, ending today (default 30)")
     report.set_defaults(func=cmd_report)
 
     sql = subparsers.add_parser("sql", help="a read-only SQL shell on the analyst copy of the database")
@@ -231,11 +234,15 @@ def _plain(value: Any) -> Any:
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.report import write_report
 
+    if args.days < 1:
+        raise ConfigError("--days must be at least 1")
+    if args.start and args.end and args.start > args.end:
+        raise ConfigError(f"--from {args.start} is after --to {args.end}")
     settings = analyst_settings(args)
     out = args.out or settings.db_path.parent / "report"
     with analyst_connection(settings) as con:
-        png, page = write_report(con, out, days=args.days)
-    print(f"wrote {png} and {page}")
+        page = write_report(con, out, args.start, args.end, args.days, settings.language)
+    print(f"wrote {page}")
     return 0
 
 

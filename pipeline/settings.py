@@ -104,6 +104,9 @@ class Settings:
     alert_max_attempts: int = 5  # tries of a message the server rejects (5xx); outages never count
     task_retries: int | None = None  # every Vigía task's retries (0 in tests); None: each DAG's own
 
+    # What Vigía writes for people (the HTML report, the digest email): es | en
+    language: str = "es"
+
     @property
     def analyst_db(self) -> Path:
         if self.analyst_db_path is not None:
@@ -139,6 +142,8 @@ class Settings:
             values["staging_dir"] = Path(env["VIGIA_STAGING"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
+        if settings.language not in ("es", "en"):
+            raise ConfigError(f"VIGIA_LANGUAGE must be 'es' or 'en', not {settings.language!r}")
         if settings.store not in ("duckdb", "ducklake"):
             raise ConfigError(f"VIGIA_STORE must be 'duckdb' or 'ducklake', not {settings.store!r}")
         return settings
