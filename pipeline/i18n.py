@@ -71,14 +71,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "new": {"es": "nuevo", "en": "new"},
     # the digest
     "digest_heading": {
-        "es": "{total} {stories_word} relevantes nuevas — {when} (Lima)",
-        "en": "{total} new relevant {stories_word} — {when} (Lima)",
+        "es": "{total} {stories_word} — {when} (Lima)",
+        "en": "{total} {stories_word} — {when} (Lima)",
     },
-    "story_one": {"es": "historia", "en": "story"},
-    "story_many": {"es": "historias", "en": "stories"},
+    "story_one": {"es": "historia relevante nueva", "en": "new relevant story"},
+    "story_many": {"es": "historias relevantes nuevas", "en": "new relevant stories"},
     "digest_subject": {
-        "es": "Vigía: {total} {stories_word} relevantes nuevas · {topic} · {title}",
-        "en": "Vigía: {total} new relevant {stories_word} · {topic} · {title}",
+        "es": "Vigía: {total} {stories_word} · {topic} · {title}",
+        "en": "Vigía: {total} {stories_word} · {topic} · {title}",
     },
     "digest_summary": {
         "es": "En resumen: {parts}.",

@@ -184,7 +184,7 @@ def test_one_digest_with_escaped_html_text_part_and_inline_chart(settings, mail)
     assert sorted(got.rcpt_tos) == ["ana@example.org", "luis@example.org"]
     msg = got.message
     relevant = rows(settings, "select count(distinct story_id) from relevant_articles")[0][0]
-    assert msg["Subject"].startswith(f"Vigía: {relevant} new relevant stories · ")
+    assert msg["Subject"].startswith(f"Vigía: {relevant} historias relevantes nuevas · ")  # VIGIA_LANGUAGE=es
     assert msg["Auto-Submitted"] == "auto-generated"
 
     html_part = got.part("text/html").get_content()
@@ -194,8 +194,8 @@ def test_one_digest_with_escaped_html_text_part_and_inline_chart(settings, mail)
     text = got.part("text/plain").get_content()
     assert "Extorsionadores <b>balean</b> combi en Callao" in text  # plain text shows it as it is
     # Grouped by topic, then department; every story with its outlets, links, time and score.
-    assert "== Extortion and protection rackets" in text and "-- La Libertad --" in text
-    assert "score 1.00" in text and "(Lima)" in text and "diario-sur: http://127.0.0.1:" in text
+    assert "== Extorsión y cobro de cupos" in text and "-- La Libertad --" in text
+    assert "puntaje 1.00" in text and "(Lima)" in text and "diario-sur: http://127.0.0.1:" in text
     # The chart is inline: the HTML points at the Content-ID of the PNG part.
     png = got.part("image/png")
     assert png["Content-ID"] == "<trend-chart@vigia>" and 'src="cid:trend-chart@vigia"' in html_part
@@ -222,7 +222,7 @@ def test_the_hostile_title_yields_one_clean_subject_and_no_extra_recipient(setti
     subject = got.message["Subject"]
     assert "\r" not in subject and "\n" not in subject
     assert subject.startswith(
-        "Vigía: 1 new relevant story · Extortion and protection rackets · "
+        "Vigía: 1 historia relevante nueva · Extorsión y cobro de cupos · "
         'X Bcc: evil@example.org <script>alert("pwned")</script> Extorsionadores'
     )
 
@@ -261,7 +261,7 @@ def test_per_recipient_filters_split_the_digest(settings, mail):
     luis = by_rcpt[("luis@example.org",)].part("text/plain").get_content()
     assert "Trujillo" in ana and "Pataz" in ana and "San Juan de Lurigancho" not in ana  # La Libertad only
     assert "estado de emergencia" in luis and "Trujillo" not in luis and "Pataz" not in luis
-    assert ana.startswith("Vigía: 2 new relevant stories")
+    assert ana.startswith("Vigía: 2 historias relevantes nuevas")
 
 
 def test_no_recipients_mails_nothing_and_keeps_the_stories_for_later(settings, mail):
@@ -292,7 +292,7 @@ def test_the_cli_previews_queues_sends_and_reports(settings, mail, tmp_path):
 
     preview = cli("preview", "--out", str(tmp_path / "preview"))
     assert preview.returncode == 0, preview.stderr
-    assert "Subject: Vigía: 6 new relevant stories" in preview.stdout
+    assert "Subject: Vigía: 6 historias relevantes nuevas" in preview.stdout
     assert (tmp_path / "preview" / "01-digest.eml").stat().st_size > 10_000  # with the chart
     assert cli("queue").returncode == 0
     mail.stop()

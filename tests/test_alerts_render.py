@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import json
@@ -123,7 +124,7 @@ def test_the_digest_groups_by_topic_then_department_and_names_the_leading_topic(
         story(3, "Cobro de cupos en Trujillo", ("extortion",), ("13",), 0.8),
         story(4, "Extorsión sin lugar", ("extortion",), (), 0.7),
     ]
-    mail = render_digest(stories, NAMES, NOW)
+    mail = render_digest(stories, NAMES, NOW, language="en")
     assert (
         mail.subject
         == "Vigía: 4 new relevant stories · Extortion and protection rackets · Sicariato en Trujillo"
@@ -135,7 +136,7 @@ def test_the_digest_groups_by_topic_then_department_and_names_the_leading_topic(
             "== Extortion and protection rackets (3) ==",
             "-- La Libertad --",
             "-- Lima Metropolitana --",
-            "-- Sin departamento identificado --",
+            "-- No department identified --",
             "== Homicide and contract killing (sicariato) (1) ==",
         )
     ]
@@ -145,9 +146,37 @@ def test_the_digest_groups_by_topic_then_department_and_names_the_leading_topic(
 
 
 def test_a_long_digest_lists_the_best_and_counts_the_rest():
-    mail = render_digest([story(1, "Uno"), story(2, "Dos")], NAMES, NOW, total=75)
+    mail = render_digest([story(1, "Uno"), story(2, "Dos")], NAMES, NOW, total=75, language="en")
     assert mail.subject.startswith("Vigía: 75 new relevant stories")
     assert "73 more new stories are not listed here" in mail.text
+
+
+def test_the_digest_is_in_spanish_by_default_with_a_summary_and_a_lede_per_story():
+    stories = [
+        dataclasses.replace(
+            story(1, "Extorsión en SJL", ("extortion",), ("1501",), 0.95),
+            lede="Los transportistas de la ruta 2 pararon tras el tercer ataque de la semana. La policía"
+            " investiga a una banda.",
+        ),
+        story(2, "Sicariato en Trujillo", ("homicide",), ("13",), 0.99),
+        dataclasses.replace(
+            story(3, "Cobro de cupos en Trujillo", ("extortion",), ("13",), 0.8),
+            lede="Cobro de cupos en Trujillo",
+        ),
+    ]
+    mail = render_digest(stories, NAMES, NOW)
+    assert mail.subject.startswith("Vigía: 3 historias relevantes nuevas · Extorsión y cobro de cupos · ")
+    lines = mail.text.splitlines()
+    assert lines[2] == (
+        "En resumen: 2 · Extorsión y cobro de cupos (La Libertad 1, Lima Metropolitana 1);"
+        " 1 · Homicidios y sicariato (La Libertad 1)."
+    )
+    assert "  Los transportistas de la ruta 2 pararon tras el tercer ataque de la semana." in lines
+    assert "Cobro de cupos en Trujillo" not in [line.strip() for line in lines if not line.startswith("*")]
+    assert "puntaje 0.99" in mail.text and '<html lang="es">' in mail.html
+    assert "Los transportistas de la ruta 2" in mail.html
+    one = render_digest(stories[:1], NAMES, NOW)
+    assert one.subject.startswith("Vigía: 1 historia relevante nueva · ")
 
 
 def test_spike_feed_and_freshness_emails():

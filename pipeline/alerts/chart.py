@@ -30,20 +30,20 @@ def trend_series(con: duckdb.DuckDBPyConnection, day: date) -> tuple[list[date],
     return days, {t: [counts[t].get(d, 0) for d in days] for t in busiest}
 
 
-def trend_chart_png(con: duckdb.DuckDBPyConnection, day: date) -> bytes | None:
+def trend_chart_png(con: duckdb.DuckDBPyConnection, day: date, language: str = "es") -> bytes | None:
     """The chart as PNG bytes, or None when there is nothing to draw or drawing fails (the digest
     then goes out without it: a chart is never worth losing the email)."""
     days, series = trend_series(con, day)
     if not series:
         return None
     try:
-        return _draw(days, series)
+        return _draw(days, series, language)
     except Exception:  # noqa: BLE001 - matplotlib raises many kinds; the digest must not depend on it
         log.exception("trend chart could not be drawn; the digest goes out without it")
         return None
 
 
-def _draw(days: list[date], series: dict[str, list[int]]) -> bytes:
+def _draw(days: list[date], series: dict[str, list[int]], language: str = "es") -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,13 +51,20 @@ def _draw(days: list[date], series: dict[str, list[int]]) -> bytes:
     from matplotlib.dates import DateFormatter, date2num
     from matplotlib.ticker import MaxNLocator
 
-    from pipeline.alerts.render import topic_label
+    from pipeline.i18n import text, topic_label
 
     fig, ax = plt.subplots(figsize=(7, 2.8), dpi=100)
     try:
         for topic, values in series.items():
-            ax.plot(date2num(days), values, marker="o", markersize=3, linewidth=1.5, label=topic_label(topic))
-        ax.set_title(f"Relevant stories per day, last {DAYS} days (Lima)", fontsize=10)
+            ax.plot(
+                date2num(days),
+                values,
+                marker="o",
+                markersize=3,
+                linewidth=1.5,
+                label=topic_label(topic, language),
+            )
+        ax.set_title(text("chart_alt", language) + " (Lima)", fontsize=10)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=8)

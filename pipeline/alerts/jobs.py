@@ -77,8 +77,10 @@ def digest_alerts(con: duckdb.DuckDBPyConnection, config: AlertConfig, now: date
         if not mine:
             continue
         if not drawn:
-            png, drawn = chart.trend_chart_png(con, detect.lima_day(now)), True
-        email = render_digest(mine[: settings.digest_max_stories], names, now, png, total=len(mine))
+            png, drawn = chart.trend_chart_png(con, detect.lima_day(now), settings.language), True
+        email = render_digest(
+            mine[: settings.digest_max_stories], names, now, png, total=len(mine), language=settings.language
+        )
         out.alerts.append(Alert(f"{digest_id}:{i}", "digest", recipients, email))
     # Every new story is settled now, including those no recipient's filter wanted.
     detect.record_stories(con, [s.story_id for s in stories], digest_id, now)

@@ -22,6 +22,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from pipeline.alerts.detect import FeedChange, Spike, Staleness, Story, hours_text
+from pipeline.i18n import text
+from pipeline.i18n import topic_label as i18n_topic
 from pipeline.settings import LIMA
 
 CHART_CID = "trend-chart@vigia"  # the Content-ID of the inline chart (one image per message)
@@ -84,28 +86,34 @@ def topic_label(topic: str | None) -> str:
     return TOPIC_LABELS.get(topic, topic)
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, language: str = "en") -> str:
     return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>' + esc(title) + "</title></head>\n"
+        f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8"><title>'
+        + esc(title)
+        + "</title></head>\n"
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;max-width:760px">\n'
         + body
-        + '\n<p style="color:#888;font-size:12px">Vigía — Peruvian security news monitor. '
-        "Configuration: README, section Alert emails.</p>\n</body></html>\n"
+        + f'\n<p style="color:#888;font-size:12px">{esc(text("footer", language))}</p>\n</body></html>\n'
     )
 
 
 # ---------------------------------------------------------------- the digest
 
 
+def _no_department(language: str) -> str:
+    return NO_DEPARTMENT if language == "es" else "No department identified"
+
+
 def group_stories(
-    stories: Sequence[Story], department_names: dict[str, str]
+    stories: Sequence[Story], department_names: dict[str, str], language: str = "es"
 ) -> list[tuple[str, list[tuple[str, list[Story]]]]]:
     """Stories by their main topic, then their first department; largest groups first, best scores first."""
     by_topic: dict[str, dict[str, list[Story]]] = {}
+    none = _no_department(language)
     for story in stories:
         topic = story.topics[0] if story.topics else ""
         code = story.departments[0] if story.departments else ""
-        department = department_names.get(code, code) if code else NO_DEPARTMENT
+        department = department_names.get(code, code) if code else none
         by_topic.setdefault(topic, {}).setdefault(department, []).append(story)
 
     def size(groups: dict[str, list[Story]]) -> int:
@@ -113,7 +121,7 @@ def group_stories(
 
     out = []
     for topic, departments in sorted(by_topic.items(), key=lambda kv: (-size(kv[1]), kv[0])):
-        ordered = sorted(departments.items(), key=lambda kv: (kv[0] == NO_DEPARTMENT, -len(kv[1]), kv[0]))
+        ordered = sorted(departments.items(), key=lambda kv: (kv[0] == none, -len(kv[1]), kv[0]))
         out.append((topic, [(d, sorted(s, key=lambda x: (-x.score, x.story_id))) for d, s in ordered]))
     return out
 
@@ -130,13 +138,48 @@ def leading_topic(stories: Sequence[Story]) -> str:
     return ""
 
 
-def digest_subject(stories: Sequence[Story], total: int) -> str:
-    noun = "story" if total == 1 else "stories"
+def digest_subject(stories: Sequence[Story], total: int, language: str = "es") -> str:
+    word = text("story_one" if total == 1 else "story_many", language)
     # The lead story: best score (to 2 decimals: 0.9999 and 1.0 are alike), most outlets, newest.
     top = max(stories, key=lambda s: (round(s.score, 2), len(s.outlets), s.event_at))
     return clean_header(
-        f"Vigía: {total} new relevant {noun} · {topic_label(leading_topic(stories))} · {top.title}"
+        text(
+            "digest_subject",
+            language,
+            total=total,
+            stories_word=word,
+            topic=i18n_topic(leading_topic(stories), language),
+            title=top.title,
+        )
     )
+
+
+def digest_summary(stories: Sequence[Story], department_names: dict[str, str], language: str) -> str:
+    """One line at the top: how many stories per topic, and where most happened."""
+    grouped = group_stories(stories, department_names, language)
+    parts = []
+    for topic, departments in grouped[:4]:
+        count = sum(len(s) for _, s in departments)
+        where = [f"{d} {len(s)}" for d, s in departments if d != _no_department(language)][:2]
+        parts.append(f"{count} · {i18n_topic(topic, language)}" + (f" ({', '.join(where)})" if where else ""))
+    if len(grouped) > 4:
+        parts.append("…")
+    return text("digest_summary", language, parts="; ".join(parts))
+
+
+def lede(story: Story, limit: int = 220) -> str:
+    """The story in one line: the first sentence of its article's summary (or text), unless it only
+    repeats the title."""
+    body = " ".join((story.lede or "").split())
+    if not body:
+        return ""
+    end = body.find(". ", 40)
+    sentence = body[: end + 1] if 0 < end < limit else body
+    if len(sentence) > limit:
+        sentence = sentence[: limit - 1].rstrip() + "…"
+    if sentence.rstrip(".…").lower() in (story.title or "").lower():
+        return ""
+    return sentence
 
 
 def render_digest(
@@ -145,41 +188,45 @@ def render_digest(
     now: datetime,
     chart_png: bytes | None = None,
     total: int | None = None,
+    language: str = "es",
 ) -> Email:
-    """One digest email. ``total`` counts the new stories when only the best ``len(stories)`` are listed."""
+    """One digest email. ``total`` counts the new stories when only the best ``len(stories)`` are listed.
+    Its words follow ``language`` (VIGIA_LANGUAGE): a summary line, then each story with a one-line lede."""
     total = len(stories) if total is None else total
-    grouped = group_stories(stories, department_names)
+    grouped = group_stories(stories, department_names, language)
     names = department_names
-    heading = f"{total} new relevant {'story' if total == 1 else 'stories'} — {lima_time(now)} (Lima)"
+    word = text("story_one" if total == 1 else "story_many", language)
+    heading = text("digest_heading", language, total=total, stories_word=word, when=lima_time(now))
+    summary = digest_summary(stories, names, language)
 
-    text = [f"Vigía: {heading}", ""]
-    body = [f'<h2 style="margin-bottom:4px">{esc(heading)}</h2>']
+    text_lines = [f"Vigía: {heading}", "", clean_inline(summary, 1000), ""]
+    body = [f'<h2 style="margin-bottom:4px">{esc(heading)}</h2>', f"<p><strong>{esc(summary)}</strong></p>"]
     if chart_png:
         body.append(
-            f'<p><img src="cid:{CHART_CID}" alt="Relevant stories per day and topic, last 14 days"'
+            f'<p><img src="cid:{CHART_CID}" alt="{esc(text("chart_alt", language))}"'
             ' width="700" style="max-width:100%"></p>'
         )
     for topic, departments in grouped:
         count = sum(len(s) for _, s in departments)
-        text += [f"== {topic_label(topic)} ({count}) ==", ""]
-        body.append(f'<h3 style="border-bottom:1px solid #ccc">{esc(topic_label(topic))} ({count})</h3>')
+        label = i18n_topic(topic, language)
+        text_lines += [f"== {label} ({count}) ==", ""]
+        body.append(f'<h3 style="border-bottom:1px solid #ccc">{esc(label)} ({count})</h3>')
         for department, group in departments:
-            text.append(f"-- {department} --")
+            text_lines.append(f"-- {department} --")
             body.append(f'<h4 style="margin:8px 0 4px;color:#555">{esc(department)}</h4><ul>')
             for story in group:
-                text += _story_text(story, names)
-                body.append(_story_html(story, names))
-            text.append("")
+                text_lines += _story_text(story, names, language)
+                body.append(_story_html(story, names, language))
+            text_lines.append("")
             body.append("</ul>")
     if total > len(stories):
-        more = total - len(stories)
-        note = f"{more} more new stories are not listed here; see the relevant_articles view."
-        text.append(note)
+        note = text("digest_more", language, more=total - len(stories))
+        text_lines.append(note)
         body.append(f"<p><em>{esc(note)}</em></p>")
     return Email(
-        subject=digest_subject(stories, total),
-        text="\n".join(text) + "\n",
-        html=_page(heading, "\n".join(body)),
+        subject=digest_subject(stories, total, language),
+        text="\n".join(text_lines) + "\n",
+        html=_page(heading, "\n".join(body), language),
         chart_png=chart_png,
     )
 
@@ -188,18 +235,23 @@ def _departments(story: Story, names: dict[str, str]) -> str:
     return ", ".join(names.get(c, c) for c in story.departments) or "—"
 
 
-def _story_text(story: Story, names: dict[str, str]) -> list[str]:
-    lines = [
-        f"* {clean_inline(story.title)}",
-        f"  {lima_time(story.event_at)} (Lima) · score {story.score:.2f} · "
-        f"{', '.join(topic_label(t) for t in story.topics[:3])} · {_departments(story, names)}",
-    ]
+def _story_text(story: Story, names: dict[str, str], language: str = "en") -> list[str]:
+    topics = ", ".join(i18n_topic(t, language) for t in story.topics[:3])
+    lines = [f"* {clean_inline(story.title)}"]
+    summary = lede(story)
+    if summary:
+        lines.append(f"  {clean_inline(summary)}")
+    lines.append(
+        f"  {lima_time(story.event_at)} (Lima) · {text('score', language)} {story.score:.2f} · "
+        f"{topics} · {_departments(story, names)}"
+    )
     for link in story.links:
-        lines.append(f"  {clean_inline(link.outlet, 80)}: {clean_inline(link.url, 600) or '(no link)'}")
+        target = clean_inline(link.url, 600) or text("no_link", language)
+        lines.append(f"  {clean_inline(link.outlet, 80)}: {target}")
     return lines
 
 
-def _story_html(story: Story, names: dict[str, str]) -> str:
+def _story_html(story: Story, names: dict[str, str], language: str = "en") -> str:
     href = safe_href(story.url)
     title = esc(story.title)
     headline = f'<a href="{esc(href)}">{title}</a>' if href else title
@@ -208,12 +260,15 @@ def _story_html(story: Story, names: dict[str, str]) -> str:
         target = safe_href(link.url)
         outlet = esc(link.outlet)
         links.append(f'<a href="{esc(target)}">{outlet}</a>' if target else outlet)
+    topics = ", ".join(i18n_topic(t, language) for t in story.topics[:3])
     meta = (
-        f"{esc(lima_time(story.event_at))} (Lima) · score {story.score:.2f} · "
-        f"{esc(', '.join(topic_label(t) for t in story.topics[:3]))} · {esc(_departments(story, names))}"
+        f"{esc(lima_time(story.event_at))} (Lima) · {esc(text('score', language))} {story.score:.2f} · "
+        f"{esc(topics)} · {esc(_departments(story, names))}"
     )
+    summary = lede(story)
+    lede_html = f"{esc(summary)}<br>" if summary else ""
     return (
-        f'<li style="margin-bottom:8px"><strong>{headline}</strong><br>'
+        f'<li style="margin-bottom:8px"><strong>{headline}</strong><br>{lede_html}'
         f'<span style="color:#666;font-size:12px">{meta}</span><br>'
         f'<span style="font-size:12px">{" · ".join(links)}</span></li>'
     )

@@ -11,9 +11,10 @@
 --   event_at        earliest event time (published, else first seen), UTC
 --   first_seen_at   when its first relevant article was loaded
 --   links           every article: outlet, url, title, event_at, oldest first
+--   lede            the start of that article's summary (else its text), for the digest's one-line lede
 with relevant as (
     select r.story_id, r.article_id, a.title, a.url, r.outlet, r.score, r.topics, r.departments,
-           r.event_at, a.first_seen_at
+           r.event_at, a.first_seen_at, left(coalesce(nullif(trim(a.summary), ''), a.text), 600) as lede
     from relevant_articles r
     join articles a using (article_id)
     where r.label is distinct from 'not_relevant'
@@ -42,7 +43,7 @@ final as (
         s.story_id, b.title, b.url, s.score, b.topics,
         list_concat(b.departments, list_filter(s.departments, d -> not list_contains(b.departments, d)))
             as departments,
-        s.event_at, s.first_seen_at, s.links
+        s.event_at, s.first_seen_at, s.links, b.lede
     from by_story s
     join relevant b on b.article_id = s.best_article
     where s.first_seen_at >= $since
