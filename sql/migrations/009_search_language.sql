@@ -75,20 +75,22 @@ create or replace macro search_parse(query) as
 -- excludes; "a phrase" matches those words in that order (accents and case ignored, no stemming);
 -- word* matches every word that starts so (at least 3 letters). A word matches its Snowball
 -- family: extorsionadores finds extorsión, extorsiones, extorsionador.
--- Filters (null: none): since, until (Peru days of the event time, inclusive), relevant (true:
+-- Filters (null or '': none): since, until (Peru days of the event time, inclusive), relevant (true:
 -- only what the current model finds relevant; false: only the rest), topic (a topic id),
 -- department (ubigeo or name, accents ignored), outlet (site or feed name).
 -- Columns: rank, score, terms_matched, article_id, story_id, event_at, day, outlet, feed, title,
 -- url, relevant, topics, departments (ubigeo codes).
+-- (Filters default to '' rather than null: DuckLake keeps a macro's defaults as text, and reads a
+-- typed null back as the string 'NULL'.)
 create or replace macro search(
-    query, max_results := 20, since := null, until := null, relevant := null, topic := null,
-    department := null, outlet := null, atoms := null
+    query, max_results := 20, since := '', until := '', relevant := '', topic := '', department := '',
+    outlet := '', atoms := ''
 ) as table
 with parsed as (
     select unnest(
         coalesce(
             from_json(
-                atoms::varchar,
+                nullif(atoms::varchar, ''),
                 '[{"clause": "INTEGER", "negated": "BOOLEAN", "kind": "VARCHAR", "text": "VARCHAR",
                    "stems": ["VARCHAR"]}]'
             ),
@@ -226,8 +228,8 @@ matched as (
 wanted_departments as (
     select list(ubigeo) as codes
     from departments
-    where ubigeo = department::varchar
-       or strip_accents(lower(name)) = strip_accents(lower(department::varchar))
+    where ubigeo = nullif(department::varchar, '')
+       or strip_accents(lower(name)) = strip_accents(lower(nullif(department::varchar, '')))
 ),
 
 candidates as (
@@ -254,12 +256,13 @@ candidates as (
 filtered as (
     select c.*
     from candidates c
-    where (since is null or c.day >= since::date)
-      and (until is null or c.day <= until::date)
-      and (relevant is null or c.relevant = relevant::boolean)
-      and (topic is null or list_contains(c.topics, topic::varchar))
-      and (department is null or list_has_any(c.departments, (select codes from wanted_departments)))
-      and (outlet is null
+    where (nullif(since::varchar, '') is null or c.day >= since::varchar::date)
+      and (nullif(until::varchar, '') is null or c.day <= until::varchar::date)
+      and (nullif(relevant::varchar, '') is null or c.relevant = relevant::varchar::boolean)
+      and (nullif(topic::varchar, '') is null or list_contains(c.topics, topic::varchar))
+      and (nullif(department::varchar, '') is null
+           or list_has_any(c.departments, (select codes from wanted_departments)))
+      and (nullif(outlet::varchar, '') is null
            or c.outlet = lower(outlet::varchar)
            or c.feed = outlet::varchar
            or starts_with(c.outlet, lower(outlet::varchar) || '.'))
