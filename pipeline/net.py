@@ -273,7 +273,9 @@ def request_url(url: str) -> httpx.URL:
     UnusableURL for a URL that is not well formed."""
     try:
         parse_http_url(url)
-        return httpx.URL(url)
+        parsed = httpx.URL(url)
+        _ = parsed.host  # an "xn--" label is decoded (and refused) only when the host is read
+        return parsed
     except BadURL as exc:
         if exc.refused:
             raise Blocked(str(exc)) from exc
@@ -309,6 +311,7 @@ class Fetcher:
             follow_redirects=False,
             trust_env=False,  # an environment proxy would bypass the guard
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            event_hooks={"response": [_set_location_aside]},
         )
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -371,9 +374,9 @@ class Fetcher:
             status, resp_headers, body = await self._one(
                 current, headers, max_bytes, accept, decode, budget, start_by
             )
-            if status in REDIRECT_CODES and "location" in resp_headers:
+            if status in REDIRECT_CODES and LOCATION in resp_headers:
                 permanent = permanent and status in PERMANENT_CODES
-                target = _redirect_target(current, resp_headers["location"], status)
+                target = _redirect_target(current, resp_headers[LOCATION], status)
                 if target in seen:
                     raise RedirectError(f"redirect loop at {target[:200]}", status_code=status)
                 seen.add(target)
@@ -469,6 +472,19 @@ class Fetcher:
             raise ConnectFailed(f"{type(exc).__name__} while reading: {exc}"[:500]) from exc
         finally:
             await response.aclose()
+
+
+# Where a response's Location is kept. httpx parses a redirect's Location even when it is not
+# following it, and raises on what it cannot parse (port "8o", "xn--zz") as if the connection had
+# failed: moved aside before it looks, the Location is judged here (_redirect_target) instead.
+LOCATION = "x-vigia-location"
+
+
+async def _set_location_aside(response: httpx.Response) -> None:
+    if "location" in response.headers:
+        value = response.headers.get_list("location")[0]
+        del response.headers["location"]
+        response.headers[LOCATION] = value
 
 
 class _Budget:

@@ -138,11 +138,14 @@ def parse_http_url(url: str) -> SplitResult:
             ipaddress.ip_address(host)
         except ValueError:
             raise BadURL(f"host {host!r} is a numeric address in a non-standard form", refused=True) from None
-    if not host.isascii():
+    if ":" not in host:  # a name or an IPv4 address (IPv6 literals were checked by urlsplit)
         try:
-            host.encode("idna")
+            name = host.encode("idna") if not host.isascii() else host.encode("ascii")
         except UnicodeError as exc:
             raise BadURL(f"host {host!r} is not a valid international name: {exc}") from exc
+        labels = name.rstrip(b".").split(b".")
+        if len(name) > 253 or not all(0 < len(label) <= 63 for label in labels):
+            raise BadURL(f"host {host[:100]!r} is not a valid name (empty or over-long labels)")
     return parts
 
 

@@ -128,7 +128,10 @@ def test_the_cli_exits_2_with_one_line_and_touches_nothing(tmp_path):
 def test_every_command_checks_settings_through_the_cli_error_path(tmp_path, monkeypatch, capsys, env, says):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    for command in (["run", "--db", str(tmp_path / "v.duckdb")], ["init", "--db", str(tmp_path / "v.duckdb")]):
+    for command in (
+        ["run", "--db", str(tmp_path / "v.duckdb")],
+        ["init", "--db", str(tmp_path / "v.duckdb")],
+    ):
         assert cli.main(command) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("configuration error: ") and says in err[0]
