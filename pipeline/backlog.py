@@ -85,7 +85,7 @@ def choose(
 
 def store_backlog(con: duckdb.DuckDBPyConnection) -> int:
     """Inside the load's transaction: drop the entries the cycle took, add those it put off
-    (keeping the first ``queued_at`` of one put off again). Returns how many it put off."""
+    (keeping the first ``queued_at`` of one put off again). Returns how many entries wait now."""
     con.execute("delete from entry_backlog where article_id in (select article_id from _stage_taken)")
     # An entry that became an article meanwhile (through another feed) waits for nothing.
     con.execute(
@@ -97,5 +97,5 @@ def store_backlog(con: duckdb.DuckDBPyConnection) -> int:
         qualify row_number() over (partition by article_id order by queued_at, feed) = 1
         """
     )
-    row = con.execute("select count(distinct article_id) from _stage_deferred").fetchone()
+    row = con.execute("select count(*) from entry_backlog").fetchone()
     return int(row[0]) if row else 0

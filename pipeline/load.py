@@ -8,8 +8,8 @@ never row by row. Loading the same batches twice changes nothing: articles are k
 The run's counts are exact and disjoint: ``new`` articles were never stored before; ``revised``
 ones were extracted before and the outlet changed their text (the old text is kept as a
 revision, at most ``max_revisions_per_day`` in 24 hours: a later change is ``held`` until then);
-``retried`` ones had their page fetched again after a failure or a deferral; ``deferred`` entries
-wait in the backlog for a later cycle (``pipeline.backlog``).
+``retried`` ones had their page fetched again after a failure or a deferral; ``waiting`` entries
+are those in the backlog after the load, for later cycles (``pipeline.backlog``).
 """
 
 from __future__ import annotations
@@ -91,20 +91,20 @@ def load_cycle(
             _load_fetches(con, run_id)
             changed, _revised = _load_articles(con, now, limits.max_revisions_per_day)
             counts = _change_counts(con)
-            deferred = backlog.store_backlog(con) if "deferred" in tables and "taken" in tables else 0
+            waiting = backlog.store_backlog(con) if "deferred" in tables and "taken" in tables else 0
             _load_sources(con)
             relevant = classify_articles(con, changed, classifier, now, tables.get("classified"))
             _after_load(con, changed, now)
             # A cycle that changed no article used no model: its run records none.
             idle = not changed and isinstance(classifier, LazyClassifier) and not classifier.built
             version = None if idle else classifier.version
-            summary = _summarise(con, run_id, counts, deferred, relevant, version)
+            summary = _summarise(con, run_id, counts, waiting, relevant, version)
             first = con.execute("select min(started_at) from _stage_fetches").fetchone()
             started = (first[0] if first else None) or now
             con.execute(
                 "insert into runs (run_id, started_at, finished_at, feeds_ok, feeds_failed, items_seen,"
                 " new_articles, updated_articles, relevant, model_version, retried_articles,"
-                " deferred_entries, revisions_held)"
+                " waiting_entries, revisions_held)"
                 " select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
                 " where not exists (select 1 from runs where run_id = ?)",
                 [
@@ -119,7 +119,7 @@ def load_cycle(
                     summary.relevant,
                     summary.model_version,
                     summary.retried_articles,
-                    summary.deferred_entries,
+                    summary.waiting_entries,
                     summary.revisions_held,
                     run_id,
                 ],
@@ -488,7 +488,7 @@ def _summarise(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
     counts: dict[str, int],
-    deferred: int,
+    waiting: int,
     relevant: int,
     model_version: str | None,
 ) -> RunSummary:
@@ -513,6 +513,6 @@ def _summarise(
         relevant,
         model_version,
         retried_articles=counts.get("retried", 0),
-        deferred_entries=deferred,
+        waiting_entries=waiting,
         revisions_held=counts.get("held", 0),
     )

@@ -439,6 +439,9 @@ class Fetcher:
         start_by: float | None,
     ) -> tuple[int, httpx.Headers, bytes]:
         async with self._slots(url, start_by):
+            if self.host_wait(url) is not None:
+                # The host asked to wait (Retry-After) while this request waited for its slot.
+                raise Deferred("host asked to wait (Retry-After)", reason="host_wait")
             started = time.monotonic()
             try:
                 async with asyncio.timeout(budget.remaining):

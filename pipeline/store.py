@@ -317,7 +317,7 @@ class RunSummary:
     relevant: int
     model_version: str | None  # None: nothing to classify, so no model was built
     retried_articles: int = 0  # pages asked again after a failure or a deferral
-    deferred_entries: int = 0  # put off to a later cycle (pipeline.backlog)
+    waiting_entries: int = 0  # in the backlog after this load, waiting for later cycles (pipeline.backlog)
     revisions_held: int = 0  # outlets' changes over the daily revision limit, stored later
 
     def line(self) -> str:
@@ -327,7 +327,7 @@ class RunSummary:
             f"{self.feeds_deferred} deferred; items {self.items_seen} seen; "
             f"articles {self.new_articles} new, {self.updated_articles} revised, "
             f"{self.retried_articles} retried{held}; "
-            f"{self.deferred_entries} entries put off to later cycles; "
+            f"{self.waiting_entries} waiting for later cycles; "
             f"{self.relevant} relevant (model {self.model_version or 'not needed'})"
         )
 

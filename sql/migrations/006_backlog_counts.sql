@@ -20,7 +20,7 @@ create table if not exists entry_backlog (
 );
 
 -- What `runs.new_articles` no longer mixes in: pages fetched again after a failure or a deferral,
--- entries put off to a later cycle, and outlets' changes held back by the daily revision limit.
+-- entries waiting for a later cycle, and outlets' changes held back by the daily revision limit.
 alter table runs add column retried_articles integer;
-alter table runs add column deferred_entries integer;
+alter table runs add column waiting_entries integer;  -- in entry_backlog after the load
 alter table runs add column revisions_held integer;
