@@ -58,7 +58,8 @@ def canonical_url(url: str) -> str | None:
     """The canonical form of an absolute http(s) URL, or None if it is not one.
 
     Lower-cases scheme and host, drops default ports, userinfo, fragments and tracking
-    parameters, sorts the remaining query parameters and normalises percent-escapes.
+    parameters, sorts the remaining query parameters and normalises percent-escapes. A URL whose
+    host or port could never be requested is not one (None).
     """
     url = url.strip()
     try:
@@ -84,7 +85,15 @@ def canonical_url(url: str) -> str | None:
         if not (k.lower() in _TRACKING_NAMES or k.lower().startswith(_TRACKING_PREFIXES))
     ]
     query = urlencode(sorted(query_items), doseq=True)
-    return urlunsplit((scheme, netloc, path, query, ""))
+    canonical = urlunsplit((scheme, netloc, path, query, ""))
+    try:
+        parse_http_url(canonical)
+    except BadURL as exc:
+        # A malformed host ("http://.", "exa mple.pe", over-long labels) is no link; a form we refuse
+        # (a numeric host such as 0177.0.0.1) is kept, so that asking for it records `blocked`.
+        if not exc.refused:
+            return None
+    return canonical
 
 
 def absolute_url(base: str, link: str) -> str | None:
