@@ -7,8 +7,9 @@
 
 A cycle never lets a flood or a slow host decide what is lost: at most ``max_new_per_feed`` new
 articles a feed are taken per cycle, and a page that could not be asked before the cycle's
-``collect_budget`` was up is put off, attempts untouched; both wait in the backlog
-(``pipeline.backlog``), which the next cycles take first.
+``collect_budget`` was up (or a quarter of it after the feeds were in, if that is later) is put
+off, attempts untouched; both wait in the backlog (``pipeline.backlog``), which the next cycles
+take first.
 
 The CLI runs all feeds as one batch in one process; the Airflow DAG runs one mapped task per
 batch of feeds and stages each Batch to files for the single load task.
@@ -147,7 +148,8 @@ async def collect_batch(
     """
     now = now or datetime.now(UTC)
     cpu_started = time.process_time()
-    start_by = asyncio.get_running_loop().time() + settings.collect_budget
+    loop = asyncio.get_running_loop()
+    start_by = loop.time() + settings.collect_budget
     batch = Batch()
     queued = waiting([job.feed.name for job in jobs]) if waiting is not None else []
     async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
@@ -187,6 +189,9 @@ async def collect_batch(
             e.article_id: stored[e.article_id].extraction_attempts + 1 if e.article_id in stored else 1
             for e in wanted
         }
+        # Pages always get a quarter of the budget, however long the feeds took: the oldest entries
+        # of the backlog come first, so every cycle makes progress on it.
+        start_by = max(start_by, loop.time() + settings.collect_budget / 4)
         pages = await fetch_pages(fetcher, pool, wanted, attempts, settings, start_by)
         for article, classification in pages.done:
             batch.articles.append(article)
