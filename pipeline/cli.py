@@ -20,8 +20,13 @@ log = logging.getLogger("pipeline")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The settings of every command: the environment, overridden by ``--feeds`` and ``--db``."""
-    return Settings.from_env(feeds_path=getattr(args, "feeds", None), db_path=getattr(args, "db", None))
+    """The settings of every command: the environment, overridden by ``--feeds``, ``--db`` and
+    ``--allow-mass-disable``."""
+    return Settings.from_env(
+        feeds_path=getattr(args, "feeds", None),
+        db_path=getattr(args, "db", None),
+        allow_mass_disable=getattr(args, "allow_mass_disable", None) or None,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -106,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one ingestion cycle: fetch feeds, extract, classify, load")
     run.add_argument("--feeds", type=Path, help="feed registry (default feeds.toml, or $VIGIA_FEEDS)")
     run.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    run.add_argument(
+        "--allow-mass-disable",
+        action="store_true",
+        help="accept a feeds.toml that disables more than half of the enabled feeds at once",
+    )
     run.set_defaults(func=cmd_run)
 
     init = sub.add_parser("init", help="create or migrate the database and publish its analyst copy")

@@ -2,8 +2,14 @@
 
     plan_jobs        feeds.toml + stored feed states            → FeedJob per feed
     collect_batch    FeedJobs (async: fetch, parse in workers,  → Batch (fetches, states,
-                     skip known items, download, extract)          articles, sightings)
+                     skip known items, download, extract)          articles, sightings, backlog)
     store.load       Batches → DuckDB, one transaction
+
+A cycle never lets a flood or a slow host decide what is lost: at most ``max_new_per_feed`` new
+articles a feed are taken per cycle, and a page that could not be asked before the cycle's
+``collect_budget`` was up (or a quarter of it after the feeds were in, if that is later) is put
+off, attempts untouched; both wait in the backlog (``pipeline.backlog``), which the next cycles
+take first.
 
 The CLI runs all feeds as one batch in one process; the Airflow DAG runs one mapped task per
 batch of feeds and stages each Batch to files for the single load task.
@@ -22,12 +28,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline import polling
-from pipeline.errors import ContentError, FetchError
+from pipeline import backlog, polling
+from pipeline.errors import ContentError, Deferred, FetchError
 from pipeline.extract import ArticleContent, ExtractedPage, article_content, usable
 from pipeline.feeds import ParsedFeed
 from pipeline.net import Fetcher, host_key
-from pipeline.records import Article, Classification, Feed, FeedEntry, FeedFetch, FeedState
+from pipeline.records import (
+    Article,
+    Classification,
+    DeferredEntry,
+    Feed,
+    FeedEntry,
+    FeedFetch,
+    FeedState,
+    TakenEntry,
+)
 from pipeline.settings import Settings
 from pipeline.workers import WorkerPool
 
@@ -70,6 +85,9 @@ class Batch:
     sightings: list[Sighting] = field(default_factory=list)
     # Classifications made in the workers: (article_id, content_hash it was made for, classification).
     classified: list[tuple[str, str, Classification]] = field(default_factory=list)
+    # The backlog: entries taken from it this cycle, and entries put off to a later one.
+    taken: list[TakenEntry] = field(default_factory=list)
+    deferred: list[DeferredEntry] = field(default_factory=list)
     # Seconds of CPU per stage, for the benchmark: "collect" in this process, the rest in workers.
     cpu: dict[str, float] = field(default_factory=dict)
 
@@ -88,11 +106,14 @@ class Batch:
         self.articles += other.articles
         self.sightings += other.sightings
         self.classified += other.classified
+        self.taken += other.taken
+        self.deferred += other.deferred
         for stage, seconds in other.cpu.items():
             self.cpu[stage] = self.cpu.get(stage, 0.0) + seconds
 
 
 KnownLookup = Callable[[Sequence[str]], dict[str, KnownArticle]]
+BacklogLookup = Callable[[Sequence[str]], list[DeferredEntry]]  # feed names → their waiting entries
 
 
 def plan_jobs(feeds: Sequence[Feed], stored: dict[str, tuple[FeedState, str]]) -> list[FeedJob]:
@@ -117,24 +138,35 @@ async def collect_batch(
     known: KnownLookup,
     now: datetime | None = None,
     classifier: Callable[[], Any] | None = None,
+    waiting: BacklogLookup | None = None,
 ) -> Batch:
     """Fetch a batch of feeds and the new articles they announce. Never raises for one bad feed or page.
 
     ``classifier`` (called only if a page is extracted) gives the model that classifies pages in the
-    worker processes; without it the load classifies every article.
+    worker processes; without it the load classifies every article. ``waiting`` gives the entries
+    the backlog holds for these feeds: they are taken first, oldest first.
     """
     now = now or datetime.now(UTC)
     cpu_started = time.process_time()
+    loop = asyncio.get_running_loop()
+    start_by = loop.time() + settings.collect_budget
     batch = Batch()
+    queued = waiting([job.feed.name for job in jobs]) if waiting is not None else []
     async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
         polled = await asyncio.gather(*(_poll_feed(fetcher, pool, job, settings, now) for job in jobs))
-        entries: dict[str, FeedEntry] = {}
+        # The backlog first, oldest first; then each feed's entries in the feed's order.
+        entries: dict[str, FeedEntry] = {d.article_id: d.entry() for d in queued}
+        first_queued = {d.article_id: d.queued_at for d in queued}
+        batch.taken = [TakenEntry(d.article_id) for d in queued]
+        batch.sightings += [Sighting(d.article_id, d.feed, d.queued_at) for d in queued]
         per_feed: dict[str, list[str]] = {}
         for job, (fetch, parsed, sent_validators) in zip(jobs, polled, strict=True):
             batch.states.append(polling.next_state(job.state, fetch, sent_validators, settings, now))
             ids = []
             for entry in parsed.entries if parsed else ():
-                entries.setdefault(entry.article_id, entry)
+                held = entries.get(entry.article_id)
+                if held is None or (entry.article_id in first_queued and held.feed == entry.feed):
+                    entries[entry.article_id] = entry  # the feed's latest word, in the backlog's place
                 batch.sightings.append(Sighting(entry.article_id, job.feed.name, now))
                 ids.append(entry.article_id)
             per_feed[job.feed.name] = ids
@@ -143,7 +175,12 @@ async def collect_batch(
         batch.states = [_hold_for_host(state, fetcher.host_wait(state.url)) for state in batch.states]
 
         stored = known(list(entries)) if entries else {}
-        wanted = [e for e in entries.values() if _needs_download(e, stored.get(e.article_id), settings)]
+        wanted, flood = backlog.choose(
+            entries.values(),
+            lambda e: _needs_download(e, stored.get(e.article_id), settings),
+            lambda article_id: article_id not in stored,
+            settings.max_new_per_feed,
+        )
         batch.fetches = [
             replace(f, new_items=len({i for i in per_feed.get(f.feed, ()) if i not in stored}))
             for f in batch.fetches
@@ -152,12 +189,28 @@ async def collect_batch(
             e.article_id: stored[e.article_id].extraction_attempts + 1 if e.article_id in stored else 1
             for e in wanted
         }
-        for article, classification in await fetch_articles(fetcher, pool, wanted, attempts, settings):
+        # Pages always get a quarter of the budget, however long the feeds took: the oldest entries
+        # of the backlog come first, so every cycle makes progress on it.
+        start_by = max(start_by, loop.time() + settings.collect_budget / 4)
+        pages = await fetch_pages(fetcher, pool, wanted, attempts, settings, start_by)
+        for article, classification in pages.done:
             batch.articles.append(article)
             if classification is not None:
                 batch.classified.append((article.article_id, article.content_hash, classification))
+        put_off = [(e, "flood") for e in flood] + pages.deferred
+        batch.deferred = [DeferredEntry.of(e, why, first_queued.get(e.article_id, now)) for e, why in put_off]
+        if flood:
+            log.info(
+                "%d new entries over the limit of %d a feed: put off", len(flood), settings.max_new_per_feed
+            )
         batch.cpu = {"collect": time.process_time() - cpu_started, **pool.cpu}
     return batch
+
+
+@dataclass(slots=True)
+class Pages:
+    done: list[tuple[Article, Classification | None]] = field(default_factory=list)
+    deferred: list[tuple[FeedEntry, str]] = field(default_factory=list)  # (entry, why): never asked
 
 
 async def fetch_articles(
@@ -169,19 +222,51 @@ async def fetch_articles(
 ) -> list[tuple[Article, Classification | None]]:
     """Download, extract and classify the pages of ``entries``: an Article each (never raises for one).
 
+    A page whose host asked every request to wait is recorded ``rate_limited`` (a backfill has no
+    later cycle to put it off to).
+    """
+    pages = await fetch_pages(fetcher, pool, entries, attempts, settings)
+    why = "host asked to wait (Retry-After)"
+    waited = [
+        (build_article(e, None, "rate_limited", why, attempts.get(e.article_id, 1)), None)
+        for e, _ in pages.deferred
+    ]
+    return pages.done + waited
+
+
+async def fetch_pages(
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    entries: Sequence[FeedEntry],
+    attempts: dict[str, int],
+    settings: Settings,
+    start_by: float | None = None,
+) -> Pages:
+    """Download, extract and classify the pages of ``entries`` (never raises for one).
+
+    Each page ends as an Article, or, when it was never asked (its host asked every request to
+    wait, or ``start_by``, on the event loop's clock, passed while it waited for a slot), as a
+    deferred entry.
+
     At most ``concurrency + 2 × workers`` pages are in hand at once (downloading, or waiting for or in a
     worker): enough to keep every download slot busy while the workers have a page each and the
     next one waiting, so a slow server's wait overlaps the others' work, and memory stays bounded.
     """
     inflight = asyncio.Semaphore(max(2, settings.concurrency + 2 * settings.workers))
-    return list(
-        await asyncio.gather(
-            *(
-                _fetch_article(fetcher, pool, e, attempts.get(e.article_id, 1), inflight, settings)
-                for e in interleave_hosts(entries)
-            )
+    ordered = interleave_hosts(entries)
+    results = await asyncio.gather(
+        *(
+            _fetch_article(fetcher, pool, e, attempts.get(e.article_id, 1), inflight, settings, start_by)
+            for e in ordered
         )
     )
+    pages = Pages()
+    for entry, result in zip(ordered, results, strict=True):
+        if isinstance(result, Deferred):
+            pages.deferred.append((entry, result.reason))
+        else:
+            pages.done.append(result)
+    return pages
 
 
 def interleave_hosts(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
@@ -219,7 +304,7 @@ async def _poll_feed(
 ) -> tuple[FeedFetch, ParsedFeed | None, bool]:
     state, feed = job.state, job.feed
     base = FeedFetch(feed=feed.name, url=state.url, started_at=now, outcome="ok")
-    is_due, skipped = polling.due(state, now)
+    is_due, skipped = polling.due(state, now, settings)
     if not is_due:
         return replace(base, outcome=skipped or "deferred"), None, False
     held = fetcher.host_wait(state.url)
@@ -255,7 +340,12 @@ async def _poll_feed(
         return replace(fetch, outcome="gone", error="410 Gone: polling stopped"), None, bool(headers)
     if status in (429, 503):
         return (
-            replace(fetch, outcome="rate_limited", retry_after=resp.retry_after(now), error=f"HTTP {status}"),
+            replace(
+                fetch,
+                outcome="rate_limited",
+                retry_after=resp.retry_after(now, fetcher.retry_after_cap),
+                error=f"HTTP {status}",
+            ),
             None,
             bool(headers),
         )
@@ -284,44 +374,60 @@ async def _fetch_article(
     attempt: int,
     inflight: asyncio.Semaphore,
     settings: Settings,
-) -> tuple[Article, Classification | None]:
+    start_by: float | None = None,
+) -> tuple[Article, Classification | None] | Deferred:
     page: ExtractedPage | None = None
     content: ArticleContent | None = None
     classification: Classification | None = None
     status, size, download_ms, extract_ms = "feed_only", 0, 0, 0
     error: str | None = "item has no http(s) link"
-    if entry.url is not None and fetcher.host_wait(entry.url) is not None:
-        status, error = "rate_limited", "host asked to wait (Retry-After); retried on a later cycle"
-    elif entry.url is not None:
-        async with inflight:
-            try:
-                # Left encoded: the worker inflates it (spread over the cores; a fifth of the bytes to send).
-                resp = await fetcher.get(
-                    entry.url,
-                    max_bytes=settings.page_max_bytes,
-                    deadline=settings.page_deadline,
-                    accept=PAGE_ACCEPT,
-                    decode=False,
+    if entry.url is not None:
+        if fetcher.host_wait(entry.url) is not None:
+            return Deferred("host asked to wait (Retry-After)", reason="host_wait")
+        try:
+            async with asyncio.timeout_at(start_by):
+                await inflight.acquire()
+        except TimeoutError:
+            return Deferred("the cycle's time was up", reason="cycle_time")
+        if start_by is not None and asyncio.get_running_loop().time() >= start_by:
+            inflight.release()
+            return Deferred("the cycle's time was up", reason="cycle_time")
+        try:
+            # The host may have asked to wait while this page waited for its turn.
+            if fetcher.host_wait(entry.url) is not None:
+                return Deferred("host asked to wait (Retry-After)", reason="host_wait")
+            # Left encoded: the worker inflates it (spread over the cores; a fifth of the bytes to send).
+            resp = await fetcher.get(
+                entry.url,
+                max_bytes=settings.page_max_bytes,
+                deadline=settings.page_deadline,
+                accept=PAGE_ACCEPT,
+                decode=False,
+                start_by=start_by,
+            )
+            size, download_ms = len(resp.body), resp.elapsed_ms
+            if resp.status_code in (429, 503):
+                status, error = "rate_limited", f"HTTP {resp.status_code}"
+            elif resp.status_code >= 300:
+                status, error = "http_error", f"HTTP {resp.status_code}"
+            else:
+                started = asyncio.get_running_loop().time()
+                result = await pool.extract(
+                    resp.body, resp.final_url, resp.headers.get("content-type"), entry, resp.encoding
                 )
-                size, download_ms = len(resp.body), resp.elapsed_ms
-                if resp.status_code in (429, 503):
-                    status, error = "rate_limited", f"HTTP {resp.status_code}"
-                elif resp.status_code >= 300:
-                    status, error = "http_error", f"HTTP {resp.status_code}"
+                extract_ms = int((asyncio.get_running_loop().time() - started) * 1000)
+                page, content, classification = result.page, result.content, result.classification
+                size = result.size
+                if usable(page):
+                    status, error = "ok", None
                 else:
-                    started = asyncio.get_running_loop().time()
-                    result = await pool.extract(
-                        resp.body, resp.final_url, resp.headers.get("content-type"), entry, resp.encoding
-                    )
-                    extract_ms = int((asyncio.get_running_loop().time() - started) * 1000)
-                    page, content, classification = result.page, result.content, result.classification
-                    size = result.size
-                    if usable(page):
-                        status, error = "ok", None
-                    else:
-                        status, error = "feed_only", "no article text found in the page"
-            except FetchError as exc:
-                status, error = exc.outcome, str(exc)[:1000]
+                    status, error = "feed_only", "no article text found in the page"
+        except Deferred as exc:
+            return exc
+        except FetchError as exc:
+            status, error = exc.outcome, str(exc)[:1000]
+        finally:
+            inflight.release()
     article = build_article(
         entry,
         page if status == "ok" else None,

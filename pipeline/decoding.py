@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 
-from pipeline.errors import ConnectFailed, TooLarge
+from pipeline.errors import DecodeFailed, TooLarge
 
 CHUNK = 16 * 1024  # raw bytes decoded per step: each step's output stays small as well
 
@@ -26,9 +26,10 @@ class Decoder:
         codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
         codings = [c for c in codings if c != "identity"]
         if len(codings) > 1:
-            raise ConnectFailed(f"unsupported stacked content-encoding {encoding!r}")
+            raise DecodeFailed(f"unsupported stacked content-encoding {encoding!r}")
         self.coding = codings[0] if codings else ""
         self._raw_deflate_tried = False
+        self._fed = False  # an empty body is empty, not a truncated stream
         if self.coding in ("gzip", "x-gzip"):
             self._z: zlib._Decompress | None = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         elif self.coding == "deflate":
@@ -37,12 +38,13 @@ class Decoder:
             self._z = None
         else:
             # We only advertise gzip and deflate; anything else cannot be decoded safely.
-            raise ConnectFailed(f"unsupported content-encoding {encoding!r}")
+            raise DecodeFailed(f"unsupported content-encoding {encoding!r}")
 
     def feed(self, data: bytes, budget: int) -> bytes:
         """Decode ``data``, returning at most ``budget + 1`` bytes (one more means "over the cap")."""
         if self._z is None:
             return data[: budget + 1]
+        self._fed = self._fed or bool(data)
         try:
             out = self._z.decompress(data, budget + 1)
         except zlib.error as exc:
@@ -51,8 +53,13 @@ class Decoder:
                 self._raw_deflate_tried = True
                 self._z = zlib.decompressobj(wbits=-zlib.MAX_WBITS)
                 return self.feed(data, budget)
-            raise ConnectFailed(f"corrupt {self.coding} body: {exc}") from exc
+            raise DecodeFailed(f"corrupt {self.coding} body: {exc}") from exc
         return out
+
+    def finish(self) -> None:
+        """Raise DecodeFailed when the compressed stream stopped before its end (a truncated body)."""
+        if self._z is not None and self._fed and not self._z.eof:
+            raise DecodeFailed(f"truncated {self.coding} body: the compressed stream does not end")
 
     @property
     def pending(self) -> bytes:
@@ -82,11 +89,12 @@ class CappedBody:
         self._parts.append(chunk)
 
     def body(self) -> bytes:
+        self._decoder.finish()
         return b"".join(self._parts)
 
 
 def decode_body(raw: bytes, encoding: str, max_bytes: int) -> bytes:
-    """A whole encoded body, decoded under the cap (raises TooLarge or ConnectFailed)."""
+    """A whole encoded body, decoded under the cap (raises TooLarge or DecodeFailed)."""
     if not encoding:
         if len(raw) > max_bytes:
             raise TooLarge(f"body passed the {max_bytes}-byte cap")

@@ -11,6 +11,8 @@
         ├── FetchTimeout       connect/read timeout or the overall deadline
         ├── ConnectFailed      DNS, refused connection, TLS or protocol failure
         ├── RedirectError      too many redirects, a loop, or a redirect without a usable Location
+        ├── DecodeFailed       the body's Content-Encoding is unknown or corrupt
+        ├── Deferred           not asked: the cycle's time was up before the request could start
         └── ContentError       the body could not be used: not a feed, unparseable, extraction failed
 
 One bad feed or page raises a FetchError subclass, which the cycle records with its outcome and
@@ -37,7 +39,14 @@ OUTCOMES: dict[str, str] = {
     "too_large": "the decoded body passed the size cap",
     "redirect_error": "too many redirects, a redirect loop, or a redirect without a usable Location",
     "not_a_feed": "the body is not RSS/Atom/RDF (an HTML page, say), whatever its content type",
-    "parse_error": "the feed could not be parsed, or parsing passed its time limit",
+    "decode_error": (
+        "the body's Content-Encoding is unknown or corrupt: final for that body (a page is not retried, "
+        "a feed is asked again on its next cycle)"
+    ),
+    "parse_error": (
+        "the feed could not be parsed, parsing passed its time limit, or the feed declares nested "
+        "entities (an entity-expansion attack such as billion laughs)"
+    ),
     "extract_error": "the page could not be decoded or extracted (crash, time or memory limit)",
 }
 
@@ -104,6 +113,26 @@ class ConnectFailed(FetchError):
 
 class RedirectError(FetchError):
     outcome = "redirect_error"
+
+
+class DecodeFailed(FetchError):
+    """Content-Encoding we cannot undo (unknown, stacked or corrupt): the body itself is bad, so
+    asking again for the same body cannot help."""
+
+    outcome = "decode_error"
+
+
+class Deferred(FetchError):
+    """The request never started: the cycle's time was up while it waited for a free slot
+    (``reason`` "cycle_time"), or its host asked every request to wait ("host_wait")."""
+
+    outcome = "deferred"
+    reason = "cycle_time"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
 
 
 class ContentError(FetchError):

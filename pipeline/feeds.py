@@ -11,6 +11,7 @@ corpus feeds and feedparser cases, whole ``parse_feed``).
 from __future__ import annotations
 
 import calendar
+import collections
 import html
 import io
 import logging
@@ -18,14 +19,13 @@ import re
 import xml.sax.expatreader
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urljoin
 
 import feedparser
 import feedparser.api
 
 from pipeline.errors import ContentError
 from pipeline.records import FeedEntry
-from pipeline.urls import article_key, canonical_url, stable_key
+from pipeline.urls import absolute_url, article_key, canonical_url, stable_key
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,9 @@ def parse_feed(
     type, and ContentError(``parse_error``) when feedparser gives up on it.
     """
     now = now or datetime.now(UTC)
+    attack = entity_attack(body)
+    if attack:
+        raise ContentError(attack, "parse_error")
     # No content-location: feedparser would resolve guids against it and turn "g-7" into a link.
     headers = {}
     if content_type:
@@ -139,6 +142,9 @@ def parse_feed(
     version = parsed.get("version") or ""
     raw_entries = parsed.get("entries") or []
     bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if bozo is not None and "amplification" in str(bozo):
+        # expat stopped an expansion attack; feedparser's fallback parser would hand back what is left.
+        raise ContentError(f"entity expansion stopped by the XML parser: {bozo}"[:500], "parse_error")
     if not version and not raw_entries:
         # An HTML page (or anything else) parses to no version and no entries, bozo or not.
         reason = f": {type(bozo).__name__}: {bozo}" if bozo else ""
@@ -169,7 +175,8 @@ def _make_entry(
         link = None  # RSS calls a guid a permalink by default; "g-7" resolved against the feed is no page
     url = None
     if link:
-        url = canonical_url(urljoin(base, link))
+        joined = absolute_url(base, link)  # None for a link no URL can be made of ("http://[::1")
+        url = canonical_url(joined) if joined else None
     if url is None and guid and guid.startswith(("http://", "https://")):
         url = canonical_url(guid)
     published = _entry_date(raw, now)
@@ -192,3 +199,45 @@ def _make_entry(
 def _first_content(raw: feedparser.FeedParserDict) -> str:
     content = raw.get("content") or []
     return content[0].get("value", "") if content else ""
+
+
+# ---------------------------------------------------------------- entity-expansion attacks
+
+_ENTITY_DECL = re.compile(rb"""<!ENTITY\s+(%\s+)?([^\s"'>]+)\s+(?:"([^"]*)"|'([^']*)')""")
+_REFERENCE = re.compile(rb"[&%]([^\s;&%<>\"']+);")
+_GENERAL_REFERENCE = re.compile(rb"&([^\s;&%<>\"']+);")
+EXPANSION_LIMIT = 1 << 20  # bytes the declared entities may add to a feed, all references counted
+
+
+def entity_attack(body: bytes) -> str | None:
+    """Why ``body`` is an entity-expansion attack (billion laughs, quadratic blow-up), or None.
+
+    No news feed needs entities that expand into other entities, nor a megabyte of expansions:
+    a feed whose DTD declares either is refused (``parse_error``) before any parser expands it.
+    expat would stop the worst of them, but feedparser's fallback parser then returns whatever
+    is left as if the feed were merely ill-formed.
+    """
+    if b"<!ENTITY" not in body:
+        if b"<\x00!\x00E\x00N\x00T" not in body and b"\x00<\x00!\x00E\x00N\x00T" not in body:
+            return None
+        # UTF-16: look at it as text the parser will see.
+        big_endian = body.startswith(b"\xfe\xff") or (
+            body[:1] == b"\x00" and not body.startswith(b"\xff\xfe")
+        )
+        body = body.decode("utf-16-be" if big_endian else "utf-16-le", errors="replace").encode("utf-8")
+    declared: dict[bytes, bytes] = {}
+    for match in _ENTITY_DECL.finditer(body):
+        declared[match.group(2)] = match.group(3) if match.group(3) is not None else match.group(4) or b""
+    nested = sorted(
+        name.decode("utf-8", "replace")
+        for name, value in declared.items()
+        if any(ref in declared for ref in _REFERENCE.findall(value))
+    )
+    if nested:
+        names = ", ".join(nested[:3])
+        return f"entities declared in terms of other entities ({names}): an entity-expansion attack"
+    references = collections.Counter(_GENERAL_REFERENCE.findall(body))
+    expansion = sum(len(value) * references[name] for name, value in declared.items())
+    if expansion > EXPANSION_LIMIT:
+        return f"declared entities would expand to {expansion:,} bytes: an entity-expansion attack"
+    return None

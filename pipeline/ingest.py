@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline import staging, store
+from pipeline import backlog, staging, store
 from pipeline.cycle import Batch, FeedJob, batches_of, collect_batch, plan_jobs
 from pipeline.errors import StoreError
-from pipeline.load import Classifier, LazyClassifier, load_cycle
-from pipeline.records import Feed, FeedState
+from pipeline.load import Classifier, LazyClassifier, enabled_feeds, load_cycle
+from pipeline.records import DeferredEntry, Feed, FeedState
+from pipeline.registry import check_disabling
 from pipeline.settings import Settings, load_feeds
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ def plan(settings: Settings) -> list[list[FeedJob]]:
     """Read feeds.toml and the stored feed states; return the feeds to poll, in batches."""
     feeds = load_feeds(settings.feeds_path)
     with store.open_db(settings) as con:  # a writer open: creates and migrates a new database
+        # Before anything is downloaded (the load checks again, in its transaction).
+        check_disabling(enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
         stored = store.read_feed_states(con)
     return batches_of(plan_jobs(feeds, stored), settings.feeds_per_batch)
 
@@ -44,8 +47,27 @@ def plan(settings: Settings) -> list[list[FeedJob]]:
 def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = None) -> Batch:
     """Fetch one batch of feeds and their new articles, classified in the workers. Writes nothing."""
     return asyncio.run(
-        collect_batch(jobs, settings, store.known_lookup(settings), now, lambda: worker_classifier(settings))
+        collect_batch(
+            jobs,
+            settings,
+            store.known_lookup(settings),
+            now,
+            lambda: worker_classifier(settings),
+            backlog_lookup(settings),
+        )
     )
+
+
+def backlog_lookup(settings: Settings):
+    """The entries waiting in the backlog for some feeds (read-only, just for the question)."""
+
+    def lookup(feeds: Sequence[str]) -> list[DeferredEntry]:
+        if settings.store == "duckdb" and not settings.db_path.exists():
+            return []
+        with store.open_db(settings, read_only=True) as con:
+            return backlog.read(con, feeds, settings.max_new_per_feed)
+
+    return lookup
 
 
 def worker_classifier(settings: Settings) -> Classifier:
@@ -82,7 +104,7 @@ def load(
     with store.writing(settings) as con:
         # Lazy: a cycle that changes no article never builds the model (a second or more).
         model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con, settings.cache_dir))
-        summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC))
+        summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC), settings)
     return summary
 
 

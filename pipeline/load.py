@@ -4,6 +4,12 @@ Everything arrives as Arrow tables (see ``pipeline.staging``) and goes in with s
 never row by row. Loading the same batches twice changes nothing: articles are keyed by
 ``article_id``, fetches by (run_id, feed), and a batch carrying one article twice keeps one row
 (the successfully extracted one, else the latest).
+
+The run's counts are exact and disjoint: ``new`` articles were never stored before; ``revised``
+ones were extracted before and the outlet changed their text (the old text is kept as a
+revision, at most ``max_revisions_per_day`` in 24 hours: a later change is ``held`` until then);
+``retried`` ones had their page fetched again after a failure or a deferral; ``waiting`` entries
+are those in the backlog after the load, for later cycles (``pipeline.backlog``).
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
-from pipeline import search, stories
+from pipeline import backlog, search, stories
 from pipeline.records import Classification, Feed
+from pipeline.registry import check_disabling
+from pipeline.settings import Settings
 from pipeline.store import RunSummary, transaction, upsert_feeds
 
 log = logging.getLogger(__name__)
@@ -64,27 +72,40 @@ def load_cycle(
     run_id: str,
     classifier: Classifier,
     now: datetime,
+    settings: Settings | None = None,
 ) -> RunSummary:
-    """Load one cycle's staged tables in a single transaction and return its summary."""
+    """Load one cycle's staged tables in a single transaction and return its summary.
+
+    ``settings``: the limits (revisions a day) and the guard against disabling most feeds by
+    mistake (``registry.check_disabling``); without them, the defaults and no guard.
+    """
+    limits = settings or Settings()
     for name, table in tables.items():
         con.register(f"_stage_{name}", table)
     try:
         with transaction(con):
+            if settings is not None:
+                check_disabling(enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
             upsert_feeds(con, feeds, now)
             _load_feed_states(con)
             _load_fetches(con, run_id)
-            changed, updated = _load_articles(con, now)
+            changed, _revised = _load_articles(con, now, limits.max_revisions_per_day)
+            counts = _change_counts(con)
+            waiting = backlog.store_backlog(con) if "deferred" in tables and "taken" in tables else 0
             _load_sources(con)
             relevant = classify_articles(con, changed, classifier, now, tables.get("classified"))
             _after_load(con, changed, now)
             # A cycle that changed no article used no model: its run records none.
             idle = not changed and isinstance(classifier, LazyClassifier) and not classifier.built
             version = None if idle else classifier.version
-            summary = _summarise(con, run_id, len(changed) - updated, updated, relevant, version)
+            summary = _summarise(con, run_id, counts, waiting, relevant, version)
             first = con.execute("select min(started_at) from _stage_fetches").fetchone()
             started = (first[0] if first else None) or now
             con.execute(
-                "insert into runs select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                "insert into runs (run_id, started_at, finished_at, feeds_ok, feeds_failed, items_seen,"
+                " new_articles, updated_articles, relevant, model_version, retried_articles,"
+                " waiting_entries, revisions_held)"
+                " select ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
                 " where not exists (select 1 from runs where run_id = ?)",
                 [
                     run_id,
@@ -97,6 +118,9 @@ def load_cycle(
                     summary.updated_articles,
                     summary.relevant,
                     summary.model_version,
+                    summary.retried_articles,
+                    summary.waiting_entries,
+                    summary.revisions_held,
                     run_id,
                 ],
             )
@@ -104,6 +128,21 @@ def load_cycle(
         for name in tables:
             con.unregister(f"_stage_{name}")
     return summary
+
+
+def enabled_feeds(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The feeds the database has enabled: what the registry is compared with."""
+    return {r[0] for r in con.execute("select name from feeds where enabled").fetchall()}
+
+
+def _change_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many staged articles changed how (``_change``), plus ``retried``: pages asked again."""
+    rows = con.execute(
+        "select change, count(*), count(*) filter (where retried) from _change group by change"
+    ).fetchall()
+    counts = {change: int(n) for change, n, _ in rows}
+    counts["retried"] = sum(int(r) for change, _, r in rows if change not in ("new", "same"))
+    return counts
 
 
 def reload_articles(
@@ -172,8 +211,15 @@ def _load_fetches(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
-def _load_articles(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[list[str], int]:
-    """Insert new articles, update changed ones (keeping revisions). Returns (changed ids, updated count)."""
+def _load_articles(
+    con: duckdb.DuckDBPyConnection, now: datetime, max_revisions_per_day: int | None = None
+) -> tuple[list[str], int]:
+    """Insert new articles, update changed ones (keeping revisions). Returns (changed ids, revised count).
+
+    An article that already has ``max_revisions_per_day`` revisions from the last 24 hours is
+    ``held``: left as it is, entry hash included, so the outlet's change is fetched and stored
+    again when the feed next lists it, once the day allows.
+    """
     # A view, not a copy: copying every staged text into a temp table was a third of loading them.
     # The order is total (ties broken by the hashes and the feed), so every use of the view picks
     # the same row for an article.
@@ -186,21 +232,36 @@ def _load_articles(con: duckdb.DuckDBPyConnection, now: datetime) -> tuple[list[
             order by extraction_status = 'ok' desc, fetched_at desc, content_hash, entry_hash, feed) = 1
         """
     )
+    # "retried": the page of an article stored before was asked again for the same item (a retry
+    # after a failure, or a deferral), not because the outlet changed it.
     con.execute(
         """
         create or replace temp table _change as
+        with recent as (
+            select article_id, count(*) as revisions
+            from article_revisions
+            where replaced_at > ?::timestamptz - interval 1 day
+              and article_id in (select article_id from _new)
+            group by article_id
+        )
         select n.article_id,
                case
                  when a.article_id is null then 'new'
                  when a.extraction_status = 'ok' and n.extraction_status <> 'ok' then 'keep'
+                 when a.extraction_status = 'ok' and a.content_hash <> n.content_hash
+                      and coalesce(r.revisions, 0) >= ? then 'held'
                  when a.extraction_status = 'ok' and a.content_hash <> n.content_hash then 'revised'
                  when a.content_hash <> n.content_hash then 'improved'
                  when a.entry_hash <> n.entry_hash or a.extraction_status <> n.extraction_status
                       or a.extraction_attempts <> n.extraction_attempts then 'touched'
                  else 'same'
-               end as change
-        from _new n left join articles a using (article_id)
-        """
+               end as change,
+               a.article_id is not null and a.entry_hash = n.entry_hash as retried
+        from _new n
+        left join articles a using (article_id)
+        left join recent r using (article_id)
+        """,
+        [now, max_revisions_per_day if max_revisions_per_day is not None else 2**31 - 1],
     )
     # Statements with nothing to do still sort the staged rows: skip them (a tenth of a second
     # for 20,000 articles, on every load).
@@ -426,8 +487,8 @@ def _after_load(con: duckdb.DuckDBPyConnection, changed: Sequence[str], now: dat
 def _summarise(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
-    new: int,
-    updated: int,
+    counts: dict[str, int],
+    waiting: int,
     relevant: int,
     model_version: str | None,
 ) -> RunSummary:
@@ -440,5 +501,18 @@ def _summarise(
         from _stage_fetches
         """
     ).fetchone()
-    ok, failed, deferred, items = row if row else (0, 0, 0, 0)
-    return RunSummary(run_id, ok, failed, deferred, int(items), new, updated, relevant, model_version)
+    ok, failed, feeds_deferred, items = row if row else (0, 0, 0, 0)
+    return RunSummary(
+        run_id,
+        ok,
+        failed,
+        feeds_deferred,
+        int(items),
+        counts.get("new", 0),
+        counts.get("revised", 0),
+        relevant,
+        model_version,
+        retried_articles=counts.get("retried", 0),
+        waiting_entries=waiting,
+        revisions_held=counts.get("held", 0),
+    )

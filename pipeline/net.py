@@ -13,19 +13,26 @@ Strangers' servers decide what we download, so every request here is bounded:
 * redirects are followed by hand: each hop's scheme is checked, loops are detected, and we
   know whether every hop was permanent (the only case where a feed's stored URL moves);
 * at most ``per_host_concurrency`` requests run per host, and a host's ``Retry-After`` holds
-  back every later request to that host in this cycle.
+  back every later request to that host in this cycle;
+* a deadline counts only the time a request is under way: waiting for a slot (per host or
+  overall) is not the server's fault and never counts against it; a request that could not
+  start before ``start_by`` (the cycle's time is up) raises ``Deferred``, having asked nothing;
+* whatever a server sends (a Location with an impossible port, a Retry-After in the year 9999,
+  an unknown Content-Encoding) ends as a FetchError of its own kind, never another exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import ipaddress
 import logging
+import re
 import select
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -37,12 +44,14 @@ from pipeline.decoding import CHUNK, CappedBody, Decoder
 from pipeline.errors import (
     Blocked,
     ConnectFailed,
+    Deferred,
     FetchError,
     FetchTimeout,
     RedirectError,
     TooLarge,
 )
 from pipeline.settings import Network, Settings
+from pipeline.urls import BadURL, parse_http_url
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,8 @@ _EXTRA_BLOCKED = tuple(
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
+# The longest wait a Retry-After can impose; VIGIA_RETRY_AFTER_MAX_HOURS can only shorten it.
+RETRY_AFTER_CAP = timedelta(days=7)
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 PERMANENT_CODES = {301, 308}
 
@@ -210,38 +221,77 @@ class Response:
     elapsed_ms: int
     encoding: str = ""  # the Content-Encoding body still has (get(decode=False)); "" when decoded
 
-    def retry_after(self, now: datetime | None = None) -> datetime | None:
-        return parse_retry_after(self.headers.get("retry-after"), now)
+    def retry_after(self, now: datetime | None = None, cap: timedelta = RETRY_AFTER_CAP) -> datetime | None:
+        return parse_retry_after(self.headers.get("retry-after"), now, cap)
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> datetime | None:
-    """A Retry-After header (seconds or HTTP date) as an instant; None when absent or unusable."""
+_SECONDS = re.compile(r"\d{1,12}(\.\d{1,6})?", re.ASCII)
+
+
+def parse_retry_after(
+    value: str | None, now: datetime | None = None, cap: timedelta = RETRY_AFTER_CAP
+) -> datetime | None:
+    """A Retry-After header as an instant between ``now`` and ``now + cap``; None when absent or unusable.
+
+    Seconds (``120``, even ``120.5``), any HTTP date form (IMF, RFC 850, asctime) or an ISO 8601
+    instant; a date without a zone is UTC, a past date means now, and no form waits past the cap.
+    """
     if not value:
         return None
     now = now or datetime.now(UTC)
     value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=min(int(value), 7 * 24 * 3600))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if _SECONDS.fullmatch(value):
+        return now + min(timedelta(seconds=float(value)), cap)
+    when = _http_date(value[:200])
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(when, now)
+    try:
+        return min(max(when, now), now + cap)
+    except (OverflowError, ValueError):  # beyond what datetime can compare in UTC
+        return now + cap
 
 
-def check_scheme(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise Blocked(f"scheme {parts.scheme or '(none)'!r} is not followed: {url[:200]}")
-    if not parts.hostname:
-        raise Blocked(f"URL has no host: {url[:200]}")
+def _http_date(value: str) -> datetime | None:
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+class UnusableURL(ValueError):
+    """A URL that cannot be requested as it is (malformed host or port, spaces, too long)."""
+
+
+def request_url(url: str) -> httpx.URL:
+    """``url`` as it will be requested. Raises Blocked for a scheme or a host form we never follow,
+    UnusableURL for a URL that is not well formed."""
+    try:
+        parse_http_url(url)
+        parsed = httpx.URL(url)
+        _ = parsed.host  # an "xn--" label is decoded (and refused) only when the host is read
+        return parsed
+    except BadURL as exc:
+        if exc.refused:
+            raise Blocked(str(exc)) from exc
+        raise UnusableURL(str(exc)) from exc
+    except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are ValueErrors
+        raise UnusableURL(f"{type(exc).__name__}: {exc}: {url[:200]!r}"[:500]) from exc
 
 
 def host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    """``host:port`` of a URL, the unit of politeness. Total: a URL that cannot be parsed is its own key."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url[:200]
+    return f"{parts.hostname}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 
 class Fetcher:
@@ -261,6 +311,7 @@ class Fetcher:
             follow_redirects=False,
             trust_env=False,  # an environment proxy would bypass the guard
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            event_hooks={"response": [_set_location_aside]},
         )
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -286,35 +337,46 @@ class Fetcher:
         deadline: float,
         accept: str = "*/*",
         decode: bool = True,
+        start_by: float | None = None,
     ) -> Response:
         """GET ``url`` following redirects; error statuses are returned, not raised.
+
+        ``deadline`` (seconds) bounds the time the request is under way, over every hop: connection,
+        redirects and body, but not the wait for a free slot. ``start_by`` (the event loop's clock)
+        bounds that wait: a request that could not start by then raises Deferred.
 
         ``decode=False`` returns the body as sent (``Response.encoding`` says how it is encoded)
         with ``max_bytes`` capping the encoded bytes; whoever decodes it applies the cap again
         (``pipeline.decoding.decode_body``). Raises a FetchError subclass for everything that is
         not an HTTP answer.
         """
-        check_scheme(url)
-        started = time.monotonic()
         try:
-            async with asyncio.timeout(deadline):
-                return await self._follow(url, headers or {}, max_bytes, accept, started, decode)
-        except TimeoutError as exc:
-            raise FetchTimeout(f"no complete answer within {deadline:g} s") from exc
+            request_url(url)
+        except UnusableURL as exc:
+            raise Blocked(f"not a usable URL: {exc}") from exc
+        budget = _Budget(deadline)
+        return await self._follow(url, headers or {}, max_bytes, accept, budget, decode, start_by)
 
     async def _follow(
-        self, url: str, headers: dict[str, str], max_bytes: int, accept: str, started: float, decode: bool
+        self,
+        url: str,
+        headers: dict[str, str],
+        max_bytes: int,
+        accept: str,
+        budget: _Budget,
+        decode: bool,
+        start_by: float | None,
     ) -> Response:
         seen = {url}
         current = url
         permanent = True
         for _hop in range(self.settings.max_redirects + 1):
-            check_scheme(current)
-            status, resp_headers, body = await self._one(current, headers, max_bytes, accept, decode)
-            if status in REDIRECT_CODES and "location" in resp_headers:
+            status, resp_headers, body = await self._one(
+                current, headers, max_bytes, accept, decode, budget, start_by
+            )
+            if status in REDIRECT_CODES and LOCATION in resp_headers:
                 permanent = permanent and status in PERMANENT_CODES
-                target = urljoin(current, resp_headers["location"].strip())
-                target = target.split("#", 1)[0]
+                target = _redirect_target(current, resp_headers[LOCATION], status)
                 if target in seen:
                     raise RedirectError(f"redirect loop at {target[:200]}", status_code=status)
                 seen.add(target)
@@ -324,7 +386,7 @@ class Fetcher:
                 headers = {k: v for k, v in headers.items() if k.lower() not in stale}
                 continue
             if status in (429, 503):
-                retry = parse_retry_after(resp_headers.get("retry-after"))
+                retry = parse_retry_after(resp_headers.get("retry-after"), cap=self.retry_after_cap)
                 if retry is not None:
                     self._not_before[host_key(current)] = retry
             return Response(
@@ -334,54 +396,139 @@ class Fetcher:
                 headers=resp_headers,
                 body=body,
                 permanent_redirect=permanent and current != url,
-                elapsed_ms=int((time.monotonic() - started) * 1000),
+                elapsed_ms=int(budget.spent * 1000),
                 encoding="" if decode or not body else resp_headers.get("content-encoding", ""),
             )
         raise RedirectError(f"more than {self.settings.max_redirects} redirects from {url[:200]}")
 
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
-        key = host_key(url)
-        if key not in self._hosts:
-            self._hosts[key] = asyncio.Semaphore(self.settings.per_host_concurrency)
-        return self._hosts[key]
+    @property
+    def retry_after_cap(self) -> timedelta:
+        return min(RETRY_AFTER_CAP, timedelta(hours=self.settings.retry_after_max_hours))
+
+    @contextlib.asynccontextmanager
+    async def _slots(self, url: str, start_by: float | None) -> AsyncIterator[None]:
+        """A slot of the URL's host, then one of the overall limit (in that order, so a request
+        waiting for a busy host holds no slot other hosts could use)."""
+        host = self._hosts.setdefault(host_key(url), asyncio.Semaphore(self.settings.per_host_concurrency))
+        if start_by is not None and asyncio.get_running_loop().time() >= start_by:
+            raise Deferred("the cycle's time was up before this request could start")
+        try:
+            async with asyncio.timeout_at(start_by):
+                await host.acquire()
+                try:
+                    await self._global.acquire()
+                except BaseException:
+                    host.release()
+                    raise
+        except TimeoutError as exc:
+            raise Deferred("the cycle's time was up before a slot for this host was free") from exc
+        try:
+            yield
+        finally:
+            self._global.release()
+            host.release()
 
     async def _one(
-        self, url: str, headers: dict[str, str], max_bytes: int, accept: str, decode: bool = True
+        self,
+        url: str,
+        headers: dict[str, str],
+        max_bytes: int,
+        accept: str,
+        decode: bool,
+        budget: _Budget,
+        start_by: float | None,
     ) -> tuple[int, httpx.Headers, bytes]:
-        async with self._global, self._host_slot(url):
+        async with self._slots(url, start_by):
+            if self.host_wait(url) is not None:
+                # The host asked to wait (Retry-After) while this request waited for its slot.
+                raise Deferred("host asked to wait (Retry-After)", reason="host_wait")
+            started = time.monotonic()
             try:
-                request = self._client.build_request("GET", url, headers={"Accept": accept, **headers})
-                response = await self._client.send(request, stream=True)
-            except FetchError:
-                raise
-            except httpx.TimeoutException as exc:
-                raise FetchTimeout(f"{type(exc).__name__}: {exc}") from exc
-            except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
-                raise ConnectFailed(f"{type(exc).__name__}: {exc}"[:500]) from exc
-            try:
-                if response.status_code >= 300:
-                    # Redirects, 304 and errors: the body is not needed.
-                    return response.status_code, response.headers, b""
-                body = await _read_capped(response, max_bytes, decode)
-                return response.status_code, response.headers, body
-            except httpx.TimeoutException as exc:
-                raise FetchTimeout(f"{type(exc).__name__} while reading: {exc}") from exc
-            except httpx.HTTPError as exc:
-                raise ConnectFailed(f"{type(exc).__name__} while reading: {exc}"[:500]) from exc
+                async with asyncio.timeout(budget.remaining):
+                    return await self._exchange(url, headers, max_bytes, accept, decode)
+            except TimeoutError as exc:
+                raise FetchTimeout(f"no complete answer within {budget.deadline:g} s") from exc
             finally:
-                await response.aclose()
+                budget.spent += time.monotonic() - started
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], max_bytes: int, accept: str, decode: bool
+    ) -> tuple[int, httpx.Headers, bytes]:
+        try:
+            request = self._client.build_request("GET", url, headers={"Accept": accept, **headers})
+            response = await self._client.send(request, stream=True)
+        except FetchError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"{type(exc).__name__}: {exc}") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+            raise ConnectFailed(f"{type(exc).__name__}: {exc}"[:500]) from exc
+        try:
+            if response.status_code >= 300:
+                # Redirects, 304 and errors: the body is not needed.
+                return response.status_code, response.headers, b""
+            body = await _read_capped(response, max_bytes, decode)
+            return response.status_code, response.headers, body
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"{type(exc).__name__} while reading: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise ConnectFailed(f"{type(exc).__name__} while reading: {exc}"[:500]) from exc
+        finally:
+            await response.aclose()
+
+
+# Where a response's Location is kept. httpx parses a redirect's Location even when it is not
+# following it, and raises on what it cannot parse (port "8o", "xn--zz") as if the connection had
+# failed: moved aside before it looks, the Location is judged here (_redirect_target) instead.
+LOCATION = "x-vigia-location"
+
+
+async def _set_location_aside(response: httpx.Response) -> None:
+    if "location" in response.headers:
+        value = response.headers.get_list("location")[0]
+        del response.headers["location"]
+        response.headers[LOCATION] = value
+
+
+class _Budget:
+    """A request's deadline, spent only while one of its hops is under way."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.spent = 0.0
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - self.spent)
+
+
+def _redirect_target(current: str, location: str, status: int) -> str:
+    """Where a redirect leads, checked: Blocked for a scheme or host form we never follow,
+    RedirectError for a Location that is no usable URL."""
+    try:
+        target = urljoin(current, location.strip()).split("#", 1)[0]
+        request_url(target)
+    except Blocked as exc:
+        raise Blocked(str(exc), status_code=status) from exc
+    except ValueError as exc:  # UnusableURL, or urljoin on a malformed Location
+        raise RedirectError(f"redirect to an unusable URL: {exc}"[:500], status_code=status) from exc
+    return target
+
+
+_LENGTH = re.compile(r"\d{1,18}", re.ASCII)
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int, decode: bool = True) -> bytes:
     """The body, decoded under ``max_bytes`` (``decode=False``: as sent, its encoded size under it)."""
     declared = response.headers.get("content-length", "")
     encoding = response.headers.get("content-encoding", "")
-    if declared.isdigit() and (not encoding or not decode) and int(declared) > max_bytes:
+    # isdigit() alone accepts "²" and 5,000-digit numbers, which int() refuses.
+    if _LENGTH.fullmatch(declared) and (not encoding or not decode) and int(declared) > max_bytes:
         raise TooLarge(
             f"Content-Length {declared} is over the {max_bytes}-byte cap", status_code=response.status_code
         )
     if not decode:
-        Decoder(encoding)  # an encoding we could not decode later fails now, as a download error
+        Decoder(encoding)  # an encoding we could not decode later fails now (DecodeFailed)
     body = CappedBody(encoding if decode else "", max_bytes, response.status_code)
     # Small raw chunks keep each decompression step small as well.
     async for raw in response.aiter_raw(chunk_size=CHUNK):

@@ -6,13 +6,18 @@ Pure functions of (state, fetch, settings, now), so the policy can be read and t
   GET every ``full_fetch_hours``, which unsticks feeds whose validators are broken;
 * a failing feed backs off exponentially from ``backoff_base_minutes`` up to
   ``backoff_max_hours`` and is still probed at that pace: it is never silently dropped;
-* 429/503 with Retry-After waits as long as the host asked;
+* 429/503 with Retry-After waits as long as the host asked, up to ``retry_after_max_hours``
+  (7 days at most, as every wait here): a date in the year 9999 parks nothing for good, and a
+  stored wait beyond the longest one allowed (an older version's, a clock that jumped) is due now;
+* validators are kept only when they can be sent back as they came (printable ASCII, short):
+  a server's odd ETag never turns every later request into a failure;
 * 410 Gone stops polling that feed until its URL in feeds.toml changes;
 * the stored URL moves only when every hop of a redirect chain was permanent (301/308).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -32,13 +37,30 @@ def reconcile(feed: Feed, state: FeedState | None, configured_url: str | None) -
     return state
 
 
-def due(state: FeedState, now: datetime) -> tuple[bool, str | None]:
+# No wait, whatever its cause or setting, is longer than this.
+LONGEST_WAIT = timedelta(days=7)
+_VALIDATOR = re.compile(r"[\x20-\x7e]{1,512}")
+
+
+def longest_wait(settings: Settings) -> timedelta:
+    hours = max(settings.backoff_max_hours, settings.retry_after_max_hours)
+    return min(LONGEST_WAIT, timedelta(hours=hours))
+
+
+def due(state: FeedState, now: datetime, settings: Settings | None = None) -> tuple[bool, str | None]:
     """Whether to fetch now; when not, the outcome to record ('gone' or 'deferred') is returned."""
     if state.gone:
         return False, "gone"
     if state.next_fetch_at is not None and state.next_fetch_at > now:
-        return False, "deferred"
+        longest = longest_wait(settings) if settings is not None else LONGEST_WAIT
+        if state.next_fetch_at - now <= longest:
+            return False, "deferred"
     return True, None
+
+
+def validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified worth sending back; None for one that cannot go in a request header."""
+    return value if value is not None and _VALIDATOR.fullmatch(value) else None
 
 
 def request_headers(state: FeedState, settings: Settings, now: datetime) -> dict[str, str]:
@@ -57,12 +79,13 @@ def request_headers(state: FeedState, settings: Settings, now: datetime) -> dict
 
 
 def backoff(failures: int, settings: Settings) -> timedelta:
-    base = timedelta(minutes=settings.backoff_base_minutes)
-    cap = timedelta(hours=settings.backoff_max_hours)
+    cap = min(timedelta(hours=settings.backoff_max_hours), LONGEST_WAIT)
     # The first failure is retried on the next cycle: one timeout is not a pattern.
     if failures <= 1:
         return timedelta(0)
-    return min(base * (2 ** (failures - 2)), cap)
+    # In float minutes: a timedelta doubled for every one of hundreds of failures would overflow.
+    minutes = settings.backoff_base_minutes * 2.0 ** min(failures - 2, 60)
+    return min(timedelta(minutes=min(minutes, cap.total_seconds() / 60)), cap)
 
 
 def next_state(
@@ -83,14 +106,14 @@ def next_state(
         )
         if fetch.outcome == "ok":
             # A 200 replaces the validators, including with none (a server that stopped sending them).
-            new = replace(new, etag=fetch.etag, last_modified=fetch.last_modified)
+            new = replace(new, etag=validator(fetch.etag), last_modified=validator(fetch.last_modified))
         if fetch.final_url:
             new = replace(new, url=fetch.final_url)
         return new
     failures = state.consecutive_failures + 1 if fetch.outcome in FAILED_FEED_OUTCOMES else 0
     wait_until = now + backoff(failures, settings)
     if fetch.retry_after is not None and fetch.retry_after > wait_until:
-        wait_until = fetch.retry_after
+        wait_until = min(fetch.retry_after, now + longest_wait(settings))
     return replace(
         state, consecutive_failures=failures, next_fetch_at=wait_until if wait_until > now else None
     )

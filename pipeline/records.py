@@ -80,6 +80,66 @@ class FeedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DeferredEntry:
+    """A feed entry whose page waits for a later cycle (table ``entry_backlog``): over the feed's
+    limit of new articles in one cycle, or not asked before the cycle's time was up."""
+
+    feed: str
+    article_id: str
+    url: str | None
+    link: str | None
+    guid: str | None
+    title: str
+    summary: str
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    entry_hash: str
+    reason: str  # flood | cycle_time | host_wait
+    queued_at: datetime  # first put off: the backlog is taken oldest first
+
+    @classmethod
+    def of(cls, entry: FeedEntry, reason: str, queued_at: datetime) -> DeferredEntry:
+        return cls(
+            entry.feed,
+            entry.article_id,
+            entry.url,
+            entry.link,
+            entry.guid,
+            entry.title,
+            entry.summary,
+            entry.author,
+            entry.published_at,
+            entry.language,
+            entry.entry_hash,
+            reason,
+            queued_at,
+        )
+
+    def entry(self) -> FeedEntry:
+        return FeedEntry(
+            self.feed,
+            self.article_id,
+            self.url,
+            self.link,
+            self.guid,
+            self.title,
+            self.summary,
+            self.author,
+            self.published_at,
+            self.language,
+            self.entry_hash,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TakenEntry:
+    """An entry a cycle took from the backlog: the load removes it (and puts back what was deferred again)."""
+
+    article_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """An article ready to load: extracted page text, or the feed's title and summary as fallback."""
 

@@ -1,23 +1,29 @@
-"""The one reader of the environment and of feeds.toml.
+"""The one reader of the environment (and, through ``pipeline.registry``, of feeds.toml).
 
 Every tunable has its default here, once. ``Settings.from_env()`` reads ``VIGIA_*`` variables;
-command-line flags override single fields with ``dataclasses.replace``.
+command-line flags override single fields with ``dataclasses.replace``. Every value is checked
+when a Settings is made (``__post_init__``, so ``replace`` checks too): a number out of its range,
+NaN or infinite, a string with control characters, a network in CIDR form with host bits set, an
+unknown ``VIGIA_*`` variable: each is a ConfigError naming the variable (exit 2), before anything
+is downloaded or written.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError
-from pipeline.records import Feed
+from pipeline.registry import load_feeds
+
+__all__ = ["LIMA", "REPO_ROOT", "USER_AGENT", "VERSION", "Network", "Settings", "load_feeds"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Peru's time, the newsroom's day: UTC-5 all year since 1994 (no time zone database needed).
@@ -35,9 +41,16 @@ def _parse_networks(value: str) -> tuple[Network, ...]:
         if not part:
             continue
         try:
-            nets.append(ipaddress.ip_network(part, strict=False))
+            nets.append(ipaddress.ip_network(part, strict=True))
         except ValueError as exc:
-            raise ConfigError(f"VIGIA_ALLOW_NETWORKS: {part!r} is not a network in CIDR form") from exc
+            hint = ""
+            if "host bits set" in str(exc):
+                wide = ipaddress.ip_network(part, strict=False)
+                address = part.split("/", 1)[0]
+                hint = f" (did you mean {wide} or {address}/{wide.max_prefixlen}?)"
+            raise ConfigError(
+                f"VIGIA_ALLOW_NETWORKS: {part!r} is not an exact network in CIDR form: {exc}{hint}"
+            ) from exc
     return tuple(nets)
 
 
@@ -55,6 +68,9 @@ class Settings:
 
     # Network
     allow_networks: tuple[Network, ...] = ()
+    # A network wider than /8 (IPv4) or /7 (IPv6), e.g. 0.0.0.0/0, opens cloud metadata and every
+    # private range: VIGIA_ALLOW_NETWORKS takes one only with this second, explicit setting.
+    allow_wide_networks: bool = False
     user_agent: str = USER_AGENT
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
@@ -69,15 +85,26 @@ class Settings:
     # Feed polling policy
     full_fetch_hours: float = 24.0  # a GET without validators at least this often (broken ETags)
     backoff_base_minutes: float = 15.0
-    backoff_max_hours: float = 6.0  # a failing feed is still probed at least this often
+    backoff_max_hours: float = 6.0  # a failing feed is still probed at least this often (at most 7 days)
+    retry_after_max_hours: float = 168.0  # the longest a Retry-After can park a feed or host (7 days)
     retry_page_attempts: int = 3  # pages that failed transiently are retried on later cycles
+    # A collect starts no page download after this many seconds: pages still waiting are deferred
+    # to the next cycle (attempts untouched), so a slow host never turns into failed pages.
+    collect_budget: float = 480.0
+    # Floods: new articles taken from one feed in one cycle (the rest wait, in order, for later
+    # cycles), and revisions kept of one article in 24 hours (a later change waits for the next day).
+    max_new_per_feed: int = 500
+    max_revisions_per_day: int = 10
+    # Disabling (or removing) more than half of the enabled feeds in one change of feeds.toml is
+    # refused as a likely mistake unless this is set (or `run --allow-mass-disable`).
+    allow_mass_disable: bool = False
 
     # Parsing and extraction workers
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     parse_timeout: float = 15.0
     extract_timeout: float = 20.0
     # Address-space limit of each worker: real pages need ~60 MB; a 6.5 MB, 150,000-row table would take
-    # 640 MB and 14 s. Two workers plus the main process then stay under 1 GB.
+    # 640 MB and 14 s. Two workers plus the main process then stay under 1 GB. 0: no limit.
     worker_memory_mb: int = 350
     # A worker is replaced after this many tasks, so slow leaks never pile up. Not much more often:
     # a fresh worker costs ~0.6 s of CPU before it runs at speed (copy-on-write faults of the fork
@@ -122,9 +149,13 @@ class Settings:
         """What can be rebuilt at any time and is kept to save the time (the base model's params)."""
         return self.db_path.parent / "cache"
 
+    def __post_init__(self) -> None:
+        _validate(self)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env
+        _refuse_unknown(env)
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = env.get(f"VIGIA_{f.name.upper()}")
@@ -132,78 +163,149 @@ class Settings:
                 continue
             values[f.name] = _convert(f.name, raw, f.type)
         # Short names documented in the README.
-        if env.get("VIGIA_FEEDS"):
-            values["feeds_path"] = Path(env["VIGIA_FEEDS"])
-        if env.get("VIGIA_DB"):
-            values["db_path"] = Path(env["VIGIA_DB"])
-        if env.get("VIGIA_ANALYST_DB"):
-            values["analyst_db_path"] = Path(env["VIGIA_ANALYST_DB"])
-        if env.get("VIGIA_STAGING"):
-            values["staging_dir"] = Path(env["VIGIA_STAGING"])
+        for name, key in SHORT_NAMES.items():
+            if env.get(name):
+                values[key] = _convert(key, env[name], "Path")
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)  # type: ignore[arg-type]
-        if settings.language not in ("es", "en"):
-            raise ConfigError(f"VIGIA_LANGUAGE must be 'es' or 'en', not {settings.language!r}")
-        if settings.store not in ("duckdb", "ducklake"):
-            raise ConfigError(f"VIGIA_STORE must be 'duckdb' or 'ducklake', not {settings.store!r}")
-        return settings
+        return cls(**values)  # type: ignore[arg-type]
+
+
+# Variables with a name other than VIGIA_<FIELD>.
+SHORT_NAMES = {
+    "VIGIA_FEEDS": "feeds_path",
+    "VIGIA_DB": "db_path",
+    "VIGIA_ANALYST_DB": "analyst_db_path",
+    "VIGIA_STAGING": "staging_dir",
+}
+# Read elsewhere (the benchmark harness), not settings.
+_OTHER_PREFIXES = ("VIGIA_BENCH_",)
+
+
+def _refuse_unknown(env: Mapping[str, str]) -> None:
+    """A misspelt variable (CONCURENCY for CONCURRENCY) would otherwise be ignored without a word."""
+    known = set(SHORT_NAMES) | {f"VIGIA_{f.name.upper()}" for f in fields(Settings)}
+    for name in env:
+        if name.startswith("VIGIA_") and name not in known and not name.startswith(_OTHER_PREFIXES):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{name} is not a Vigía setting{hint}; see README, Settings")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _convert(name: str, raw: str, type_name: object) -> object:
     text = str(type_name)
+    variable = _variable(name)
+    _check_text(variable, raw)
     try:
         if name == "allow_networks":
             return _parse_networks(raw)
         if "Path" in text:
             return Path(raw)
+        if text == "bool":
+            if raw.strip().lower() not in _TRUE | _FALSE:
+                raise ValueError(raw)
+            return raw.strip().lower() in _TRUE
         if text.startswith("int"):
             return int(raw)
         if text.startswith("float"):
             return float(raw)
     except ValueError as exc:
-        raise ConfigError(f"VIGIA_{name.upper()}={raw!r} is not a valid {text}") from exc
+        kind = {"bool": "true or false", "int": "whole number", "float": "number"}
+        expected = next((v for k, v in kind.items() if text.startswith(k)), text)
+        raise ConfigError(f"{variable}={raw[:100]!r} is not a {expected}") from exc
     return raw
 
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+def _variable(name: str) -> str:
+    short = {v: k for k, v in SHORT_NAMES.items()}
+    return short.get(name, f"VIGIA_{name.upper()}")
 
 
-def load_feeds(path: Path) -> list[Feed]:
-    """Read the feed registry; raise ConfigError naming the first problem found."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"feed registry {path} not found") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"feed registry {path} is not valid TOML: {exc}") from exc
-    entries = data.get("feed", [])
-    if not isinstance(entries, list):
-        raise ConfigError(f"{path}: expected [[feed]] tables")
-    feeds: list[Feed] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries, 1):
-        where = f"{path}: feed #{i}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where} is not a table")
-        name, url = entry.get("name"), entry.get("url")
-        if not isinstance(name, str) or not _NAME.match(name):
+# (lowest, highest) of each number. A value outside, NaN or infinite is a ConfigError.
+DAY, WEEK, YEAR = 24.0, 168.0, 8760.0  # in hours
+RANGES: dict[str, tuple[float, float]] = {
+    "connect_timeout": (0.1, 600),
+    "read_timeout": (0.1, 600),
+    "feed_deadline": (0.1, 3600),
+    "page_deadline": (0.1, 3600),
+    "feed_max_bytes": (1024, 1 << 30),
+    "page_max_bytes": (1024, 1 << 30),
+    "max_redirects": (0, 30),
+    "concurrency": (1, 1024),
+    "per_host_concurrency": (1, 64),
+    "full_fetch_hours": (0, YEAR),
+    "backoff_base_minutes": (0, WEEK * 60),
+    "backoff_max_hours": (0, WEEK),
+    "retry_after_max_hours": (0, WEEK),
+    "retry_page_attempts": (1, 100),
+    "collect_budget": (1, DAY * 3600),
+    "max_new_per_feed": (1, 1_000_000),
+    "max_revisions_per_day": (1, 1000),
+    "workers": (1, 256),
+    "parse_timeout": (0.1, 3600),
+    "extract_timeout": (0.1, 3600),
+    "worker_memory_mb": (0, 1 << 20),
+    "worker_max_tasks": (1, 1 << 31),
+    "db_lock_timeout": (0, DAY * 3600),
+    "feeds_per_batch": (1, 100_000),
+    "digest_lookback_hours": (0.1, YEAR),
+    "digest_max_stories": (1, 10_000),
+    "spike_cooldown_hours": (0, YEAR),
+    "quiet_failed_cycles": (1, 100_000),
+    "quiet_silence_factor": (0.1, 1000),
+    "quiet_min_silence_hours": (0, YEAR),
+    "freshness_limit_minutes": (1, YEAR * 60),
+    "alert_max_attempts": (1, 1000),
+    "task_retries": (0, 100),
+}
+# Measured: a worker limited to 60 MB could not parse any of 40 corpus feeds or extract any of 40
+# corpus pages, 85-90 MB failed one, 100 MB none. 0 means no limit at all.
+MIN_WORKER_MEMORY_MB = 128
+# Networks at least this wide (prefix lengths below these) need allow_wide_networks.
+WIDE_PREFIX = {4: 8, 6: 7}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_SPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]+")
+
+
+def _check_text(variable: str, value: str) -> None:
+    # JSON may be spread over lines; nothing else may hold a control character (a CR/LF in a
+    # header value ends the header; in a path or log line it forges a new line).
+    pattern = _CONTROL_BUT_SPACE if variable == "VIGIA_ALERT_FILTERS" else _CONTROL
+    if pattern.search(value):
+        raise ConfigError(f"{variable} holds a control character (CR, LF, NUL, ...): {value[:100]!r}")
+
+
+def _validate(s: Settings) -> None:
+    for f in fields(s):
+        value = getattr(s, f.name)
+        variable = _variable(f.name)
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            low, high = RANGES[f.name]
+            if not math.isfinite(value) or not low <= value <= high:
+                kind = "whole number" if isinstance(value, int) else "number"
+                raise ConfigError(f"{variable}={value!r}: must be a {kind} from {low:g} to {high:g}")
+        elif isinstance(value, str | Path):
+            _check_text(variable, str(value))
+    if 0 < s.worker_memory_mb < MIN_WORKER_MEMORY_MB:
+        raise ConfigError(
+            f"VIGIA_WORKER_MEMORY_MB={s.worker_memory_mb}: a worker needs at least {MIN_WORKER_MEMORY_MB} MB"
+            " to parse feeds and extract pages (0 means no limit)"
+        )
+    if not _HEADER_VALUE.fullmatch(s.user_agent):
+        raise ConfigError(f"VIGIA_USER_AGENT must be printable ASCII on one line, got {s.user_agent[:100]!r}")
+    if s.store not in ("duckdb", "ducklake"):
+        raise ConfigError(f"VIGIA_STORE must be 'duckdb' or 'ducklake', not {s.store!r}")
+    if s.language not in ("es", "en"):
+        raise ConfigError(f"VIGIA_LANGUAGE must be 'es' or 'en', not {s.language!r}")
+    for net in s.allow_networks:
+        if net.prefixlen < WIDE_PREFIX[net.version] and not s.allow_wide_networks:
             raise ConfigError(
-                f"{where}: name must be lowercase letters, digits, '_', '-' or '.', got {name!r}"
+                f"VIGIA_ALLOW_NETWORKS: {net} opens more than /{WIDE_PREFIX[net.version]}, cloud metadata"
+                " and private ranges included: set VIGIA_ALLOW_WIDE_NETWORKS=true as well if that is meant"
             )
-        if name in seen:
-            raise ConfigError(f"{where}: duplicate name {name!r}")
-        if (
-            not isinstance(url, str)
-            or urlsplit(url).scheme not in ("http", "https")
-            or not urlsplit(url).hostname
-        ):
-            raise ConfigError(f"{where} ({name}): url must be an absolute http(s) URL, got {url!r}")
-        language = entry.get("language")
-        if language is not None and not isinstance(language, str):
-            raise ConfigError(f"{where} ({name}): language must be a string")
-        enabled = entry.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise ConfigError(f"{where} ({name}): enabled must be true or false")
-        seen.add(name)
-        feeds.append(Feed(name=name, url=url, language=language, enabled=enabled))
-    return feeds

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from pipeline.cycle import Batch, Sighting
 from pipeline.load import CLASSIFIED_SCHEMA, classified_table
-from pipeline.records import Article, FeedFetch, FeedState
+from pipeline.records import Article, DeferredEntry, FeedFetch, FeedState, TakenEntry
 
 T = TypeVar("T")
 
@@ -64,7 +64,11 @@ PARTS: dict[str, type] = {
     "states": FeedState,
     "articles": Article,
     "sightings": Sighting,
+    "taken": TakenEntry,
+    "deferred": DeferredEntry,
 }
+# Parts a batch staged by an older version may lack (read as empty).
+OPTIONAL = frozenset({"taken", "deferred"})
 # Classifications made in the extraction workers: nested values, so built by pipeline.load.
 CLASSIFIED = "classified"
 
@@ -92,7 +96,10 @@ def read_batches(directories: Sequence[Path]) -> dict[str, pa.Table]:
     tables: dict[str, list[pa.Table]] = {name: [] for name in [*PARTS, CLASSIFIED]}
     for directory in directories:
         for name in PARTS:
-            tables[name].append(pq.read_table(Path(directory) / f"{name}.parquet"))
+            path = Path(directory) / f"{name}.parquet"
+            if name in OPTIONAL and not path.exists():
+                continue
+            tables[name].append(pq.read_table(path))
         classified = Path(directory) / f"{CLASSIFIED}.parquet"
         if classified.exists():  # batches staged before classification moved to the workers have none
             tables[CLASSIFIED].append(pq.read_table(classified, schema=CLASSIFIED_SCHEMA))

@@ -316,12 +316,18 @@ class RunSummary:
     updated_articles: int
     relevant: int
     model_version: str | None  # None: nothing to classify, so no model was built
+    retried_articles: int = 0  # pages asked again after a failure or a deferral
+    waiting_entries: int = 0  # in the backlog after this load, waiting for later cycles (pipeline.backlog)
+    revisions_held: int = 0  # outlets' changes over the daily revision limit, stored later
 
     def line(self) -> str:
+        held = f", {self.revisions_held} revisions held" if self.revisions_held else ""
         return (
             f"vigia run {self.run_id}: feeds {self.feeds_ok} ok, {self.feeds_failed} failed, "
             f"{self.feeds_deferred} deferred; items {self.items_seen} seen; "
-            f"articles {self.new_articles} new, {self.updated_articles} updated; "
+            f"articles {self.new_articles} new, {self.updated_articles} revised, "
+            f"{self.retried_articles} retried{held}; "
+            f"{self.waiting_entries} waiting for later cycles; "
             f"{self.relevant} relevant (model {self.model_version or 'not needed'})"
         )
 

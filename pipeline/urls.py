@@ -8,7 +8,9 @@ Two links to the same article must give the same key, or it is stored (and count
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+import ipaddress
+import re
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that track the reader, never select the content.
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "_hs", "ga_")
@@ -56,7 +58,8 @@ def canonical_url(url: str) -> str | None:
     """The canonical form of an absolute http(s) URL, or None if it is not one.
 
     Lower-cases scheme and host, drops default ports, userinfo, fragments and tracking
-    parameters, sorts the remaining query parameters and normalises percent-escapes.
+    parameters, sorts the remaining query parameters and normalises percent-escapes. A URL whose
+    host or port could never be requested is not one (None).
     """
     url = url.strip()
     try:
@@ -82,7 +85,77 @@ def canonical_url(url: str) -> str | None:
         if not (k.lower() in _TRACKING_NAMES or k.lower().startswith(_TRACKING_PREFIXES))
     ]
     query = urlencode(sorted(query_items), doseq=True)
-    return urlunsplit((scheme, netloc, path, query, ""))
+    canonical = urlunsplit((scheme, netloc, path, query, ""))
+    try:
+        parse_http_url(canonical)
+    except BadURL as exc:
+        # A malformed host ("http://.", "exa mple.pe", over-long labels) is no link; a form we refuse
+        # (a numeric host such as 0177.0.0.1) is kept, so that asking for it records `blocked`.
+        if not exc.refused:
+            return None
+    return canonical
+
+
+def absolute_url(base: str, link: str) -> str | None:
+    """``link`` resolved against ``base``; None when no URL can be made of them (``http://[::1``)."""
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return None
+
+
+class BadURL(ValueError):
+    """Why a URL cannot be requested. ``refused``: a form never followed (another scheme, a numeric
+    host in a non-standard form) rather than a malformed one."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+MAX_URL = 8 * 1024
+# Control characters and spaces have no place in a URL (a browser would strip or escape them; a
+# feed registry or a Location header holding them is broken or hostile).
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+# A host of digits, hex or octal parts that ``ipaddress`` does not read as an address (0177.0.0.1,
+# 2130706433, 0x7f.1): C resolvers read them as addresses, ipaddress and httpx do not, so what
+# the guard checked and what would be connected to could differ. Refused, whatever they point at.
+_NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|\d+)(\.(0x[0-9a-f]*|\d+)){0,3}\.?", re.I | re.ASCII)
+
+
+def parse_http_url(url: str) -> SplitResult:
+    """``url`` split, when it is an absolute http(s) URL that can be requested as it is; else BadURL."""
+    quoted = repr(url[:200])
+    if len(url) > MAX_URL:
+        raise BadURL(f"URL longer than {MAX_URL} characters: {quoted}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        raise BadURL(f"{exc}: {quoted}") from exc
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        raise BadURL(f"scheme {parts.scheme or '(none)'!r} is not followed: {quoted}", refused=True)
+    if not host:
+        raise BadURL(f"URL has no host: {quoted}")
+    if _UNSAFE.search(url):
+        raise BadURL(f"URL holds spaces or control characters: {quoted}")
+    if port is not None and not 1 <= port <= 65535:
+        raise BadURL(f"port {port} is out of range: {quoted}")
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise BadURL(f"host {host!r} is a numeric address in a non-standard form", refused=True) from None
+    if ":" not in host:  # a name or an IPv4 address (IPv6 literals were checked by urlsplit)
+        try:
+            name = host.encode("idna") if not host.isascii() else host.encode("ascii")
+        except UnicodeError as exc:
+            raise BadURL(f"host {host!r} is not a valid international name: {exc}") from exc
+        labels = name.rstrip(b".").split(b".")
+        if len(name) > 253 or not all(0 < len(label) <= 63 for label in labels):
+            raise BadURL(f"host {host[:100]!r} is not a valid name (empty or over-long labels)")
+    return parts
 
 
 def stable_key(*parts: str | None) -> str:

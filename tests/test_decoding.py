@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from pipeline.decoding import CappedBody, decode_body
-from pipeline.errors import ConnectFailed, TooLarge
+from pipeline.errors import DecodeFailed, TooLarge
 
 PAGE = b"<html><body>" + b"<p>La policia detuvo a la banda.</p>" * 2000 + b"</body></html>"
 
@@ -38,13 +38,28 @@ def test_a_gzip_bomb_stops_at_the_cap_without_inflating():
     assert sum(len(p) for p in body._parts) <= 1 << 20
 
 
-def test_unusable_encodings_are_connection_errors():
-    with pytest.raises(ConnectFailed):
-        decode_body(b"x", "br", 100)
-    with pytest.raises(ConnectFailed):
-        decode_body(b"x", "gzip, gzip", 100)
-    with pytest.raises(ConnectFailed):
-        decode_body(b"not gzip at all", "gzip", 100)
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (b"x", "br"),  # never advertised
+        (b"x", "zstd"),
+        (b"x", "gzip, gzip"),  # stacked
+        (b"not gzip at all", "gzip"),
+        (b"not deflate either", "deflate"),
+        (gzip.compress(PAGE)[:-200], "gzip"),  # truncated: the stream never ends
+        (gzip.compress(PAGE)[:10] + b"\xff" * 64, "gzip"),  # a good header, then garbage
+        (zlib.compress(PAGE)[:-50], "deflate"),
+    ],
+)
+def test_unusable_encodings_are_decode_errors_not_connection_errors(raw, encoding):
+    # The body itself is bad: asking again cannot help (decode_error is final for a page).
+    with pytest.raises(DecodeFailed) as caught:
+        decode_body(raw, encoding, 1 << 20)
+    assert caught.value.outcome == "decode_error"
+
+
+def test_an_empty_body_with_an_encoding_is_empty():
+    assert decode_body(b"", "gzip", 100) == b""
 
 
 def test_an_unencoded_body_over_the_cap_is_too_large():

@@ -12,9 +12,9 @@ import zlib
 
 import pytest
 
-from pipeline.errors import Blocked, FetchTimeout, RedirectError, TooLarge
+from pipeline.errors import Blocked, DecodeFailed, Deferred, FetchError, FetchTimeout, RedirectError, TooLarge
 from pipeline.localweb import LocalWeb, Route
-from pipeline.net import Fetcher, address_allowed, parse_retry_after
+from pipeline.net import RETRY_AFTER_CAP, Fetcher, address_allowed, parse_retry_after
 from pipeline.settings import Settings
 
 LOOPBACK_ONLY = (ipaddress.ip_network("127.0.0.1/32"),)
@@ -219,3 +219,164 @@ def _raw(handler, body: bytes, headers: dict[str, str]) -> None:
     handler.end_headers()
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         handler.wfile.write(body)
+
+
+# ---------------------------------------------------------------- whatever a server sends (issue 16)
+
+
+def _raw_redirect(location: bytes, status: int = 302):
+    """A handler answering a redirect whose Location is these exact bytes (not only latin-1 text)."""
+
+    def handler(h) -> None:
+        h.wfile.write(
+            b"HTTP/1.1 %d Found\r\nLocation: " % status + location + b"\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        b"http://127.0.0.1:99999/x",  # the redirect that stopped every cycle
+        b"http://127.0.0.1:-1/x",
+        b"http://127.0.0.1:0/x",
+        b"http://127.0.0.1:65536/x",
+        b"http://127.0.0.1:8o/x",
+        b"http://[::1/x",
+        b"http://[zz]/x",
+        b"http://exa mple.pe/x",
+        b"http://\xc3\xa9\xcc\x81xn--/x",  # a host no IDNA codec accepts
+        b"http://xn--zz/x",
+        b"http://" + b"a" * 300 + b".pe/x",
+        b"http://:80/x",
+        b"http://a.pe/" + b"x" * 9000,
+    ],
+)
+def test_a_redirect_to_an_unusable_url_is_a_redirect_error(web, location):
+    web.routes["/r"] = Route(handler=_raw_redirect(location))
+    with pytest.raises(RedirectError) as caught:
+        fetch(web.url("/r"))
+    assert caught.value.outcome == "redirect_error"
+    assert caught.value.status_code in (302, None)  # None: httpx refused the Location before we saw it
+
+
+@pytest.mark.parametrize(
+    "host", ["0177.0.0.1", "0x7f.0.0.1", "0x7f000001", "2130706433", "127.1", "017700000001"]
+)
+def test_numeric_hosts_in_non_standard_forms_are_blocked_even_when_their_address_is_allowed(web, host):
+    # 127.0.0.1/32 is allowed here: these forms are refused for what they are, not where they lead.
+    port = web.base.rsplit(":", 1)[1]
+    web.routes["/ok"] = Route(body=b"fine")
+    web.routes["/r"] = Route(status=302, headers={"Location": f"http://{host}:{port}/ok"}, etag=False)
+    with pytest.raises(Blocked, match="non-standard form"):
+        fetch(web.url("/r"))
+    with pytest.raises(Blocked, match="non-standard form"):
+        fetch(f"http://{host}:{port}/ok")
+    assert web.hits("/ok") == 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("br", b"\x1b\x00"),
+        ("zstd", b"(\xb5/\xfd"),
+        ("gzip, gzip", gzip.compress(gzip.compress(b"x"))),
+        ("gzip", b"not gzip at all"),
+        ("gzip", gzip.compress(bytes(range(256)) * 40)[:-100]),  # truncated: the stream never ends
+        ("deflate", b"\x00\x01\x02garbage"),
+    ],
+)
+def test_bad_content_encodings_are_decode_errors(web, encoding, body):
+    web.routes["/z"] = Route(handler=lambda h: _raw(h, body, {"Content-Encoding": encoding}))
+    with pytest.raises(DecodeFailed) as caught:
+        fetch(web.url("/z"))
+    assert caught.value.outcome == "decode_error"
+
+
+@pytest.mark.parametrize("length", ["²", "1" * 5000, "-5", "1e3", " 12", "0x10"])
+def test_odd_content_lengths_never_raise_anything_but_a_fetch_error(web, length):
+    def handler(h) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: " + length.encode() + b"\r\n\r\nbody")
+        h.close_connection = True
+
+    web.routes["/l"] = Route(handler=handler)
+    with contextlib.suppress(FetchError):
+        fetch(web.url("/l"), max_bytes=100)
+
+
+def test_waiting_for_a_slot_of_the_host_does_not_count_against_the_deadline(web):
+    # One slot per host, 4 pages of 0.6 s each, a 1 s deadline: the last waits 1.8 s for its slot,
+    # yet each request, once under way, takes 0.6 s and succeeds.
+    for i in range(4):
+        web.routes[f"/slow{i}"] = Route(handler=lambda h: (time.sleep(0.6), _raw(h, b"ok", {})))
+
+    async def go():
+        async with Fetcher(settings(per_host_concurrency=1)) as f:
+            return await asyncio.gather(
+                *(f.get(web.url(f"/slow{i}"), max_bytes=100, deadline=1.0) for i in range(4))
+            )
+
+    assert [r.body for r in asyncio.run(go())] == [b"ok"] * 4
+
+
+def test_a_request_that_cannot_start_before_start_by_is_deferred_having_asked_nothing(web):
+    web.routes["/slow"] = Route(handler=lambda h: (time.sleep(0.5), _raw(h, b"ok", {})))
+
+    async def go():
+        async with Fetcher(settings(per_host_concurrency=1)) as f:
+            start_by = asyncio.get_running_loop().time() + 0.2
+            return await asyncio.gather(
+                *(f.get(web.url("/slow"), max_bytes=100, deadline=5, start_by=start_by) for _ in range(3)),
+                return_exceptions=True,
+            )
+
+    results = asyncio.run(go())
+    assert results[0].body == b"ok"
+    assert all(isinstance(r, Deferred) and r.outcome == "deferred" for r in results[1:])
+    assert web.hits("/slow") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120),
+        ("120.5", 120.5),
+        ("0", 0),
+        ("99999999999", 7 * 86400),  # capped
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 7 * 86400),  # the date that parked a feed for good
+        ("Friday, 31-Dec-99 23:59:59 GMT", None),  # RFC 850: 1999, in the past: now
+        ("Fri Dec 31 23:59:59 9999", 7 * 86400),  # asctime
+        ("9999-12-31T23:59:59-12:00", 7 * 86400),  # ISO 8601, beyond what UTC can hold
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0),  # past: now
+    ],
+)
+def test_retry_after_in_any_form_is_capped_at_seven_days(value, seconds):
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    when = parse_retry_after(value, now)
+    assert when is not None and now <= when <= now + RETRY_AFTER_CAP
+    if seconds is not None:
+        assert (when - now).total_seconds() == seconds
+
+
+@pytest.mark.parametrize(
+    "value", ["²", "-5", "1e9", "soon", "", "   ", "Fri, 31 Dec 9999 25:61:00 GMT", "\x00"]
+)
+def test_unusable_retry_after_is_ignored(value):
+    assert parse_retry_after(value) is None
+
+
+def test_a_retry_after_date_far_ahead_holds_the_host_for_the_cap_only(web):
+    web.routes["/busy"] = Route(
+        status=503, headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, etag=False
+    )
+
+    async def go():
+        async with Fetcher(settings(retry_after_max_hours=2)) as f:
+            await f.get(web.url("/busy"), max_bytes=1000, deadline=5)
+            return f.host_wait(web.url("/other"))
+
+    wait = asyncio.run(go())
+    assert wait is not None and wait.timestamp() - time.time() <= 2 * 3600 + 5

@@ -224,12 +224,13 @@ class FeedHealth:
     last_success_at: datetime | None
     last_new_item_at: datetime | None
     usual_items_per_day: float | None
+    deferred_until: datetime | None = None  # parked (back-off, Retry-After) until its next probe
 
 
 def feed_health(con: duckdb.DuckDBPyConnection) -> list[FeedHealth]:
     rows = con.execute(query("feed_health")).fetchall()
     return [
-        FeedHealth(r[0], r[1], int(r[2]), r[3], r[4], r[5], None if r[7] is None else float(r[7]))
+        FeedHealth(r[0], r[1], int(r[2]), r[3], r[4], r[5], None if r[8] is None else float(r[8]), r[7])
         for r in rows
     ]
 
@@ -241,6 +242,16 @@ def quiet_reason(h: FeedHealth, settings: Settings, now: datetime) -> str | None
     if h.consecutive_failures >= settings.quiet_failed_cycles:
         error = f": {h.last_error}" if h.last_error else ""
         return f"failed {h.consecutive_failures} fetches in a row{error}"
+    # A host's Retry-After can park a feed for up to a week: it brings nothing meanwhile, whatever its
+    # failure count (one 503) or its rhythm (a new feed has none) says.
+    parked = h.deferred_until - now if h.deferred_until is not None else None
+    if parked is not None and parked >= timedelta(hours=max(settings.quiet_min_silence_hours, 1)):
+        error = f" ({h.last_error})" if h.last_error else ""
+        until = h.deferred_until.astimezone(LIMA) if h.deferred_until else now
+        return (
+            f"parked until {until:%Y-%m-%d %H:%M} (Lima){error}: not polled for another "
+            f"{hours_text(parked)}; it is probed again then"
+        )
     if h.last_new_item_at is not None and h.usual_items_per_day:
         usual_gap = timedelta(days=1) / h.usual_items_per_day
         limit = max(

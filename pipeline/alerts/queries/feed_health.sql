@@ -1,12 +1,15 @@
 -- feed_health: per enabled feed, what decides whether it is quiet (see detect.quiet_reason).
 --
 -- Columns, from the `source_health` view: feed, status, consecutive_failures, last_error,
--- last_success_at, last_new_item_at, silent_hours; and
+-- last_success_at, last_new_item_at, silent_hours, deferred_until (a feed parked by back-off or
+-- Retry-After: its next probe); and
 --   usual_items_per_day   its rhythm: new items per day over the 28 days *before* its last new item
 --                         (not the last 7 days, which a long silence itself drags towards zero);
 --                         null when it has less than 2 days of fetches behind that item.
 with health as (
-    select feed, status, consecutive_failures, last_error, last_success_at, last_new_item_at, silent_hours
+    select
+        feed, status, consecutive_failures, last_error, last_success_at, last_new_item_at, silent_hours,
+        deferred_until
     from source_health
     where enabled
 ),
