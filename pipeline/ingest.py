@@ -90,12 +90,14 @@ def run_once(settings: Settings, run_id: str | None = None) -> store.RunSummary:
     """One whole cycle in this process: plan, collect every feed as one batch, load.
 
     One batch, not the DAG's several: one worker pool and one HTTP client for the whole cycle, and
-    no batch waits for the slowest page of the batch before it.
+    no batch waits for the slowest page of the batch before it. The cycle lock is held throughout:
+    a second cycle stops (DatabaseBusy) before downloading anything.
     """
     run_id = run_id or new_run_id()
-    feeds = load_feeds(settings.feeds_path)
-    jobs = [job for batch in plan(settings) for job in batch]
-    return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=feeds)
+    with store.cycle_lock(settings):
+        feeds = load_feeds(settings.feeds_path)
+        jobs = [job for batch in plan(settings) for job in batch]
+        return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=feeds)
 
 
 def stage(settings: Settings, run_id: str, index: int, batch: Batch) -> str:

@@ -25,6 +25,8 @@ LIMA = timezone(timedelta(hours=-5), "PET")
 VERSION = "0.1.0"
 USER_AGENT = f"Vigia/{VERSION} (+https://github.com/vigia-pe/vigia; news monitoring for Peruvian security)"
 
+MAX_SNAPSHOTS = 1000  # each one can hold a whole copy of the database
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -87,6 +89,7 @@ class Settings:
     # Loading
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
+    snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.publication)
 
     # Alert emails (README, Alert emails). Under Airflow an Airflow Variable of the same VIGIA_* name
     # overrides each of these at run time; the SMTP host and credentials live only in the connection.
@@ -141,6 +144,10 @@ class Settings:
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.store not in ("duckdb", "ducklake"):
             raise ConfigError(f"VIGIA_STORE must be 'duckdb' or 'ducklake', not {settings.store!r}")
+        if not 0 <= settings.snapshots <= MAX_SNAPSHOTS:
+            raise ConfigError(
+                f"VIGIA_SNAPSHOTS must be between 0 and {MAX_SNAPSHOTS}, not {settings.snapshots}"
+            )
         return settings
 
 
