@@ -177,12 +177,21 @@ def test_the_official_duckdb_shell_is_used_when_its_version_matches(loaded, tmp_
     fake = bin_dir / "duckdb"
     fake.write_text(
         f'#!/bin/sh\nif [ "$1" = --version ]; then echo "v{duckdb.__version__} abc"; exit 0; fi\n'
-        f'echo "$@" > {calls}\n'
+        f"printf '%s\\n' \"$@\" > {calls}\n"
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     assert analysis_cli.duckdb_cli() == str(fake)
     assert main(["sql", "--db", str(loaded.db_path)]) == 0
-    assert calls.read_text().split() == ["-readonly", str(loaded.analyst_db)]
+    analyst = str(loaded.analyst_db)
+    exports = f"{loaded.analyst_db.parent / 'exports'}/"
+    assert calls.read_text().splitlines() == [
+        "-readonly",
+        "-cmd",
+        f"set allowed_directories = ['{exports}']",
+        "-cmd",
+        ".safe_mode",  # after the allowed directory: locks files, configuration and dot commands
+        analyst,
+    ]
     fake.write_text('#!/bin/sh\necho "v0.9.0 old"\n')
     assert analysis_cli.duckdb_cli() is None  # an older shell may not read this file
