@@ -79,10 +79,14 @@ def _checksum(words: np.ndarray) -> np.ndarray:
     return np.bitwise_xor.reduce(words * CHECKSUM_FACTOR, axis=-1) ^ np.uint64(CHECKSUM_SEED)
 
 
-def check_header(path: Path) -> int:
-    """Check the three headers and that the file holds whole blocks; return the block size.
+def check_header(path: Path) -> tuple[int, int]:
+    """Check the three headers; return the block size and the number of blocks the database uses.
 
-    CorruptDatabase messages here say what is wrong, not which file: callers name it."""
+    Blocks past that number belong to no checkpoint (a checkpoint that failed, on a full disk,
+    leaves some, partly written): DuckDB ignores them and so does this check. The file can also
+    end before it: DuckDB gives free blocks at the end back to the file system after writing the
+    header. CorruptDatabase messages here say what is wrong, not which file: callers name it.
+    """
     size = path.stat().st_size
     if size < DATA_START:
         raise CorruptDatabase(f"truncated: {size} bytes, less than DuckDB's headers")
@@ -94,33 +98,33 @@ def check_header(path: Path) -> int:
     bad = [i for i, ok in enumerate(words[:, 0] == _checksum(words[:, 1:])) if not ok]
     if bad:
         raise CorruptDatabase(f"checksum mismatch in file header {bad[0]}")
-    # The database header in use is the one of the higher iteration; it gives the block size.
+    # The database header in use is the one of the higher iteration.
     headers = [struct.unpack_from("<QQQQQQ", head, offset + 8) for offset in (HEADER_SIZE, 2 * HEADER_SIZE)]
-    iteration, _meta, _free, _count, block_size, _vector = max(headers)
+    _iteration, _meta, _free, block_count, block_size, _vector = max(headers)
     block_size = block_size or 262144
     if block_size < HEADER_SIZE or block_size & (block_size - 1) or block_size > 1 << 30:
         raise CorruptDatabase(f"impossible block size {block_size} in the file header")
-    if (size - DATA_START) % block_size:
-        raise CorruptDatabase(
-            f"truncated or extended: {size} bytes is not a whole number of {block_size // 1024} KiB blocks"
-        )
-    return block_size
+    whole, partial = divmod(size - DATA_START, block_size)
+    if partial and whole < block_count:
+        raise CorruptDatabase(f"truncated: the file ends inside block {whole}")
+    return block_size, block_count
 
 
 def scan_blocks(path: Path) -> BlockScan:
-    """Check the headers and the checksum of every block of the file (CorruptDatabase if one fails)."""
-    block_size = check_header(path)
+    """Check the headers and the checksum of every block the database uses (CorruptDatabase if one
+    fails). An all-zero block is counted apart: a free block whose space the file system took back."""
+    block_size, block_count = check_header(path)
     words = block_size // 8
     per_chunk = max(1, CHUNK_BYTES // block_size)
     buffer = np.empty(per_chunk * words, dtype="<u8")
     blocks = empty = 0
     with open(path, "rb") as fh:
         fh.seek(DATA_START)
-        while True:
+        while blocks < block_count:
             got = fh.readinto(buffer.view(np.uint8).data)  # fills it unless at the end
-            if not got:
+            n = min(got // block_size, block_count - blocks)
+            if not n:
                 break
-            n = got // block_size
             chunk = buffer[: n * words].reshape(n, words)
             for i in np.nonzero(chunk[:, 0] != _checksum(chunk[:, 1:]))[0]:
                 if chunk[i].any():
