@@ -414,8 +414,13 @@ def _check_before_writing(settings: Settings) -> None:
 def check_sound(settings: Settings) -> None:
     """Every block's checksum (a fraction of a second a GB from the page cache): a cycle checks
     the database this way before it downloads anything, and stops if it is damaged."""
-    if settings.store != "duckdb" or not settings.db_path.exists():
+    try:
+        if settings.store != "duckdb" or not settings.db_path.stat().st_size:
+            return  # a new database, or one lost: opening it says which
+    except FileNotFoundError:
         return
+    except OSError as exc:
+        raise os_error(exc, f"cannot read {settings.db_path}") from exc
     try:
         publication.scan_blocks(settings.db_path)
     except CorruptDatabase as exc:
