@@ -36,7 +36,8 @@ def new_run_id(prefix: str = "cli") -> str:
 def plan(settings: Settings) -> list[list[FeedJob]]:
     """Read feeds.toml and the stored feed states; return the feeds to poll, in batches."""
     feeds = load_feeds(settings.feeds_path)
-    with store.open_db(settings) as con:  # a writer open: creates and migrates a new database
+    # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
+    with store.open_db(settings, check_blocks=True) as con:
         stored = store.read_feed_states(con)
     return batches_of(plan_jobs(feeds, stored), settings.feeds_per_batch)
 

@@ -284,7 +284,6 @@ def cycle_lock(settings: Settings) -> Iterator[None]:
         path = settings.db_path.with_name(settings.db_path.name + ".cycle.lock")
         acquire = lambda: _file_lock(path, 0.0, wait=False, what="cycle")  # noqa: E731
     with _reentrant(_lock_key(settings, "cycle"), acquire), write_lock(settings):
-        check_sound(settings)
         yield
 
 
@@ -312,6 +311,7 @@ def open_db(
     read_only: bool = False,
     lock_timeout: float | None = None,
     take_lock: bool = True,
+    check_blocks: bool = False,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the database with every migration applied.
 
@@ -319,7 +319,8 @@ def open_db(
     the caller already holds it through ``write_lock``); readers do not take it.
     A read-only open of a database that does not exist yet raises StoreError. A writer first
     checks the file's headers (CorruptDatabase: nothing is written into a damaged file), and
-    refuses to start an empty database where published copies of a lost one exist.
+    refuses to start an empty database where published copies of a lost one exist; with
+    ``check_blocks`` (a cycle's first open) it checks every block's checksum too.
     """
     settings = _settings(db)
     path = settings.db_path
@@ -345,6 +346,8 @@ def open_db(
         return
     with write_lock(settings, timeout) if take_lock else contextlib.nullcontext():
         _check_before_writing(settings)
+        if check_blocks:
+            check_sound(settings)
         con = _connect(path, False, timeout)
         try:
             migrate(con, settings.sql_dir)
@@ -413,7 +416,8 @@ def _check_before_writing(settings: Settings) -> None:
 
 def check_sound(settings: Settings) -> None:
     """Every block's checksum (a fraction of a second a GB from the page cache): a cycle checks
-    the database this way before it downloads anything, and stops if it is damaged."""
+    the database this way before it downloads anything, and stops if it is damaged. Call with the
+    writer lock held (a block being written is not a damaged one)."""
     try:
         if settings.store != "duckdb" or not settings.db_path.stat().st_size:
             return  # a new database, or one lost: opening it says which
