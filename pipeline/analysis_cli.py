@@ -195,8 +195,6 @@ MAX_REPORT_DAYS = 366  # a year of daily bars is already 366 bars wide
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.report import write_report
-
     if args.days < 1:
         raise ConfigError(f"--days must be at least 1, not {args.days}")
     days = args.days
@@ -206,6 +204,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         days = MAX_REPORT_DAYS
+    from pipeline.report import write_report  # matplotlib: seconds to import
+
     settings = settings_from_args(args)
     out = args.out or settings.db_path.parent / "report"
     with analyst_connection(settings) as con:

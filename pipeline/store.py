@@ -150,8 +150,14 @@ RESTORE_HINT = (
 )
 
 
-def storage_error(exc: BaseException, path: Path | None, doing: str = "error in") -> VigiaError:
-    """``exc`` (a DuckDB or OS error) as one clear line: CorruptDatabase, StoreError or ConfigError."""
+def storage_error(
+    exc: BaseException,
+    path: Path | None,
+    doing: str = "error in",
+    recovery: str = f"the analyst copy was left as it was. To recover, {RESTORE_HINT}",
+) -> VigiaError:
+    """``exc`` (a DuckDB or OS error) as one clear line: CorruptDatabase, StoreError or ConfigError.
+    ``recovery`` ends the message of a damaged file."""
     if isinstance(exc, VigiaError):
         return exc
     if isinstance(exc, OSError):
@@ -165,9 +171,7 @@ def storage_error(exc: BaseException, path: Path | None, doing: str = "error in"
     if _FULL.search(text) and not _DAMAGE.search(detail):
         return StoreError(f"{where}{detail} (the disk is full or the file too large: free space, then rerun)")
     if _DAMAGE.search(text):
-        return CorruptDatabase(
-            f"{where}{detail}; the analyst copy was left as it was. To recover, {RESTORE_HINT}"
-        )
+        return CorruptDatabase(f"{where}{detail}; {recovery}")
     return StoreError(f"{where}{detail}")
 
 
