@@ -17,7 +17,12 @@ import pytest
 from pipeline import ingest, publication, store
 from pipeline.errors import ConfigError, CorruptDatabase, StoreError
 from pipeline.localweb import sample_feeds_toml
+from tests import test_alerts_dags, test_alerts_outbox
 from tests.conftest import REPO, make_settings, run_cli
+
+# The SMTP server on 127.0.0.1 and the deployment's environment, as the alert DAG tests use them.
+mail = test_alerts_outbox.mail
+vigia_env = test_alerts_dags.vigia_env
 
 BLOCK = 262144
 
@@ -302,3 +307,41 @@ def test_publication_on_a_full_disk_fails_clearly_and_removes_its_copy(loaded, m
         pass
     assert digest(loaded.analyst_db) == good
     assert not list(loaded.analyst_db.parent.glob(".*.tmp*"))
+
+
+# ---------------------------------------------------------------- under Airflow: a failed task, an email
+
+
+def test_under_airflow_a_damaged_database_fails_the_run_and_mails_the_failure(
+    airflow_db, vigia_env, mail, tmp_path, sample_web, monkeypatch
+):
+    from tests.test_dags import dagbag
+
+    (tmp_path / "feeds.toml").write_text(sample_feeds_toml(sample_web.base))
+    dag = dagbag().get_dag("vigia_ingest")
+    assert dag.test().state == "success"
+    analyst = vigia_env.with_name("vigia.analyst.duckdb")
+    good = digest(analyst)
+
+    # Damage appearing during the load (after plan's check): the load task fails at publication.
+    real = publication.publish
+
+    def damage_then_publish(settings, now=None):
+        scribble(settings.db_path, blocks_of(settings.db_path) // 2)
+        return real(settings, now)
+
+    monkeypatch.setattr(publication, "publish", damage_then_publish)
+    assert dag.test().state == "failed"
+    monkeypatch.setattr(publication, "publish", real)
+    (load_failed,) = mail.messages
+    assert load_failed.message["Subject"] == "Vigía: task vigia_ingest.load failed (try 1)"
+    html = load_failed.part("text/html").get_content()
+    assert "CorruptDatabase" in html and "so it was not published" in html
+
+    # The next run stops at plan, before downloading anything, and mails again.
+    requests = len(sample_web.requests)
+    assert dag.test().state == "failed"
+    assert mail.messages[1].message["Subject"] == "Vigía: task vigia_ingest.plan failed (try 1)"
+    assert "checksum mismatch in block" in mail.messages[1].part("text/html").get_content()
+    assert len(sample_web.requests) == requests
+    assert digest(analyst) == good
