@@ -70,8 +70,6 @@ def _file_lock(path: Path, timeout: float, wait: bool = True, what: str = "datab
                 lambda: _holder(fd),
                 what,
             )
-        except DatabaseBusy:
-            raise
         except OSError as exc:
             raise os_error(exc, f"cannot lock {path}") from exc
         with contextlib.suppress(OSError):
@@ -332,7 +330,9 @@ def open_db(
     if settings.store == "ducklake":
         from pipeline import lake
 
-        with lake.open_lake(settings, read_only, timeout, take_lock) as con:
+        # The lock through write_lock, re-entrant: a cycle holds it from plan to load.
+        lock = write_lock(settings, timeout) if take_lock and not read_only else contextlib.nullcontext()
+        with lock, lake.open_lake(settings, read_only, timeout, take_lock=False) as con:
             yield con
         return
     if read_only:

@@ -162,7 +162,8 @@ def feed_registry_missing(env: Env):
 def db_under_a_file(env: Env):
     under = env.cli("run", env={"VIGIA_DB": str(env.settings.feeds_path / "vigia.duckdb")})
     assert "is a file, so" in under.stderr
-    directory = env.cli("run", env={"VIGIA_DB": str(env.directory / "cache")})
+    (env.directory / "a-directory").mkdir()
+    directory = env.cli("run", env={"VIGIA_DB": str(env.directory / "a-directory")})
     assert directory.returncode == 2 and "is a directory" in directory.stderr
     return under
 
