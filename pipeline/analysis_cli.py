@@ -137,7 +137,7 @@ def lock_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 @contextlib.contextmanager
 def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, locked connection to what analysts read: the analyst copy, or the lake."""
-    from pipeline import store
+    from pipeline import publication, store
 
     if settings.store == "ducklake":
         from pipeline import lake
@@ -148,6 +148,11 @@ def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection
         if not path.exists():
             raise StoreError(
                 f"no analyst copy at {path}: run a cycle (python -m pipeline run) or python -m pipeline init"
+            )
+        if not publication.is_duckdb_file(path):  # as a cycle, which refuses to overwrite it
+            raise ConfigError(
+                f"VIGIA_ANALYST_DB: {path} is not a DuckDB database (if it was the analyst copy, it is "
+                "damaged beyond its header: move it aside and run python -m pipeline init)"
             )
         try:
             con = duckdb.connect(str(path), read_only=True)
