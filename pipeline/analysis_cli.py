@@ -144,6 +144,7 @@ def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection
 
         con = lake.connect(settings, read_only=True)
     else:
+        store.check_paths(settings)  # the same configuration errors as for a cycle
         path = settings.analyst_db
         if not path.exists():
             raise StoreError(
