@@ -2,14 +2,16 @@
 
 All three read the **analyst copy** (``<db>.analyst.duckdb``, republished after every load), read
 only, so they never wait for ingestion nor make it wait; with ``VIGIA_STORE=ducklake`` they attach
-the lake read-only instead.
+the lake read-only instead. Their sessions are locked (``session_lockdown``): no file outside
+``exports/`` beside the analyst copy can be read or written, no other database attached, and the
+lock cannot be undone from SQL.
 
     python -m pipeline search "extorsión transportistas" [--limit 20] [--db data/vigia.duckdb]
     python -m pipeline report [--out data/report] [--days 30]
     python -m pipeline sql [-c "select * from spikes"]      # `make sql`
 
 Two commands write, to the pipeline's own database, under the writer lock (waiting for a running
-load, never interrupting it), then republish the analyst copy:
+cycle, never interrupting it), then republish the analyst copy:
 
     python -m pipeline label URL_OR_ID relevant|not_relevant|ambiguous --by ana [--note "..."]
     python -m pipeline sql --write -c "insert into labels ..."
@@ -109,22 +111,97 @@ def register(subparsers: Any) -> None:
     label.set_defaults(func=cmd_label)
 
 
+REPUBLISH = "the next cycle (or python -m pipeline init) publishes a new analyst copy"
+
+
+def exports_dir(settings: Settings) -> Path:
+    """The one directory an analyst session may read and write files in (``copy ... to``):
+    ``exports/`` beside the analyst copy (``data/exports``); the demo's database exports there too,
+    so the README's examples work the same after ``make demo``."""
+    if settings.db_path.name == "demo.duckdb" and settings.db_path.parent.name == "demo":
+        return settings.db_path.parent.parent / "exports"
+    return settings.analyst_db.parent / "exports"
+
+
+def session_lockdown(settings: Settings) -> list[str]:
+    """The statements that lock an analyst session, in order; shared by every analyst shell.
+
+    Files: only under ``exports/`` (so not the database, nor its lock, nor /etc/passwd); no
+    extension loaded or installed; ATTACH of any other file refused (the main database's lock
+    would make the next load wait); then the configuration is locked, so none of this can be
+    ``SET`` back. (DuckDB takes ``allowed_directories`` only before external access is disabled.)
+    """
+    allowed = [str(exports_dir(settings).absolute()) + os.sep]
+    if settings.store == "ducklake" and settings.lake_data_path:
+        allowed.append(settings.lake_data_path.rstrip("/") + "/")  # the lake's Parquet files
+    listed = ", ".join(_quote(p) for p in allowed)
+    return [
+        f"set allowed_directories = [{listed}]",
+        "set autoinstall_known_extensions = false",
+        "set enable_external_access = false",
+        "set lock_configuration = true",
+    ]
+
+
+def cli_arguments(settings: Settings) -> list[str]:
+    """The official DuckDB shell's arguments for the same lock: read-only, the same allowed
+    directory, then ``.safe_mode``, which disables external access and locks the configuration
+    (the last two statements above) and also the dot commands that reach files or the system
+    (``.open``, ``.shell``, ``.output``, ``.read``, ...)."""
+    return [
+        "-readonly",
+        "-cmd",
+        session_lockdown(settings)[0],
+        "-cmd",
+        ".safe_mode",
+        str(settings.analyst_db),
+    ]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def lock_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    for statement in session_lockdown(settings):
+        con.execute(statement)
+
+
 @contextlib.contextmanager
 def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to what analysts read: the analyst copy, or the lake."""
+    """A read-only, locked connection to what analysts read: the analyst copy, or the lake."""
+    from pipeline import publication, store
+
     if settings.store == "ducklake":
         from pipeline import lake
 
         con = lake.connect(settings, read_only=True)
     else:
+        store.check_paths(settings)  # the same configuration errors as for a cycle
         path = settings.analyst_db
         if not path.exists():
             raise StoreError(f"no analyst copy at {path}: {NO_DATA_HINT}")
-        con = duckdb.connect(str(path), read_only=True)
+        if not publication.is_duckdb_file(path):  # as a cycle, which refuses to overwrite it
+            raise ConfigError(
+                f"VIGIA_ANALYST_DB: {path} is not a DuckDB database (if it was the analyst copy, it is "
+                "damaged beyond its header: move it aside and run python -m pipeline init)"
+            )
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            raise store.storage_error(exc, path, "cannot open the analyst copy", REPUBLISH) from exc
     try:
+        with contextlib.suppress(OSError):  # a read-only share: exports are refused, reads work
+            exports_dir(settings).mkdir(parents=True, exist_ok=True)
+        lock_session(con, settings)
         yield con
+    except Exception as exc:
+        if store.is_storage_error(exc):
+            raise store.storage_error(exc, settings.analyst_db, "error reading", REPUBLISH) from exc
+        raise
     finally:
-        con.close()
+        with contextlib.suppress(duckdb.Error):
+            con.close()
 
 
 NO_DATA_HINT = (
@@ -231,17 +308,27 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------- report
 
 
+MAX_REPORT_DAYS = 366  # a year of daily bars is already 366 bars wide
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.report import write_report
 
     if args.days < 1:
-        raise ConfigError("--days must be at least 1")
+        raise ConfigError(f"--days must be at least 1, not {args.days}")
+    days = args.days
+    if days > MAX_REPORT_DAYS:
+        print(
+            f"--days {days} is more than a daily chart can show: charting the last {MAX_REPORT_DAYS} days",
+            file=sys.stderr,
+        )
+        days = MAX_REPORT_DAYS
     if args.start and args.end and args.start > args.end:
         raise ConfigError(f"--from {args.start} is after --to {args.end}")
     settings = analyst_settings(args)
     out = args.out or settings.db_path.parent / "report"
     with analyst_connection(settings) as con:
-        page = write_report(con, out, args.start, args.end, args.days, settings.language)
+        page = write_report(con, out, args.start, args.end, days, settings.language)
     print(f"wrote {page}")
     return 0
 
@@ -261,57 +348,56 @@ def cmd_sql(args: argparse.Namespace) -> int:
             return run_statements(con, args.command, sys.stdout)
     cli = duckdb_cli()
     if cli is not None and settings.store == "duckdb":
-        return official_shell(cli, settings, exports_dir(args))
+        return official_shell(cli, settings)
     with analyst_connection(settings) as con:
         return repl(con)
 
 
-def exports_dir(args: argparse.Namespace) -> Path:
-    """The one directory a read-only session may write files to (``COPY ... TO``): ``exports/``
-    beside the pipeline's database (``data/exports``), also when the demo's is read; beside the
-    file ``--db`` names otherwise."""
-    db = getattr(args, "db", None)
-    if db is None or db == Path("demo"):
-        db = Settings.from_env().db_path
-    return db.parent.resolve() / "exports"
-
-
-def shell_init(exports: Path) -> str:
-    """The statements the official shell runs before the analyst's: the same locks as every
-    read-only session. Files can be read and written only under ``exports_dir`` (so
-    ``copy (...) to 'data/exports/x.csv'`` works, reading /etc/passwd or attaching the pipeline's
-    own database does not), extensions cannot be installed, and no setting can be changed back."""
-    quoted = str(exports).replace("'", "''")
-    return (
-        f"set allowed_directories = ['{quoted}/'];\n"
-        "set autoinstall_known_extensions = false;\n"
-        "set enable_external_access = false;\n"
-        "set lock_configuration = true;\n"
-    )
-
-
-def official_shell(cli: str, settings: Settings, exports: Path) -> int:
-    """Run the DuckDB shell on the analyst copy, read-only and locked (see ``shell_init``)."""
-    import tempfile
-
+def official_shell(cli: str, settings: Settings) -> int:
+    """Run the DuckDB shell on the analyst copy, read-only and locked (``cli_arguments``)."""
     if not settings.analyst_db.exists():
         raise StoreError(f"no analyst copy at {settings.analyst_db}: {NO_DATA_HINT}")
-    exports.mkdir(parents=True, exist_ok=True)
+    exports = exports_dir(settings)
+    with contextlib.suppress(OSError):
+        exports.mkdir(parents=True, exist_ok=True)
     print(
         f"{settings.analyst_db}: read-only, a snapshot of the last load (leave with .quit and run"
         f" `make sql` again to see newer loads). Exports go to {exports}/.",
         file=sys.stderr,
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix="vigia-shell-", encoding="utf-8") as init:
-        init.write(shell_init(exports))
-        init.flush()
-        return subprocess.call([cli, "-readonly", "-init", init.name, str(settings.analyst_db)])
+    return subprocess.call([cli, *cli_arguments(settings)])
+
+
+# Statements a ``sql --write`` script may not hold: it runs as one transaction, committed only if
+# every statement succeeds, so a COMMIT inside it would make it half-applied.
+REFUSED_IN_WRITE = {
+    duckdb.StatementType.TRANSACTION: "begins, commits or rolls back a transaction itself",
+    duckdb.StatementType.ATTACH: "attaches another database",
+    duckdb.StatementType.DETACH: "detaches a database",
+}
 
 
 def write_statements(settings: Settings, text: str, out: TextIO) -> int:
-    """Run ``text`` on the pipeline's database in one transaction, under the writer lock: all or nothing."""
+    """Run ``text`` on the pipeline's database in one transaction, under the writer lock: all or nothing.
+
+    A script that manages transactions itself (or attaches databases) is refused before anything
+    runs (ConfigError); one that fails to parse is rolled back before anything runs.
+    """
     from pipeline import store
 
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error as exc:
+        print(f"error: {exc}\nrolled back: nothing written", file=out)
+        return 1
+    for number, statement in enumerate(statements, 1):
+        why = REFUSED_IN_WRITE.get(statement.type)
+        if why is not None:
+            words = " ".join(statement.query.split())[:40]
+            raise ConfigError(
+                f"sql --write: statement {number} ({words!r}) {why}; nothing was run. The whole script "
+                "already runs in one transaction, committed only if every statement succeeds"
+            )
     with store.writing(settings) as con:
         con.execute("begin")
         rc = run_statements(con, text, out)

@@ -1,7 +1,8 @@
 """``python -m pipeline <command>``: the same functions the DAGs call.
 
-Exit codes: 0 success (also when some feeds failed: they are recorded), 2 configuration error,
-3 database unusable or busy, 1 anything unexpected.
+Exit codes (README, "Exit codes"): 0 success (also when some feeds failed: they are recorded),
+2 configuration or usage error, 3 database unusable (busy, damaged, disk full or read-only),
+1 anything unexpected (a bug: with its traceback). Every 2 and 3 is one line on stderr.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +50,37 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put the newest good snapshot (or ``--from``) back in place of a damaged database."""
+    from pipeline import publication, store
+
+    settings = settings_from_args(args)
+    if settings.store != "duckdb":
+        raise ConfigError(
+            "restore is for the DuckDB file; a lake keeps its own history (README, Scaling out)"
+        )
+    if args.list:
+        sources = publication.restore_sources(settings)
+        if not sources:
+            print(f"no snapshot in {publication.snapshot_dir(settings)} and no analyst copy")
+        for path in sources:
+            print(path)
+        return 0
+    source = args.source
+    if source is not None and not source.exists():
+        raise ConfigError(f"--from {source}: no such file (python -m pipeline restore --list shows them)")
+    with store.write_lock(settings):
+        restored = publication.restore(settings, source)
+        store.publish_analyst_copy(settings)
+    as_of = f" (published {restored.as_of:%Y-%m-%d %H:%M:%S} UTC)" if restored.as_of else ""
+    kept = f"; the file it replaced is kept as {restored.damaged}" if restored.damaged else ""
+    print(
+        f"restored {settings.db_path} from {restored.source}{as_of}{kept}; "
+        "the next cycle fetches what the feeds published since"
+    )
+    return 0
+
+
 DEMO_QUERY = """
 select day, topic, stories, articles
 from daily_topic_counts
@@ -77,7 +110,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     directory = args.dir or Settings.from_env().db_path.parent / "demo"
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "demo.duckdb"
-    for old in directory.glob("demo.*"):
+    for old in [*directory.glob("demo.*"), *directory.glob("snapshots/demo.*")]:
         old.unlink()  # a fresh demo every time
     with LocalWeb() as web:
         web.routes.update(sample_site(web.base))
@@ -122,6 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
     init.set_defaults(func=cmd_init)
 
+    restore = sub.add_parser(
+        "restore", help="replace a damaged database by its newest good snapshot (the damaged file is kept)"
+    )
+    restore.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    restore.add_argument(
+        "--from", dest="source", type=Path, help="the snapshot to restore (default: the newest)"
+    )
+    restore.add_argument("--list", action="store_true", help="list the snapshots, newest first, and exit")
+    restore.set_defaults(func=cmd_restore)
+
     demo = sub.add_parser("demo", help="offline demo: sample sites on 127.0.0.1, one cycle, a trend query")
     demo.add_argument(
         "--dir",
@@ -144,16 +187,38 @@ COMMAND_MODULES = (
 )
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # SIGTERM (Airflow's timeout, docker stop, kill) unwinds like Ctrl-C: every ``finally`` runs,
+    # so temporary copies and model files are removed and the lock files released.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv is None:  # the real command line, not a test calling main()
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        print(f"configuration error: {one_line(exc)}", file=sys.stderr)
         return 2
     except StoreError as exc:
-        print(f"database error: {exc}", file=sys.stderr)
+        print(f"database error: {one_line(exc)}", file=sys.stderr)
         return 3
+    except Exception as exc:
+        # A full or read-only disk, or a damaged file, met outside the store's own handling.
+        from pipeline import store
+
+        if not store.is_storage_error(exc):
+            raise
+        error = store.storage_error(exc, None, "")
+        kind = "configuration error" if isinstance(error, ConfigError) else "database error"
+        print(f"{kind}: {one_line(error)}", file=sys.stderr)
+        return 2 if isinstance(error, ConfigError) else 3
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -3,8 +3,11 @@
     VigiaError
     ├── ConfigError            feeds.toml or a setting is unusable: the cycle cannot run (exit 2)
     ├── ModelError             a stored classifier version cannot be used (unknown format, missing fields)
-    ├── StoreError             the database cannot be used
-    │   └── DatabaseBusy       another process holds the database longer than the lock timeout
+    ├── StoreError             the database cannot be used (exit 3)
+    │   ├── DatabaseBusy       another process holds the database longer than the lock timeout,
+    │   │                      or another cycle is running
+    │   └── CorruptDatabase    a file fails verification (header, a block's checksum, a table
+    │                          that cannot be read): it is never published
     └── FetchError             one URL could not be fetched; carries the recorded `outcome`
         ├── Blocked            the address is not allowed (network guard) or the scheme is not http(s)
         ├── TooLarge           the decoded body passed its cap
@@ -71,6 +74,10 @@ class StoreError(VigiaError):
 
 class DatabaseBusy(StoreError):
     """Another process kept the database locked for longer than the lock timeout."""
+
+
+class CorruptDatabase(StoreError):
+    """A database file is damaged: truncated, not DuckDB's, a checksum or a read that fails."""
 
 
 class FetchError(VigiaError):

@@ -37,7 +37,8 @@ def new_run_id(prefix: str = "cli") -> str:
 def plan(settings: Settings) -> list[list[FeedJob]]:
     """Read feeds.toml and the stored feed states; return the feeds to poll, in batches."""
     feeds = load_feeds(settings.feeds_path)
-    with store.open_db(settings) as con:  # a writer open: creates and migrates a new database
+    # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
+    with store.open_db(settings, check_blocks=True) as con:
         # Before anything is downloaded (the load checks again, in its transaction).
         check_disabling(enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
         stored = store.read_feed_states(con)
@@ -112,12 +113,14 @@ def run_once(settings: Settings, run_id: str | None = None) -> store.RunSummary:
     """One whole cycle in this process: plan, collect every feed as one batch, load.
 
     One batch, not the DAG's several: one worker pool and one HTTP client for the whole cycle, and
-    no batch waits for the slowest page of the batch before it.
+    no batch waits for the slowest page of the batch before it. The cycle lock is held throughout:
+    a second cycle stops (DatabaseBusy) before downloading anything.
     """
     run_id = run_id or new_run_id()
-    feeds = load_feeds(settings.feeds_path)
-    jobs = [job for batch in plan(settings) for job in batch]
-    return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=feeds)
+    with store.cycle_lock(settings):
+        feeds = load_feeds(settings.feeds_path)
+        jobs = [job for batch in plan(settings) for job in batch]
+        return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=feeds)
 
 
 def stage(settings: Settings, run_id: str, index: int, batch: Batch) -> str:

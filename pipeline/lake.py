@@ -49,6 +49,7 @@ ALIAS = "lake"  # analysts attach it under the same name: ATTACH 'ducklake:...' 
 EXTENSIONS = ("ducklake", "postgres_scanner")
 # pg_advisory_xact_lock key of "the Vigía lake writer" ("VIGIA" in ASCII).
 LOCK_KEY = 0x56_49_47_49_41
+CYCLE_KEY = LOCK_KEY + 1  # held by a whole CLI cycle
 # A writer compacts the lake when the snapshot counter (one per load) passes a multiple of this:
 # about daily with one load every 15 minutes.
 MAINTAIN_EVERY = 100
@@ -136,11 +137,34 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
     the embedded store's file lock beside ``VIGIA_DB``.
     """
     timeout = settings.db_lock_timeout if timeout is None else timeout
-    catalog = _catalog(settings)
-    if not catalog.startswith("postgres:"):
+    if not _catalog(settings).startswith("postgres:"):
         with store._file_lock(store.lock_path(settings.db_path), timeout):
             yield
         return
+    busy = (
+        f"another writer held the lake for {timeout:g} s; analysts' read-only sessions never block "
+        "writers, so a load is still running or stuck"
+    )
+    with _advisory_lock(settings, LOCK_KEY, timeout, busy):
+        yield
+
+
+@contextlib.contextmanager
+def cycle_lock(settings: Settings) -> Iterator[None]:
+    """Held by a whole ``python -m pipeline run`` on the lake: a second one stops at once."""
+    if not _catalog(settings).startswith("postgres:"):
+        path = settings.db_path.with_name(settings.db_path.name + ".cycle.lock")
+        with store._file_lock(path, 0.0, wait=False, what="cycle"):
+            yield
+        return
+    busy = "another cycle is running on the lake: this one stops before downloading anything"
+    with _advisory_lock(settings, CYCLE_KEY, 0.001, busy):
+        yield
+
+
+@contextlib.contextmanager
+def _advisory_lock(settings: Settings, key: int, timeout: float, busy: str) -> Iterator[None]:
+    catalog = _catalog(settings)
     con = _instance(("postgres_scanner",))
     try:
         con.execute(
@@ -151,16 +175,13 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
         wait_ms = max(1, int(timeout * 1000))
         con.execute(
             "call postgres_execute('vigia_lock', "
-            + _quote_literal(f"set local lock_timeout = {wait_ms}; select pg_advisory_xact_lock({LOCK_KEY})")
+            + _quote_literal(f"set local lock_timeout = {wait_ms}; select pg_advisory_xact_lock({key})")
             + ")"
         )
     except duckdb.Error as exc:
         con.close()
         if "lock timeout" in str(exc):
-            raise DatabaseBusy(
-                f"another writer held the lake for {timeout:g} s; analysts' read-only sessions never block "
-                "writers, so a load is still running or stuck"
-            ) from exc
+            raise DatabaseBusy(busy) from exc
         raise StoreError(
             f"cannot take the lake's writer lock in {_redacted(catalog)!r}: {_redacted(str(exc))}"
         ) from exc

@@ -31,6 +31,8 @@ LIMA = timezone(timedelta(hours=-5), "PET")
 VERSION = "0.1.0"
 USER_AGENT = f"Vigia/{VERSION} (+https://github.com/vigia-pe/vigia; news monitoring for Peruvian security)"
 
+MAX_SNAPSHOTS = 1000  # each one can hold a whole copy of the database
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -114,6 +116,7 @@ class Settings:
     # Loading
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
+    snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.publication)
 
     # Alert emails (README, Alert emails). Under Airflow an Airflow Variable of the same VIGIA_* name
     # overrides each of these at run time; the SMTP host and credentials live only in the connection.
@@ -260,6 +263,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "freshness_limit_minutes": (1, YEAR * 60),
     "alert_max_attempts": (1, 1000),
     "task_retries": (0, 100),
+    "snapshots": (0, MAX_SNAPSHOTS),
 }
 # Measured: a worker limited to 60 MB could not parse any of 40 corpus feeds or extract any of 40
 # corpus pages, 85-90 MB failed one, 100 MB none. 0 means no limit at all.

@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import pickle
 import resource
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 
 import pebble
 
+from pipeline import leftovers
 from pipeline.decoding import decode_body
 from pipeline.errors import ContentError, FetchError
 from pipeline.extract import ArticleContent, ExtractedPage, article_content, extract_page, usable
@@ -140,9 +140,20 @@ class WorkerPool:
                 "no classifier for the workers (%s: %s): the load classifies", type(exc).__name__, exc
             )
             return None
-        fd, path = tempfile.mkstemp(prefix="vigia-model-", suffix=".pickle")  # mode 0600
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        leftovers.sweep_model_files()  # those of killed runs
+        fd, path = leftovers.new_model_file()  # mode 0600; removed by close()
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a full disk: the load classifies
+            leftovers.remove_quietly(path)
+            log.warning(
+                "no classifier for the workers (%s: %s): the load classifies", type(exc).__name__, exc
+            )
+            return None
+        except BaseException:
+            leftovers.remove_quietly(path)
+            raise
         return path
 
     async def _model(self) -> str | None:

@@ -66,3 +66,27 @@ def airflow_db():
 
     db.resetdb()
     return _AIRFLOW_HOME
+
+
+def run_cli(settings: Settings, *args: str, env: dict[str, str] | None = None, timeout: float = 180):
+    """``python -m pipeline <args>`` in a subprocess, as an operator runs it, on ``settings``' files."""
+    import subprocess
+    import sys
+
+    full_env = {
+        **os.environ,
+        "VIGIA_FEEDS": str(settings.feeds_path),
+        "VIGIA_DB": str(settings.db_path),
+        "VIGIA_ALLOW_NETWORKS": "127.0.0.1/32",
+        "VIGIA_WORKERS": "2",
+        "PYTHONPATH": str(REPO),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=settings.db_path.parent,
+    )

@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import duckdb
 import pytest
@@ -225,3 +226,93 @@ def test_an_older_duckdb_on_the_path_is_never_used(loaded, tmp_path, monkeypatch
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     assert analysis_cli.duckdb_cli() != str(fake)  # an older shell may not read this file
+
+
+# ---------------------------------------------------------------- analysts read, never write
+
+
+@pytest.mark.parametrize(
+    "statement, refusal",
+    [
+        ("copy (select 1) to '{outside}/out.csv'", "Permission Error"),
+        ("copy articles to '{outside}/articles.parquet'", "Permission Error"),
+        ("select * from read_text('/etc/passwd')", "Permission Error"),
+        ("select * from read_text('{db}.lock')", "Permission Error"),  # the data directory itself
+        ("attach '{db}' as pipeline (read_only)", "Permission Error"),  # would take the loader's lock
+        ("copy (select 1) to '{exports}/../escape.csv'", "Permission Error"),
+        ("set enable_external_access = true", "locked"),
+        ("set allowed_directories = ['/']", "locked"),
+        ("set lock_configuration = false", "locked"),
+        ("install httpfs", "Permission Error"),
+        ("load fts", "Permission Error"),
+        ("export database '{outside}/dump'", "Permission Error"),
+    ],
+)
+def test_the_analyst_shell_reaches_no_file_and_not_the_main_database(
+    loaded, capsys, tmp_path, statement, refusal
+):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    text = statement.format(outside=outside, db=loaded.db_path, exports=analysis_cli.exports_dir(loaded))
+    assert main(["sql", "--db", str(loaded.db_path), "-c", text]) == 1
+    out = capsys.readouterr().out
+    assert refusal in out, out
+    assert list(outside.iterdir()) == [] and not (tmp_path / "escape.csv").exists()
+    # Nothing was left holding the main database: the next load goes ahead at once.
+    assert ingest.run_once(replace(loaded, db_lock_timeout=0.5)).feeds_ok == 4
+
+
+def test_the_analyst_shell_exports_under_exports_and_reads_back(loaded, capsys):
+    target = analysis_cli.exports_dir(loaded) / "answer.csv"
+    statements = f"copy (select 42 as answer) to '{target}'; select answer from read_csv('{target}')"
+    assert main(["sql", "--db", str(loaded.db_path), "-c", statements]) == 0
+    assert "42" in capsys.readouterr().out and target.read_text().split() == ["answer", "42"]
+
+
+def test_the_same_lock_holds_in_the_official_duckdb_shell(loaded, tmp_path):
+    """Run only where DuckDB's shell of the library's version is installed (pip install duckdb-cli)."""
+    cli = analysis_cli.duckdb_cli()
+    if cli is None:
+        pytest.skip(
+            f"no duckdb shell v{duckdb.__version__} on the PATH (pip install duckdb-cli=={duckdb.__version__})"
+        )
+    exports = analysis_cli.exports_dir(loaded)
+    exports.mkdir(exist_ok=True)
+    script = (
+        f"copy (select 1) to '{tmp_path}/out.csv';\n"
+        f"attach '{loaded.db_path}' as pipeline;\n"
+        f".shell touch {tmp_path}/shell\n"
+        f".open {loaded.db_path}\n"
+        "set enable_external_access = true;\n"
+        f"copy (select count(*) as n from articles) to '{exports}/n.csv';\n"
+    )
+    result = subprocess.run(
+        [cli, *analysis_cli.cli_arguments(loaded)], input=script, capture_output=True, text=True, timeout=60
+    )
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "shell").exists()
+    assert result.stderr.count("Permission Error") == 2 and "cannot be used in -safe mode" in result.stderr
+    assert "locked" in result.stderr
+    assert (exports / "n.csv").read_text().split() == ["n", "12"]
+
+
+def test_sql_write_refuses_a_script_that_commits_itself_and_commits_nothing(loaded, capsys):
+    insert = "insert into labels (article_id, label) values ('{}', 'relevant')"
+    scripts = [
+        # The issue's case: a COMMIT in the middle, then a statement that fails when it runs.
+        f"{insert.format('a')}; commit; {insert.format('b')}; insert into labels values (1)",
+        f"{insert.format('a')}; commit; {insert.format('b')}; bad sql",  # ... or does not parse
+        f"begin transaction; {insert.format('a')}; commit",
+        f"{insert.format('a')}; rollback; {insert.format('b')}",
+        f"attach '{loaded.analyst_db}' as other; {insert.format('a')}",
+    ]
+    for script in scripts:
+        code = main(["sql", "--write", "--db", str(loaded.db_path), "-c", script])
+        captured = capsys.readouterr()
+        if "bad sql" in script:
+            assert code == 1 and "rolled back: nothing written" in captured.out
+        else:
+            assert code == 2, script
+            assert "nothing was run" in captured.err and "one transaction" in captured.err
+        assert _labels(loaded) == []
+    with duckdb.connect(str(loaded.db_path), read_only=True) as con:
+        assert con.execute("select count(*) from labels").fetchone()[0] == 0

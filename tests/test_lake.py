@@ -28,7 +28,7 @@ from pipeline import ingest, lake, staging, store
 from pipeline.cycle import Batch, Sighting
 from pipeline.errors import DatabaseBusy, StoreError
 from pipeline.load import load_cycle
-from pipeline.localweb import SAMPLE_SITE
+from pipeline.localweb import SAMPLE_SITE, LocalWeb, sample_feeds_toml, sample_site
 from pipeline.records import Article, Feed, FeedFetch, FeedState
 from pipeline.settings import Settings
 from tests.conftest import REPO, make_settings
@@ -577,3 +577,39 @@ def test_the_views_answer_the_same_on_the_lake_as_on_the_embedded_file(tmp_path,
             assert _same_answer(_view_rows(lk, view), expected), view
             answered += bool(expected)
     assert answered >= len(views) // 2  # the data gives most views something to say
+
+
+def test_a_cycle_runs_on_the_lake_analysts_read_it_locked_and_a_second_cycle_stops_at_once(
+    tmp_path, postgres
+):
+    settings = lake_settings(tmp_path, postgres)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            env={**lake_env(settings), "VIGIA_ALLOW_NETWORKS": "127.0.0.1/32", "VIGIA_WORKERS": "2"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    with LocalWeb() as web:
+        web.routes.update(sample_site(web.base))
+        settings.feeds_path.write_text(sample_feeds_toml(web.base), encoding="utf-8")
+        # The cycle holds the lake's writer lock from plan to load, re-entrantly.
+        cycle = cli("run")
+        assert cycle.returncode == 0, cycle.stderr
+        assert "articles 12 new" in cycle.stdout
+        with store.cycle_lock(settings):  # this process runs "a cycle" on the lake
+            second = cli("run")
+        assert second.returncode == 3
+        assert second.stderr.strip().splitlines() == [
+            "database error: another cycle is running on the lake: this one stops before downloading anything"
+        ]
+
+    read = cli("sql", "-c", "select count(*) as n from articles")
+    assert read.returncode == 0 and "12" in read.stdout, read.stderr
+    escape = cli("sql", "-c", f"copy (select 1) to '{tmp_path}/out.csv'")
+    assert escape.returncode == 1 and "Permission Error" in escape.stdout
+    assert not (tmp_path / "out.csv").exists()
+    assert cli("restore").returncode == 2  # the lake keeps its own history

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import duckdb
@@ -37,14 +38,26 @@ def test_read_only_open_of_a_missing_database_is_a_clear_error(tmp_path):
 
 def test_a_second_writer_waits_then_fails_clearly(tmp_path):
     db = tmp_path / "v.duckdb"
+    failures: list[BaseException] = []
+
+    def second_writer():  # another thread: the lock is re-entrant only within one thread
+        try:
+            with store.open_db(db, lock_timeout=0.5):
+                pass
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            failures.append(exc)
+
     with store.open_db(db, lock_timeout=1):
         started = time.monotonic()
-        with (
-            pytest.raises(DatabaseBusy, match="locked by another process"),
-            store.open_db(db, lock_timeout=0.5),
-        ):
-            pass
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join()
         assert time.monotonic() - started >= 0.5
+    (failure,) = failures
+    assert isinstance(failure, DatabaseBusy) and "locked by another process" in str(failure)
+    assert f"held by pid {os.getpid()}" in str(failure)
+    with store.open_db(db), store.open_db(db) as con:  # nested in one thread: re-entrant
+        con.execute("select 1")
 
 
 HOLD = """

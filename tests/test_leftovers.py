@@ -1,0 +1,80 @@
+"""Leftovers: the workers' model file goes away on every exit path Python sees, and the next start
+sweeps the one a ``kill -9`` left, never one a live run still uses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline import leftovers
+from tests.conftest import REPO, run_cli
+
+# A cycle that stops once the workers' model file exists, as if a page took forever.
+HANG_IN_COLLECT = """
+import asyncio, sys
+from pipeline import workers
+async def extract(self, *args, **kwargs):
+    print("model", await self._model(), flush=True)
+    await asyncio.sleep(600)
+workers.WorkerPool.extract = extract
+from pipeline.cli import main
+sys.argv = ["pipeline", "run"]
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_model_file_of_a_killed_cycle_is_removed(sample_settings, tmp_path, how):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp),
+        "VIGIA_FEEDS": str(sample_settings.feeds_path),
+        "VIGIA_DB": str(sample_settings.db_path),
+        "VIGIA_ALLOW_NETWORKS": "127.0.0.1/32",
+        "VIGIA_WORKERS": "2",
+        "PYTHONPATH": str(REPO),
+    }
+    cycle = subprocess.Popen(
+        [sys.executable, "-c", HANG_IN_COLLECT], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        word, path = cycle.stdout.readline().split()
+        assert word == "model" and os.path.dirname(path) == str(tmp)
+        assert os.path.basename(path).startswith(f"vigia-model-{cycle.pid}-")
+    finally:
+        cycle.send_signal(how)
+        code = cycle.wait(timeout=60)
+    if how == signal.SIGTERM:
+        assert code == 128 + signal.SIGTERM
+        assert not os.path.exists(path), "SIGTERM unwinds through the worker pool, which removes it"
+    else:
+        assert os.path.exists(path)
+    # The next cycle starts (the dead one's locks died with it), sweeps the file and completes.
+    again = run_cli(sample_settings, "run", env={"TMPDIR": str(tmp)})
+    assert again.returncode == 0, again.stderr
+    assert "articles 12 new" in again.stdout
+    assert list(tmp.glob("vigia-model-*")) == []
+
+
+def test_a_sweep_removes_only_files_of_processes_that_are_gone(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone = tmp_path / f"vigia-model-{dead.stdout.strip()}-abc.pickle"
+    live = tmp_path / f"vigia-model-{os.getppid()}-def.pickle"  # our parent: alive
+    mine = tmp_path / f"vigia-model-{os.getpid()}-ghi.pickle"
+    old_unowned, new_unowned = tmp_path / "vigia-model-xyz.pickle", tmp_path / "vigia-model-uvw.pickle"
+    other = tmp_path / "someone-else.pickle"
+    for path in (gone, live, mine, old_unowned, new_unowned, other):
+        path.write_bytes(b"x")
+    day_ago = time.time() - leftovers.UNOWNED_MAX_AGE - 60
+    os.utime(old_unowned, (day_ago, day_ago))
+    assert sorted(leftovers.sweep_model_files(tmp_path)) == sorted([gone, old_unowned])
+    assert all(p.exists() for p in (live, mine, new_unowned, other))
