@@ -1,7 +1,8 @@
 """``python -m pipeline <command>``: the same functions the DAGs call.
 
 Exit codes: 0 success (also when some feeds failed: they are recorded), 2 configuration error,
-3 database unusable or busy, 1 anything unexpected.
+3 database unusable or busy, 4 our worker pool failed or every feed failed for one reason of ours,
+1 anything unexpected.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import ConfigError, StoreError
+from pipeline.errors import ConfigError, CycleFailed, StoreError, WorkerError
 from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline")
@@ -117,6 +118,7 @@ COMMAND_MODULES = (
     "pipeline.analysis_cli",
     "pipeline.alerts_cli",
     "pipeline.bench_cli",
+    "pipeline.collect_process",
 )
 
 
@@ -133,3 +135,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"database error: {exc}", file=sys.stderr)
         return 3
+    except (WorkerError, CycleFailed) as exc:
+        print(f"cycle failed: {exc}", file=sys.stderr)
+        return 4

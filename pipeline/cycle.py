@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import polling
-from pipeline.errors import ContentError, FetchError
+from pipeline.errors import ContentError, CycleFailed, FetchError
 from pipeline.extract import ArticleContent, ExtractedPage, article_content, usable
 from pipeline.feeds import ParsedFeed
 from pipeline.net import Fetcher, host_key
@@ -127,7 +127,9 @@ async def collect_batch(
     cpu_started = time.process_time()
     batch = Batch()
     async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
-        polled = await asyncio.gather(*(_poll_feed(fetcher, pool, job, settings, now) for job in jobs))
+        faults: dict[str, str | None] = {}  # feed → the cause of ours it failed for (None: none), if asked
+        polled = await asyncio.gather(*(_poll_feed(fetcher, pool, job, settings, now, faults) for job in jobs))
+        _fail_if_all_ours("feed", list(faults.values()), minimum=1)
         entries: dict[str, FeedEntry] = {}
         per_feed: dict[str, list[str]] = {}
         for job, (fetch, parsed, sent_validators) in zip(jobs, polled, strict=True):
@@ -152,7 +154,10 @@ async def collect_batch(
             e.article_id: stored[e.article_id].extraction_attempts + 1 if e.article_id in stored else 1
             for e in wanted
         }
-        for article, classification in await fetch_articles(fetcher, pool, wanted, attempts, settings):
+        fetched = await fetch_articles(fetcher, pool, wanted, attempts, settings)
+        # One page whose worker died may be the page's doing; every page of a cycle, ours.
+        _fail_if_all_ours("page handed to the workers", pool.faults["extract"], minimum=2)
+        for article, classification in fetched:
             batch.articles.append(article)
             if classification is not None:
                 batch.classified.append((article.article_id, article.content_hash, classification))
@@ -214,9 +219,31 @@ def _needs_download(entry: FeedEntry, stored: KnownArticle | None, settings: Set
     )
 
 
+def _fail_if_all_ours(what: str, causes: Sequence[str | None], minimum: int) -> None:
+    """Raise CycleFailed when every one of (at least ``minimum``) ``causes`` is the same cause of ours.
+
+    A feed or page that failed is recorded as its site's fault; but when every feed of a cycle failed
+    for one reason that is ours (every worker died, every parse raised the same exception in our
+    code), recording them would make a green run with nothing in it, and mark healthy feeds failing.
+    """
+    if len(causes) < minimum or any(c is None for c in causes) or len(set(causes)) != 1:
+        return
+    raise CycleFailed(
+        f"every {what} of the cycle ({len(causes)}) failed for the same reason, which is ours, not the"
+        f" sites': {causes[0]}"
+    )
+
+
 async def _poll_feed(
-    fetcher: Fetcher, pool: WorkerPool, job: FeedJob, settings: Settings, now: datetime
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    job: FeedJob,
+    settings: Settings,
+    now: datetime,
+    faults: dict[str, str | None],
 ) -> tuple[FeedFetch, ParsedFeed | None, bool]:
+    """Poll one feed. ``faults`` gets an entry for every feed actually asked: the cause of ours it
+    failed for, or None (fetched, or failed at the site)."""
     state, feed = job.state, job.feed
     base = FeedFetch(feed=feed.name, url=state.url, started_at=now, outcome="ok")
     is_due, skipped = polling.due(state, now)
@@ -229,6 +256,7 @@ async def _poll_feed(
         )
         return waiting, None, False
     headers = polling.request_headers(state, settings, now)
+    faults[feed.name] = None
     try:
         resp = await fetcher.get(
             state.url,
@@ -273,6 +301,7 @@ async def _poll_feed(
         )
     except ContentError as exc:
         log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
+        faults[feed.name] = exc.ours
         return replace(fetch, outcome=exc.outcome, error=str(exc)[:1000]), None, bool(headers)
     return replace(fetch, items=len(parsed.entries), error=parsed.bozo), parsed, bool(headers)
 
