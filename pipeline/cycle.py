@@ -128,7 +128,9 @@ async def collect_batch(
     batch = Batch()
     async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
         faults: dict[str, str | None] = {}  # feed → the cause of ours it failed for (None: none), if asked
-        polled = await asyncio.gather(*(_poll_feed(fetcher, pool, job, settings, now, faults) for job in jobs))
+        polled = await asyncio.gather(
+            *(_poll_feed(fetcher, pool, job, settings, now, faults) for job in jobs)
+        )
         _fail_if_all_ours("feed", list(faults.values()), minimum=1)
         entries: dict[str, FeedEntry] = {}
         per_feed: dict[str, list[str]] = {}
