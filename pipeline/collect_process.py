@@ -39,7 +39,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from pipeline.errors import CollectFailed
+from pipeline.errors import FAILED_FEED_OUTCOMES, CollectFailed
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,21 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from pipeline.cli import settings_from_args
 
     _stop_with_parent()
-    path = ingest.collect_to_file(settings_from_args(args), str(args.jobs), args.run_id, args.index)
+    # The task's log gets the pipeline's lines, not one line per HTTP request.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    path, batch = ingest.collect_to_file(
+        settings_from_args(args), str(args.jobs), args.run_id, args.index, with_batch=True
+    )
+    failed = sum(1 for f in batch.fetches if f.outcome in FAILED_FEED_OUTCOMES)
+    log.info(
+        "batch %d: %d feeds (%d failed), %d articles collected, staged in %s",
+        args.index,
+        len(batch.fetches),
+        failed,
+        len(batch.articles),
+        path,
+    )
     print(path, flush=True)
     return 0
 

@@ -88,8 +88,9 @@ class CollectFailed(VigiaError):
 class FetchError(VigiaError):
     """One URL could not be fetched or used; ``outcome`` is the value recorded for it.
 
-    ``ours``: set when the cause may be ours rather than the site's (``worker died``, ``memory
-    limit``, ``our code raised TypeError``); the cycle fails when every feed failed with one such cause.
+    ``ours``: set when the cause may be ours rather than the site's (a worker that died or passed its
+    memory limit, our parsing code raising TypeError); the cycle fails when every feed (or every page
+    handed to the workers) failed with one such cause.
     """
 
     outcome = "connect_error"

@@ -56,6 +56,13 @@ def _limit_memory(megabytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+# How often a task's caller checks that the pool is still running while it waits for the result.
+POOL_CHECK_SECONDS = 1.0
+# The cause of ours given to a task whose worker died or passed its memory limit: one cause, because
+# a worker short of memory fails either way (MemoryError, or killed as it allocates).
+WORKER_LOST = "the worker died or passed its memory limit (VIGIA_WORKER_MEMORY_MB)"
+
+
 @dataclass(frozen=True, slots=True)
 class PageResult:
     page: ExtractedPage
@@ -171,29 +178,31 @@ class WorkerPool:
         """Run ``fn`` in a worker. A failure of the input (time limit, a worker killed by it, its
         memory limit) is a ContentError recorded for that feed or page; a pool that cannot start or
         broke is WorkerError, our fault, and stops the cycle."""
+        pool = self._ensure()
         try:
-            future = self._ensure().schedule(fn, args=args, timeout=timeout)
+            future = pool.schedule(fn, args=args, timeout=timeout)
         except RuntimeError:
             # The pool broke (its manager thread failed): start a fresh one rather than fail every page.
             log.warning("worker pool failed; starting a new one")
             self._stop_pool()
+            pool = self._ensure()
             try:
-                future = self._ensure().schedule(fn, args=args, timeout=timeout)
+                future = pool.schedule(fn, args=args, timeout=timeout)
             except RuntimeError as exc:
                 raise WorkerError(f"the worker pool cannot run {what}: {exc}") from exc
         try:
-            return await asyncio.wrap_future(future)
+            return await self._result(pool, future, what)
         except concurrent.futures.TimeoutError as exc:
             raise ContentError(f"{what} passed its {timeout:g} s time limit", failure_outcome) from exc
         except pebble.ProcessExpired as exc:
             # Killed while working on this input (a crash in a C library, the kernel's OOM killer):
             # recorded for it; when it happens to every feed of a cycle, the cause is ours (see cycle.py).
-            raise ContentError(f"{what}: worker died ({exc})", failure_outcome, ours="worker died") from exc
+            raise ContentError(f"{what}: worker died ({exc})", failure_outcome, ours=WORKER_LOST) from exc
         except MemoryError as exc:
             raise ContentError(
                 f"{what} passed the {self.settings.worker_memory_mb} MB memory limit",
                 failure_outcome,
-                ours="memory limit",
+                ours=WORKER_LOST,
             ) from exc
         except FetchError:  # ContentError, and TooLarge or ConnectFailed from decoding a page
             raise
@@ -206,6 +215,25 @@ class WorkerPool:
             # The worker functions below turn every failure of the input into a ContentError, so what
             # arrives here broke on our side (pickling, the pool's own machinery).
             raise WorkerError(f"{what} failed in the worker pool: {type(exc).__name__}: {exc}"[:500]) from exc
+
+    @staticmethod
+    async def _result(pool: pebble.ProcessPool, future: concurrent.futures.Future, what: str) -> Any:
+        """The task's result; WorkerError if the pool stops meanwhile.
+
+        pebble's manager threads end when every worker died without a task in hand ("All workers
+        expired"); a task queued at that moment is never answered, nor timed out (the time limit is
+        enforced by those threads), so the pool's state is checked while waiting.
+        """
+        waiting = asyncio.wrap_future(future)
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=POOL_CHECK_SECONDS)
+            if done:
+                return waiting.result()
+            if not pool.active:
+                future.cancel()
+                raise WorkerError(
+                    f"the worker pool stopped during {what}: its workers died (could they start?)"
+                )
 
     async def parse(self, body: bytes, **kwargs: Any) -> ParsedFeed:
         parsed, cpu = await self._run(
