@@ -50,6 +50,8 @@ STOP_GRACE_SECONDS = 15.0
 # How often the child checks that the task process that started it is still there.
 PARENT_CHECK_SECONDS = 1.0
 # The child's log lines, as pipeline.cli formats them: "2025-01-01 00:00:00,000 LEVEL logger: message".
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+_LEVELS["CRITICAL"] = logging.CRITICAL
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$")
 
 
@@ -126,7 +128,7 @@ def _relay_log(proc: subprocess.Popen, tail: deque[str]) -> None:
             continue
         match = _LOG_LINE.match(line)
         if match:
-            level, line = logging.getLevelName(match.group(1)), match.group(2)
+            level, line = _LEVELS[match.group(1)], match.group(2)
         # A traceback's lines keep the level of the record they belong to.
         log.log(level, "%s", line)
         tail.append(line)
