@@ -38,6 +38,11 @@ FEED_ACCEPT = (
     " */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# The cause given to a feed whose address the network guard refused, when every feed's was.
+GUARD_REFUSED = (
+    "the network guard refused the address of every feed (feeds on a private or loopback network need"
+    " VIGIA_ALLOW_NETWORKS)"
+)
 # Page failures worth another try on a later cycle; the others are final.
 TRANSIENT_PAGE_OUTCOMES = frozenset({"timeout", "connect_error", "rate_limited", "http_error"})
 
@@ -269,6 +274,10 @@ async def _poll_feed(
         )
     except FetchError as exc:
         log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
+        if exc.outcome == "blocked" and "not a public address" in str(exc):
+            # One feed on a private address may be a hostile redirect; every feed, the operator's
+            # registry on a network the guard was not told about.
+            faults[feed.name] = GUARD_REFUSED
         failed = replace(base, outcome=exc.outcome, status_code=exc.status_code, error=str(exc)[:1000])
         return failed, None, bool(headers)
     fetch = replace(

@@ -199,3 +199,20 @@ def test_a_collect_that_fails_fails_its_task_and_mails_it(
     assert got.message["Subject"] == "Vigía: task vigia_ingest.collect[0] failed (try 1)"
     html = got.part("text/html").get_content()
     assert "CollectFailed" in html and "every page handed to the workers" in html
+
+
+def test_every_feed_refused_by_the_network_guard_fails_the_cycle_and_says_why(tmp_path, sample_web):
+    # The operator's registry is on 127.0.0.1 and VIGIA_ALLOW_NETWORKS was forgotten.
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(sample_feeds_toml(sample_web.base), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--feeds", str(feeds), "--db", str(tmp_path / "v.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=REPO,
+    )
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "every feed of the cycle (4) failed" in result.stderr and "VIGIA_ALLOW_NETWORKS" in result.stderr
