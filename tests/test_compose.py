@@ -110,6 +110,16 @@ def test_the_stack_is_airflow_3_on_postgres_with_a_mail_catcher_and_a_scale_prof
             assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
 
 
+def test_the_celery_end_to_end_test_runs_what_the_scale_profile_runs():
+    from tests.test_e2e import CELERY_COMPONENTS
+
+    commands = {SERVICES[name]["command"] for name in AIRFLOW_SERVICES if name != "airflow-init"}
+    assert {" ".join(component) for component in CELERY_COMPONENTS} <= commands
+    assert commands - {" ".join(c) for c in CELERY_COMPONENTS} == {"triggerer"}  # no deferrable task
+    init = SERVICES["airflow-init"]["command"][-1]
+    assert "airflow db migrate" in init and "python -m pipeline init" in init
+
+
 def test_the_image_is_the_locked_airflow_with_the_locked_requirements():
     (base,) = re.findall(r"^FROM\s+(\S+)", DOCKERFILE, re.M)
     assert base == f"apache/airflow:{locked_versions()['apache-airflow']}"

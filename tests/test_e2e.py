@@ -226,6 +226,10 @@ def test_make_run_ingests_mails_and_stops_everything_on_ctrl_c(tmp_path, news_we
 # ---------------------------------------------------------------- Celery
 
 
+# The Airflow commands docker-compose.yml's services run (tests/test_compose.py holds it to that).
+CELERY_COMPONENTS = (("api-server",), ("scheduler",), ("dag-processor",), ("celery", "worker"))
+
+
 def start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -312,10 +316,10 @@ def test_celery_workers_ingest_and_mail(tmp_path, news_web, smtp, token):
         subprocess.run(
             ["airflow", "dags", "reserialize"], env=env, cwd=tmp_path, capture_output=True, timeout=300
         )
-        procs.append(start(["airflow", "api-server"], env, logs / "api-server.log", tmp_path))
-        wait_for("the API server", lambda: api_up(api), 180)
-        for component in (["scheduler"], ["dag-processor"], ["celery", "worker"]):
+        for component in CELERY_COMPONENTS:
             procs.append(start(["airflow", *component], env, logs / f"{component[-1]}.log", tmp_path))
+            if component == ("api-server",):  # as compose's worker waits for it to be healthy
+                wait_for("the API server", lambda: api_up(api), 180)
 
         def alive() -> bool:
             for proc in procs:
