@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 TAIL_LINES = 40
 # How long a child asked to stop (the task was killed or timed out) may take before it is killed.
 STOP_GRACE_SECONDS = 15.0
+# How long the child's last lines may take to arrive once it has exited.
+READ_GRACE_SECONDS = 10.0
 # How often the child checks that the task process that started it is still there.
 PARENT_CHECK_SECONDS = 1.0
 # The child's log lines, as pipeline.cli formats them: "2025-01-01 00:00:00,000 LEVEL logger: message".
@@ -99,20 +101,27 @@ def run_collect(jobs_file: str, run_id: str, index: int) -> str:
         env=child_environment(),
     )
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    relay = threading.Thread(target=_relay_log, args=(proc, tail), name="vigia-collect-log", daemon=True)
-    relay.start()
+    output: list[bytes] = []
+    assert proc.stdout is not None
+    readers = [
+        threading.Thread(target=_relay_log, args=(proc, tail), name="vigia-collect-log", daemon=True),
+        threading.Thread(target=output.extend, args=(proc.stdout,), name="vigia-collect-out", daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
     try:
-        assert proc.stdout is not None
-        output = proc.stdout.read().decode("utf-8", "replace")
         code = proc.wait()
-        relay.join()
     finally:
         if proc.poll() is None:
             _stop(proc)
+    # The pipes end when the last holder closes them: the child's fork server and workers inherit
+    # them too, so the wait for their last lines is bounded.
+    for reader in readers:
+        reader.join(READ_GRACE_SECONDS)
     if code != 0:
         detail = "\n".join(tail) or "(no output)"
         raise CollectFailed(f"collecting batch {index} failed (exit status {code}):\n{detail}")
-    lines = [line for line in output.splitlines() if line.strip()]
+    lines = [line for line in b"".join(output).decode("utf-8", "replace").splitlines() if line.strip()]
     if not lines:
         raise CollectFailed(f"collecting batch {index} printed no staged directory")
     return lines[-1].strip()
