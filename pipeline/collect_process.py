@@ -18,7 +18,10 @@ database): every worker died at start and every feed was recorded as a parse err
 ``__main__`` is ``pipeline.__main__``, which multiprocessing never re-runs; the child is a plain
 process (never a daemonic one, so it may have children under Celery's pool too); its environment
 has no Airflow variable, so nothing in it can reach Airflow's settings, database or secrets; and
-its memory is returned when the batch ends.
+its memory is returned when the batch ends. The other way, a multiprocessing context whose children
+ignore ``__main__``, means overriding CPython's private launch step (``spawn.get_preparation_data``
+as ``popen_forkserver.Popen._launch`` uses it), which changes between Python versions, and keeps the
+pool inside Airflow's task process under every executor.
 
 The cost, measured on an empty batch (interpreter start, imports, staging; three runs each, load
 average 1.2 on 2 cores): 1.00-1.08 s through the child, 0.90-0.97 s in the calling process, so about

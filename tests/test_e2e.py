@@ -67,6 +67,14 @@ def processes_with(token: str) -> list[psutil.Process]:
     return found
 
 
+def left_after(token: str, seconds: float) -> list[psutil.Process]:
+    """The processes carrying ``token`` still alive after up to ``seconds`` (none, once all ended)."""
+    deadline = time.monotonic() + seconds
+    while (left := processes_with(token)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return left
+
+
 def describe(procs: list[psutil.Process]) -> str:
     lines = []
     for proc in procs:
@@ -213,11 +221,10 @@ def test_make_run_ingests_mails_and_stops_everything_on_ctrl_c(tmp_path, news_we
         assert collectors, describe(processes_with(token))
         os.killpg(make.pid, signal.SIGINT)
         make.wait(STOP_TIMEOUT)
-        wait_for("every process of make run to end", lambda: not processes_with(token), 30)
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
-        left = processes_with(token)
+        left = left_after(token, 30)
         kill_all(token)
     assert not left, f"left running after Ctrl-C:\n{describe(left)}"
     print(f"\nmake run: articles after {articles_at:.0f} s, digest after {digest_at:.0f} s")
@@ -342,7 +349,9 @@ def test_celery_workers_ingest_and_mail(tmp_path, news_web, smtp, token):
         )
     finally:
         stop(procs)
-        wait_for("every process started to end", lambda: not processes_with(token), 30)
+        left = left_after(token, 30)
+        kill_all(token)
+    assert not left, f"left running after every component was stopped:\n{describe(left)}"
     print(f"\nCelery: articles after {articles_at:.0f} s, digest after {digest_at:.0f} s")
     with duckdb.connect(str(analyst), read_only=True) as con:
         assert con.execute("select outcome, count(*) from fetches group by 1").fetchall() == [("ok", 4)]
