@@ -90,6 +90,9 @@ def test_collect_runs_in_our_own_process_whatever_launched_the_task(tmp_path, sa
         # What a task has and its child must not: a database it may not reach, secrets.
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "not a url",
         "AIRFLOW_CONN_SMTP_DEFAULT": '{"conn_type": "smtp", "password": "secret"}',
+        # Every interpreter started below (launcher, child, fork server, workers) reports here what
+        # it sees: whether Airflow was imported, and whether any of Airflow's variables reached it.
+        "PYTHONPATH": str(report_hook(tmp_path)),
     }
     for name in ("VIGIA_FEEDS", "VIGIA_DB", "VIGIA_ALLOW_NETWORKS"):
         monkeypatch.setenv(name, env[name])
@@ -102,9 +105,45 @@ def test_collect_runs_in_our_own_process_whatever_launched_the_task(tmp_path, sa
     articles = pq.read_table(f"{staged}/articles.parquet").to_pylist()
     assert len(articles) == 12
     assert {a["extraction_status"] for a in articles} == {"ok"}
+    seen = [json.loads(line) for line in (tmp_path / "processes.jsonl").read_text().splitlines()]
+    assert not [p for p in seen if "airflow_imported" in p], seen  # not in any process, workers included
+    launcher, *ours = [p for p in seen if "argv" in p]
+    assert launcher["airflow_vars"] and len(ours) >= 2, seen  # the child, its fork server (and tracker)
+    assert all(not p["airflow_vars"] for p in ours), seen
     # The child's log reached the caller's log (the task's).
     assert "batch 0: 4 feeds (0 failed), 12 articles collected" in result.stderr
     assert "HTTP Request" not in result.stderr
+
+
+REPORT_HOOK = """
+import json, os, sys
+
+_PATH = os.path.join(os.path.dirname(__file__), "..", "processes.jsonl")
+
+
+def _report(**record):
+    with open(_PATH, "a") as fh:
+        fh.write(json.dumps({"pid": os.getpid(), **record}) + "\\n")
+
+
+class _AirflowWatch:
+    # Inherited by every process forked from this one (the workers): any import of Airflow is reported.
+    def find_spec(self, name, path=None, target=None):
+        if name == "airflow":
+            _report(airflow_imported=True)
+        return None
+
+
+_report(argv=sys.argv[:3], airflow_vars=sorted(k for k in os.environ if k.startswith("AIRFLOW")))
+sys.meta_path.insert(0, _AirflowWatch())
+"""
+
+
+def report_hook(tmp_path):
+    hook = tmp_path / "report-hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(REPORT_HOOK, encoding="utf-8")
+    return hook
 
 
 def test_the_child_gets_no_airflow_variable_and_finds_the_pipeline():
