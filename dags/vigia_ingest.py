@@ -40,15 +40,14 @@ def vigia_ingest():
         return ingest.plan_to_files(Settings.from_env(), get_current_context()["run_id"])
 
     # Batches run one after another in a run: each already uses every core for extraction.
+    # Each batch is collected in a process of our own (`python -m pipeline collect`), whose worker
+    # pool never re-runs the launcher of Airflow (pipeline/collect_process.py says why).
     @task(max_active_tis_per_dagrun=1, execution_timeout=timedelta(minutes=10))
     def collect(jobs_file: str) -> str:
-        from pipeline import ingest
-        from pipeline.settings import Settings
+        from pipeline.collect_process import run_collect
 
         context = get_current_context()
-        return ingest.collect_to_file(
-            Settings.from_env(), jobs_file, context["run_id"], context["ti"].map_index
-        )
+        return run_collect(jobs_file, context["run_id"], context["ti"].map_index)
 
     @task(outlets=[ARTICLES_LOADED])
     def load(staged: list[str]) -> dict:

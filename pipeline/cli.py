@@ -2,7 +2,8 @@
 
 Exit codes (README, "Exit codes"): 0 success (also when some feeds failed: they are recorded),
 2 configuration or usage error, 3 database unusable (busy, damaged, disk full or read-only),
-1 anything unexpected (a bug: with its traceback). Every 2 and 3 is one line on stderr.
+4 our worker pool failed or every feed failed for one reason of ours, 1 anything unexpected (a bug:
+with its traceback). Every 2, 3 and 4 is one line on stderr.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import ConfigError, StoreError
+from pipeline.errors import ConfigError, CycleFailed, StoreError, WorkerError
 from pipeline.settings import Settings
 
 log = logging.getLogger("pipeline")
@@ -184,6 +185,7 @@ COMMAND_MODULES = (
     "pipeline.analysis_cli",
     "pipeline.alerts_cli",
     "pipeline.bench_cli",
+    "pipeline.collect_process",
 )
 
 
@@ -208,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"database error: {one_line(exc)}", file=sys.stderr)
         return 3
+    except (WorkerError, CycleFailed) as exc:
+        print(f"cycle failed: {one_line(exc)}", file=sys.stderr)
+        return 4
     except Exception as exc:
         # A full or read-only disk, or a damaged file, met outside the store's own handling.
         from pipeline import store

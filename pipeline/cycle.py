@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import backlog, polling
-from pipeline.errors import ContentError, Deferred, FetchError
+from pipeline.errors import ContentError, CycleFailed, Deferred, FetchError
 from pipeline.extract import ArticleContent, ExtractedPage, article_content, usable
 from pipeline.feeds import ParsedFeed
 from pipeline.net import Fetcher, host_key
@@ -53,6 +53,11 @@ FEED_ACCEPT = (
     " */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# The cause given to a feed whose address the network guard refused, when every feed's was.
+GUARD_REFUSED = (
+    "the network guard refused the address of every feed (feeds on a private or loopback network need"
+    " VIGIA_ALLOW_NETWORKS)"
+)
 # Page failures worth another try on a later cycle; the others are final.
 TRANSIENT_PAGE_OUTCOMES = frozenset({"timeout", "connect_error", "rate_limited", "http_error"})
 
@@ -153,8 +158,11 @@ async def collect_batch(
     batch = Batch()
     queued = waiting([job.feed.name for job in jobs]) if waiting is not None else []
     async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
-        polled = await asyncio.gather(*(_poll_feed(fetcher, pool, job, settings, now) for job in jobs))
-        # The backlog first, oldest first; then each feed's entries in the feed's order.
+        faults: dict[str, str | None] = {}  # feed → the cause of ours it failed for (None: none), if asked
+        polled = await asyncio.gather(
+            *(_poll_feed(fetcher, pool, job, settings, now, faults) for job in jobs)
+        )
+        _fail_if_all_ours("feed", list(faults.values()), minimum=1)
         entries: dict[str, FeedEntry] = {d.article_id: d.entry() for d in queued}
         first_queued = {d.article_id: d.queued_at for d in queued}
         batch.taken = [TakenEntry(d.article_id) for d in queued]
@@ -193,6 +201,8 @@ async def collect_batch(
         # of the backlog come first, so every cycle makes progress on it.
         start_by = max(start_by, loop.time() + settings.collect_budget / 4)
         pages = await fetch_pages(fetcher, pool, wanted, attempts, settings, start_by)
+        # One page whose worker died may be the page's doing; every page of a cycle, ours.
+        _fail_if_all_ours("page handed to the workers", pool.faults["extract"], minimum=2)
         for article, classification in pages.done:
             batch.articles.append(article)
             if classification is not None:
@@ -299,9 +309,31 @@ def _needs_download(entry: FeedEntry, stored: KnownArticle | None, settings: Set
     )
 
 
+def _fail_if_all_ours(what: str, causes: Sequence[str | None], minimum: int) -> None:
+    """Raise CycleFailed when every one of (at least ``minimum``) ``causes`` is the same cause of ours.
+
+    A feed or page that failed is recorded as its site's fault; but when every feed of a cycle failed
+    for one reason that is ours (every worker died, every parse raised the same exception in our
+    code), recording them would make a green run with nothing in it, and mark healthy feeds failing.
+    """
+    if len(causes) < minimum or any(c is None for c in causes) or len(set(causes)) != 1:
+        return
+    raise CycleFailed(
+        f"every {what} of the cycle ({len(causes)}) failed for the same reason, which is ours, not the"
+        f" sites': {causes[0]}"
+    )
+
+
 async def _poll_feed(
-    fetcher: Fetcher, pool: WorkerPool, job: FeedJob, settings: Settings, now: datetime
+    fetcher: Fetcher,
+    pool: WorkerPool,
+    job: FeedJob,
+    settings: Settings,
+    now: datetime,
+    faults: dict[str, str | None],
 ) -> tuple[FeedFetch, ParsedFeed | None, bool]:
+    """Poll one feed. ``faults`` gets an entry for every feed actually asked: the cause of ours it
+    failed for, or None (fetched, or failed at the site)."""
     state, feed = job.state, job.feed
     base = FeedFetch(feed=feed.name, url=state.url, started_at=now, outcome="ok")
     is_due, skipped = polling.due(state, now, settings)
@@ -314,6 +346,7 @@ async def _poll_feed(
         )
         return waiting, None, False
     headers = polling.request_headers(state, settings, now)
+    faults[feed.name] = None
     try:
         resp = await fetcher.get(
             state.url,
@@ -324,6 +357,10 @@ async def _poll_feed(
         )
     except FetchError as exc:
         log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
+        if exc.outcome == "blocked" and "not a public address" in str(exc):
+            # One feed on a private address may be a hostile redirect; every feed, the operator's
+            # registry on a network the guard was not told about.
+            faults[feed.name] = GUARD_REFUSED
         failed = replace(base, outcome=exc.outcome, status_code=exc.status_code, error=str(exc)[:1000])
         return failed, None, bool(headers)
     fetch = replace(
@@ -363,6 +400,7 @@ async def _poll_feed(
         )
     except ContentError as exc:
         log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
+        faults[feed.name] = exc.ours
         return replace(fetch, outcome=exc.outcome, error=str(exc)[:1000]), None, bool(headers)
     return replace(fetch, items=len(parsed.entries), error=parsed.bozo), parsed, bool(headers)
 

@@ -8,6 +8,9 @@
     │   │                      or another cycle is running
     │   └── CorruptDatabase    a file fails verification (header, a block's checksum, a table
     │                          that cannot be read): it is never published
+    ├── WorkerError            our worker pool cannot start or broke (never a feed's or page's outcome)
+    ├── CycleFailed            every feed (or page) of a cycle failed for one reason of ours (exit 4)
+    ├── CollectFailed          the collect stage's own process (an Airflow collect task's child) failed
     └── FetchError             one URL could not be fetched; carries the recorded `outcome`
         ├── Blocked            the address is not allowed (network guard) or the scheme is not http(s)
         ├── TooLarge           the decoded body passed its cap
@@ -19,7 +22,12 @@
         └── ContentError       the body could not be used: not a feed, unparseable, extraction failed
 
 One bad feed or page raises a FetchError subclass, which the cycle records with its outcome and
-skips; only ConfigError and StoreError stop a cycle.
+skips: those are the sites' faults. Our own faults stop the cycle, so that Airflow retries the task
+and mails its failure: ConfigError, StoreError, WorkerError, CycleFailed, CollectFailed, and any
+exception that is not a VigiaError (a bug). A FetchError whose cause may be ours (a worker that died
+or passed its memory limit, an exception in our own parsing code) is still recorded for its feed or
+page, with ``ours`` naming that cause; when every feed of a cycle failed with the same such cause,
+the cycle raises CycleFailed instead of recording them (``pipeline.cycle``).
 """
 
 from __future__ import annotations
@@ -80,25 +88,48 @@ class CorruptDatabase(StoreError):
     """A database file is damaged: truncated, not DuckDB's, a checksum or a read that fails."""
 
 
+class WorkerError(VigiaError):
+    """The worker pool could not start, or broke: our fault, so the cycle stops (and Airflow retries)."""
+
+
+class CycleFailed(VigiaError):
+    """Every feed (or every page) of a cycle failed for the same reason of ours, such as workers that
+    die as they start or a bug in our parsing code: a failed task, not a cycle of recorded failures."""
+
+
+class CollectFailed(VigiaError):
+    """The process that runs an Airflow collect task's batch (``python -m pipeline collect``) failed."""
+
+
 class FetchError(VigiaError):
-    """One URL could not be fetched or used; ``outcome`` is the value recorded for it."""
+    """One URL could not be fetched or used; ``outcome`` is the value recorded for it.
+
+    ``ours``: set when the cause may be ours rather than the site's (a worker that died or passed its
+    memory limit, our parsing code raising TypeError); the cycle fails when every feed (or every page
+    handed to the workers) failed with one such cause.
+    """
 
     outcome = "connect_error"
+    ours: str | None = None
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, ours: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.ours = ours
 
     def __reduce__(self):
-        # Raised inside worker processes: must survive pickling with its outcome and status.
-        return (_rebuild, (type(self), str(self), self.outcome, self.status_code))
+        # Raised inside worker processes: must survive pickling with its outcome, status and cause.
+        return (_rebuild, (type(self), str(self), self.outcome, self.status_code, self.ours))
 
 
-def _rebuild(cls: type[FetchError], message: str, outcome: str, status_code: int | None) -> FetchError:
+def _rebuild(
+    cls: type[FetchError], message: str, outcome: str, status_code: int | None, ours: str | None = None
+) -> FetchError:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
     error.outcome = outcome
     error.status_code = status_code
+    error.ours = ours
     return error
 
 
@@ -145,6 +176,8 @@ class Deferred(FetchError):
 class ContentError(FetchError):
     """The body arrived but cannot be used; ``outcome`` is set per instance."""
 
-    def __init__(self, message: str, outcome: str, *, status_code: int | None = None) -> None:
-        super().__init__(message, status_code=status_code)
+    def __init__(
+        self, message: str, outcome: str, *, status_code: int | None = None, ours: str | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code, ours=ours)
         self.outcome = outcome

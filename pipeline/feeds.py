@@ -169,16 +169,8 @@ def _make_entry(
 ) -> FeedEntry:
     title = html_to_text(raw.get("title"), MAX_TITLE)
     summary = html_to_text(raw.get("summary") or _first_content(raw), MAX_SUMMARY)
-    link = (raw.get("link") or "").strip() or None
     guid = (raw.get("id") or "").strip()[:1000] or None
-    if raw.get("guidislink") and guid and not guid.startswith(("http://", "https://")):
-        link = None  # RSS calls a guid a permalink by default; "g-7" resolved against the feed is no page
-    url = None
-    if link:
-        joined = absolute_url(base, link)  # None for a link no URL can be made of ("http://[::1")
-        url = canonical_url(joined) if joined else None
-    if url is None and guid and guid.startswith(("http://", "https://")):
-        url = canonical_url(guid)
+    link, url = entry_link(raw, base)
     published = _entry_date(raw, now)
     author = html_to_text(raw.get("author"), 300) or None
     return FeedEntry(
@@ -194,6 +186,51 @@ def _make_entry(
         language=primary_language(raw.get("language")) or language,
         entry_hash=stable_key(title, summary),
     )
+
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def _is_web_url(value: str) -> bool:
+    return value[:8].lower().startswith(("http://", "https://"))
+
+
+def entry_link(raw: feedparser.FeedParserDict, base: str) -> tuple[str | None, str | None]:
+    """The entry's own page as a feed reader finds it: (the link as the feed gave it, canonical URL).
+
+    1. its first alternate link (Atom ``<link rel="alternate">`` or no rel, RSS and RDF ``<link>``),
+       an HTML one before others, made absolute against ``xml:base`` (feedparser) and the feed's URL;
+    2. else its guid or id when that is an absolute http(s) URL: an RSS guid that is a permalink, an
+       Atom id or RDF ``rdf:about`` that is the page's address (also a guid marked
+       ``isPermaLink="false"`` that is one: it still opens the item's page, usually through a redirect).
+
+    feedparser's own ``link`` is not used: it holds the id whenever the id came before the links
+    in the entry (``guidislink``), and a later link may or may not replace it; an id that is not a
+    URL (``tag:``, ``urn:uuid:``, ``yt:video:``, "g-7") must never hide the entry's link, nor become one.
+    """
+    alternates = [
+        link
+        for link in raw.get("links") or ()
+        if (link.get("rel") or "alternate") == "alternate" and (link.get("href") or "").strip()
+    ]
+    html = [
+        link
+        for link in alternates
+        if (link.get("type") or "text/html").split(";")[0].strip().lower() in _HTML_TYPES
+    ]
+    for link in html or alternates:
+        href = link["href"].strip()
+        joined = absolute_url(base, href)  # None for an unparseable href ("http://[oops/")
+        url = canonical_url(joined) if joined else None
+        if url is not None:
+            return href[:2000], url
+    guid = (raw.get("id") or "").strip()
+    if guid and _is_web_url(guid):
+        url = canonical_url(guid)
+        if url is not None:
+            return guid[:2000], url
+    # No page: keep what the feed called its link, if anything ("javascript:", "mailto:").
+    return (alternates[0]["href"].strip()[:2000] if alternates else None), None
 
 
 def _first_content(raw: feedparser.FeedParserDict) -> str:

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal, overload
 
 import pyarrow as pa
 
@@ -191,11 +192,25 @@ def plan_to_files(settings: Settings, run_id: str) -> list[str]:
     return paths
 
 
-def collect_to_file(settings: Settings, jobs_file: str, run_id: str, index: int) -> str:
+@overload
+def collect_to_file(
+    settings: Settings, jobs_file: str, run_id: str, index: int, with_batch: Literal[False] = False
+) -> str: ...
+@overload
+def collect_to_file(
+    settings: Settings, jobs_file: str, run_id: str, index: int, with_batch: Literal[True]
+) -> tuple[str, Batch]: ...
+def collect_to_file(
+    settings: Settings, jobs_file: str, run_id: str, index: int, with_batch: bool = False
+) -> str | tuple[str, Batch]:
+    """Collect the batch planned in ``jobs_file`` and stage it; returns the staged directory (and
+    the batch, ``with_batch``). ``python -m pipeline collect`` runs it for an Airflow collect task."""
     import json
 
     jobs = jobs_from_json(json.loads(Path(jobs_file).read_text(encoding="utf-8")))
-    return stage(settings, run_id, index, collect(settings, jobs))
+    batch = collect(settings, jobs)
+    path = stage(settings, run_id, index, batch)
+    return (path, batch) if with_batch else path
 
 
 def load_staged(settings: Settings, staged: Sequence[str], run_id: str) -> dict:

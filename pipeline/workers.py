@@ -27,6 +27,7 @@ import pickle
 import resource
 import time
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ import pebble
 
 from pipeline import leftovers
 from pipeline.decoding import decode_body
-from pipeline.errors import ContentError, FetchError
+from pipeline.errors import ContentError, FetchError, WorkerError
 from pipeline.extract import ArticleContent, ExtractedPage, article_content, extract_page, usable
 from pipeline.feeds import ParsedFeed, parse_feed
 from pipeline.records import Classification, FeedEntry
@@ -53,6 +54,13 @@ def _limit_memory(megabytes: int) -> None:
     if megabytes > 0:
         limit = megabytes * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+# How often a task's caller checks that the pool is still running while it waits for the result.
+POOL_CHECK_SECONDS = 1.0
+# The cause of ours given to a task whose worker died or passed its memory limit: one cause, because
+# a worker short of memory fails either way (MemoryError, or killed as it allocates).
+WORKER_LOST = "the worker died or passed its memory limit (VIGIA_WORKER_MEMORY_MB)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,9 @@ class WorkerPool:
         self._model_job: concurrent.futures.Future[str | None] | None = None
         self._model_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self.cpu: dict[str, float] = {"parse": 0.0, "extract": 0.0, "classify": 0.0}  # seconds, in workers
+        # Per task run, by kind: the cause of ours it failed for, else None (it succeeded, or its
+        # input was to blame). The cycle fails when every task of a kind failed for one such cause.
+        self.faults: dict[str, list[str | None]] = {"parse": [], "extract": []}
 
     def _ensure(self) -> pebble.ProcessPool:
         # Started on first use: a cycle where every feed answers 304 never starts a worker.
@@ -165,27 +176,75 @@ class WorkerPool:
         return await asyncio.wrap_future(self._model_job)
 
     async def _run(self, fn: Any, args: tuple, timeout: float, failure_outcome: str, what: str) -> Any:
+        kind = "parse" if failure_outcome == "parse_error" else "extract"
         try:
-            future = self._ensure().schedule(fn, args=args, timeout=timeout)
+            result = await self._run_once(fn, args, timeout, failure_outcome, what)
+        except FetchError as exc:
+            self.faults[kind].append(exc.ours)
+            raise
+        self.faults[kind].append(None)
+        return result
+
+    async def _run_once(self, fn: Any, args: tuple, timeout: float, failure_outcome: str, what: str) -> Any:
+        """Run ``fn`` in a worker. A failure of the input (time limit, a worker killed by it, its
+        memory limit) is a ContentError recorded for that feed or page; a pool that cannot start or
+        broke is WorkerError, our fault, and stops the cycle."""
+        pool = self._ensure()
+        try:
+            future = pool.schedule(fn, args=args, timeout=timeout)
         except RuntimeError:
             # The pool broke (its manager thread failed): start a fresh one rather than fail every page.
             log.warning("worker pool failed; starting a new one")
             self._stop_pool()
-            future = self._ensure().schedule(fn, args=args, timeout=timeout)
+            pool = self._ensure()
+            try:
+                future = pool.schedule(fn, args=args, timeout=timeout)
+            except RuntimeError as exc:
+                raise WorkerError(f"the worker pool cannot run {what}: {exc}") from exc
         try:
-            return await asyncio.wrap_future(future)
+            return await self._result(pool, future, what)
         except concurrent.futures.TimeoutError as exc:
             raise ContentError(f"{what} passed its {timeout:g} s time limit", failure_outcome) from exc
         except pebble.ProcessExpired as exc:
-            raise ContentError(f"{what}: worker died ({exc})", failure_outcome) from exc
+            # Killed while working on this input (a crash in a C library, the kernel's OOM killer):
+            # recorded for it; when it happens to every feed of a cycle, the cause is ours (see cycle.py).
+            raise ContentError(f"{what}: worker died ({exc})", failure_outcome, ours=WORKER_LOST) from exc
         except MemoryError as exc:
             raise ContentError(
-                f"{what} passed the {self.settings.worker_memory_mb} MB memory limit", failure_outcome
+                f"{what} passed the {self.settings.worker_memory_mb} MB memory limit",
+                failure_outcome,
+                ours=WORKER_LOST,
             ) from exc
         except FetchError:  # ContentError, and TooLarge or ConnectFailed from decoding a page
             raise
-        except Exception as exc:  # trafilatura/lxml raise ValueError, XMLSyntaxError, ... on bad pages
-            raise ContentError(f"{what} failed: {type(exc).__name__}: {exc}"[:500], failure_outcome) from exc
+        except BrokenProcessPool as exc:
+            # Every worker died without a task in hand: they cannot start (an import that fails in
+            # the worker, a memory limit too low to load the libraries). No input is to blame.
+            self._stop_pool()
+            raise WorkerError(f"the worker pool broke during {what}: {exc}") from exc
+        except Exception as exc:
+            # The worker functions below turn every failure of the input into a ContentError, so what
+            # arrives here broke on our side (pickling, the pool's own machinery).
+            raise WorkerError(f"{what} failed in the worker pool: {type(exc).__name__}: {exc}"[:500]) from exc
+
+    @staticmethod
+    async def _result(pool: pebble.ProcessPool, future: concurrent.futures.Future, what: str) -> Any:
+        """The task's result; WorkerError if the pool stops meanwhile.
+
+        pebble's manager threads end when every worker died without a task in hand ("All workers
+        expired"); a task queued at that moment is never answered, nor timed out (the time limit is
+        enforced by those threads), so the pool's state is checked while waiting.
+        """
+        waiting = asyncio.wrap_future(future)
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=POOL_CHECK_SECONDS)
+            if done:
+                return waiting.result()
+            if not pool.active:
+                future.cancel()
+                raise WorkerError(
+                    f"the worker pool stopped during {what}: its workers died (could they start?)"
+                )
 
     async def parse(self, body: bytes, **kwargs: Any) -> ParsedFeed:
         parsed, cpu = await self._run(
@@ -231,7 +290,12 @@ def _parse(body: bytes, kwargs: dict[str, Any]) -> tuple[ParsedFeed, float]:
     except (ContentError, MemoryError):
         raise
     except Exception as exc:
-        raise ContentError(f"feed parsing failed: {type(exc).__name__}: {exc}"[:500], "parse_error") from None
+        # parse_feed turns feedparser's own failures into ContentError: what escapes it was raised by
+        # our code on this feed. Recorded for the feed; when every feed fails so, the cycle fails.
+        name = type(exc).__name__
+        raise ContentError(
+            f"feed parsing failed: {name}: {exc}"[:500], "parse_error", ours=f"our parsing code raised {name}"
+        ) from None
 
 
 def _extract(
@@ -244,7 +308,12 @@ def _extract(
     model_file: str | None,
 ) -> tuple[PageResult, float, float]:
     started = time.process_time()
-    body = decode_body(body, encoding, max_bytes)  # TooLarge / ConnectFailed: recorded as for a download
+    try:
+        body = decode_body(body, encoding, max_bytes)  # TooLarge / ConnectFailed: recorded as for a download
+    except (FetchError, MemoryError):
+        raise
+    except Exception as exc:  # a decompressor's own error on a hostile body
+        raise ContentError(f"decoding failed: {type(exc).__name__}: {exc}"[:500], "extract_error") from None
     try:
         # The feed's date wins over the page's: look for one only when the feed has none.
         page = extract_page(body, url, content_type, want_date=entry is None or entry.published_at is None)

@@ -12,6 +12,19 @@ export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"   # ~2 core
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-60}"
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+# Where clients reach the API server: its own host, or loopback when it listens on every address.
+case "$AIRFLOW__API__HOST" in
+  0.0.0.0 | "") api_host=127.0.0.1 ;;
+  :: | "[::]") api_host="[::1]" ;;
+  \[*) api_host="$AIRFLOW__API__HOST" ;;
+  *:*) api_host="[$AIRFLOW__API__HOST]" ;;  # an IPv6 address, bracketed in a URL
+  *) api_host="$AIRFLOW__API__HOST" ;;
+esac
+api_url="http://$api_host:$AIRFLOW__API__PORT"
+# Tasks report to the execution API: derived from the host and port above (Airflow's default
+# stays on port 8080 whatever AIRFLOW__API__PORT says, and the tasks then fail, or reach another
+# Airflow listening there). An explicit AIRFLOW__CORE__EXECUTION_API_SERVER_URL still wins.
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-$api_url/execution/}"
 export VIGIA_FEEDS="${VIGIA_FEEDS:-$ROOT/feeds.toml}"
 export VIGIA_DB="${VIGIA_DB:-$ROOT/data/vigia.duckdb}"
 # Airflow starts its components as `airflow` subprocesses: the environment's bin must come first.
@@ -26,7 +39,7 @@ password_file="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 cat <<INFO
 
 Vigía is starting (Airflow standalone):
-  Airflow UI     http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT   (user admin; password below once the UI is up,
+  Airflow UI     $api_url   (user admin; password below once the UI is up,
                  and in $password_file)
   DuckDB         $VIGIA_DB  (written by the pipeline)
   Analyst copy   ${VIGIA_DB%.duckdb}.analyst.duckdb  (open this one: make sql)
@@ -48,10 +61,10 @@ stop() {
 trap stop INT TERM EXIT
 
 api_up() {
-  python - "$AIRFLOW__API__HOST" "$AIRFLOW__API__PORT" <<'PY'
+  python - "$api_url" <<'PY'
 import sys, urllib.error, urllib.request
 try:
-    urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/api/v2/monitor/health", timeout=3)
+    urllib.request.urlopen(f"{sys.argv[1]}/api/v2/monitor/health", timeout=3)
 except urllib.error.HTTPError as exc:
     sys.exit(0 if exc.code < 500 else 1)
 except OSError:

@@ -310,6 +310,27 @@ def smtp_unavailable(env: Env):
     return env.cli("alerts", "send", env=extra)
 
 
+# Every worker kills itself as it starts extracting a page, for real (loaded by every process of the
+# cycle through sitecustomize, so by the fork server and so by every worker).
+DYING_WORKERS = """
+import os, signal
+import pipeline.workers
+
+def _die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+pipeline.workers._extract = _die
+"""
+
+
+def cycle_failed_for_our_reason(env: Env):
+    hook = env.directory / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(DYING_WORKERS, encoding="utf-8")
+    fresh = env.directory / "fresh.duckdb"  # every page is new, so every page goes to a worker
+    return env.cli("run", "--db", str(fresh), env={"PYTHONPATH": f"{hook}{os.pathsep}{REPO}"})
+
+
 CASES: dict[str, Callable[[Env], subprocess.CompletedProcess]] = {
     "a cycle ran, even if some feeds or pages failed (they are recorded)": cycle_with_failed_feeds,
     "`report --days` above 366": report_days_capped,
@@ -330,6 +351,8 @@ CASES: dict[str, Callable[[Env], subprocess.CompletedProcess]] = {
     "the disk is full (or a file-size limit is reached)": disk_full,
     "`VIGIA_DB` on a read-only file system": read_only_file_system,
     "the analyst copy is damaged (`sql`, `search`, `report`)": analyst_copy_damaged,
+    "a cycle failed for a reason of ours: the worker pool broke, or every feed or every page failed in the"
+    " workers for one cause ([Which failures fail a run](#which-failures-fail-a-run))": cycle_failed_for_our_reason,
     "`alerts send`: the SMTP server is unavailable": smtp_unavailable,
 }
 
@@ -348,8 +371,9 @@ def test_each_row_of_the_exit_code_table(case, env):
         result.stdout[-2000:],
         result.stderr[-2000:],
     )
-    if expected in (2, 3):
+    if expected in (2, 3) or case.startswith("a cycle failed"):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, lines
-        assert lines[0].startswith("configuration error: " if expected == 2 else "database error: "), lines
+        start = {2: "configuration error: ", 3: "database error: ", 4: "cycle failed: "}[expected]
+        assert lines[0].startswith(start), lines
         assert "Traceback" not in result.stderr
