@@ -28,7 +28,9 @@ class Classifier(Protocol):
     @property
     def version(self) -> str: ...
 
-    def classify_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[Classification]: ...
+    def classify_many(self, items: Sequence[tuple[str, str, str | None, str | None]]) -> list[Classification]:
+        """Items: (title, text, language, url)."""
+        ...
 
 
 class LazyClassifier:
@@ -53,7 +55,7 @@ class LazyClassifier:
     def version(self) -> str:
         return self.model.version
 
-    def classify_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[Classification]:
+    def classify_many(self, items: Sequence[tuple[str, str, str | None, str | None]]) -> list[Classification]:
         return self.model.classify_many(items)
 
 
@@ -301,13 +303,13 @@ def classify_articles(
     try:
         _precomputed(con, classifier, now, precomputed)
         rows = con.execute(
-            "select a.article_id, coalesce(a.title, ''), coalesce(a.text, ''), a.language"
+            "select a.article_id, coalesce(a.title, ''), coalesce(a.text, ''), a.language, a.url"
             " from articles a join _classify_ids using (article_id)"
             " where a.article_id not in (select article_id from _ready) order by a.article_id"
         ).fetchall()
     finally:
         con.unregister("_classify_ids")
-    results = classifier.classify_many([(r[1], r[2], r[3]) for r in rows]) if rows else []
+    results = classifier.classify_many([(r[1], r[2], r[3], r[4]) for r in rows]) if rows else []
     table = classifications_table([r[0] for r in rows], results, now)
     con.register("_classified", table)
     try:

@@ -4,9 +4,10 @@ An entry's pattern is written as it reads in a newspaper, e.g. ``estado de emerg
 (a trailing ``*`` makes the last word a prefix), ``MS-13``. Two markers may precede it:
 
     ^   cased: every capitalised word of the pattern must be capitalised in the text, so "Comas"
-        (the Lima district) matches and "comas" (commas) does not;
-    ?   needs Peru context: a place name shared with another country or with common speech
-        ("La Libertad", "San Martín", "Amazonas") counts only when the text is otherwise about Peru.
+        (the Lima district) matches and "comas" (commas) does not; an acronym must be in capitals
+        ("PNP", not "PnP"). Place and anchor names (``places``) are cased whenever written capitalised;
+    ?   framed: the name counts as a place only after a word that introduces one ("en", "distrito
+        de") or in the title, since it is also a common word or a surname ("Ate", "Monzón").
 
 Entries belong to a *family*. Within a family the leftmost-longest match wins and matches do not
 overlap, so "Villa El Salvador" (a Lima district) hides "El Salvador" (a country) and "San Martín de
@@ -39,7 +40,7 @@ class Entry:
     group: str  # e.g. "extortion", "peru", "foreign", "place", "disaster"
     weight: float = 1.0
     cased: bool = False
-    needs_peru: bool = False
+    framed: bool = False
     payload: tuple[str, ...] = ()  # ubigeo codes of a place, ISO code of a foreign country
 
 
@@ -56,29 +57,40 @@ class Match:
 class _Compiled:
     entry: Entry
     rest: tuple[tuple[str, bool], ...]  # remaining words: (text, is_prefix)
-    capitals: tuple[bool, ...]  # per word: must the text's word be capitalised?
+    capitals: tuple[int, ...]  # per word: NO_CAPITAL, CAPITAL or ALL_CAPITALS (see _capitals)
     length: int  # number of words
 
 
 def parse_pattern(raw: str) -> tuple[str, bool, bool]:
-    """Split the markers off a pattern: (pattern, cased, needs_peru)."""
-    cased = needs_peru = False
+    """Split the markers off a pattern: (pattern, cased, framed)."""
+    cased = framed = False
     while raw[:1] in ("^", "?"):
         cased = cased or raw[0] == "^"
-        needs_peru = needs_peru or raw[0] == "?"
+        framed = framed or raw[0] == "?"
         raw = raw[1:]
-    return raw.strip(), cased, needs_peru
+    return raw.strip(), cased, framed
 
 
-def _words(pattern: str) -> tuple[list[tuple[str, bool]], list[bool]]:
+NO_CAPITAL, CAPITAL, ALL_CAPITALS = 0, 1, 2
+
+
+def _capitals(token: str) -> int:
+    """What a cased entry asks of the text's word: an acronym ("PNP", "OIJ") all capitals, so that
+    "PnP" or "Ves" is not it; a name ("Comas") a capital first letter; a small word ("de") nothing."""
+    if len(token) >= 2 and token.isalpha() and token.isupper():
+        return ALL_CAPITALS
+    return CAPITAL if token[:1].isupper() else NO_CAPITAL
+
+
+def _words(pattern: str) -> tuple[list[tuple[str, bool]], list[int]]:
     words: list[tuple[str, bool]] = []
-    capitals: list[bool] = []
+    capitals: list[int] = []
     for piece in pattern.split():
         is_prefix = piece.endswith("*")
         tokens = _TOKEN.findall(fold(piece.rstrip("*")))
         for position, token in enumerate(tokens):
             words.append((token.lower(), is_prefix and position == len(tokens) - 1))
-            capitals.append(token[:1].isupper())
+            capitals.append(_capitals(token))
     return words, capitals
 
 
@@ -174,21 +186,29 @@ def _rest_matches(candidate: _Compiled, lower: Sequence[str], start: int) -> boo
     return True
 
 
-def _capitals_match(capitals: Sequence[bool], cased: Sequence[str], start: int) -> bool:
-    return all(not must or cased[start + k][:1].isupper() for k, must in enumerate(capitals))
+def _capitals_match(capitals: Sequence[int], cased: Sequence[str], start: int) -> bool:
+    for k, must in enumerate(capitals):
+        word = cased[start + k]
+        if must == ALL_CAPITALS and not word.isupper():
+            return False
+        if must == CAPITAL and not word[:1].isupper():
+            return False
+    return True
+
+
+def split_patterns(block: str) -> list[str]:
+    """The patterns of a block: separated by ';', a pattern may run over lines (comments after '#')."""
+    joined = " ".join(line.split("#", 1)[0] for line in block.splitlines())
+    return [" ".join(raw.split()) for raw in joined.split(";") if raw.strip()]
 
 
 def entries_from(
     family: str, group: str, text: str, weight: float = 1.0, payload: Iterable[str] = ()
 ) -> list[Entry]:
-    """Entries from a block of patterns separated by ';' or new lines (comments after '#')."""
+    """Entries from a block of patterns (see ``split_patterns``)."""
     result = []
     payload = tuple(payload)
-    for line in text.splitlines():
-        line = line.split("#", 1)[0]
-        for raw in line.split(";"):
-            if not raw.strip():
-                continue
-            pattern, cased, needs_peru = parse_pattern(raw.strip())
-            result.append(Entry(pattern, family, group, weight, cased, needs_peru, payload))
+    for raw in split_patterns(text):
+        pattern, cased, framed = parse_pattern(raw)
+        result.append(Entry(pattern, family, group, weight, cased, framed, payload))
     return result

@@ -21,7 +21,7 @@ import logging
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PARAMS_FORMAT = 1
+PARAMS_FORMAT = 2  # 2: places settled by gazetteers, Snowball stems, corruption apart
 
 # The documented decision threshold. The model is a logistic regression fitted with both classes
 # weighted equally, so 0.5 is where it finds relevant and not relevant equally likely; the
@@ -54,6 +54,8 @@ PARAMS_FORMAT = 1
 MODEL_THRESHOLD = 0.5
 
 EVIDENCE_TERMS = 8
+# The highest score a text without evidence of Peru can have: below the threshold, whatever else it says.
+NO_PERU_CAP = 0.2
 
 
 def sigmoid(x: float) -> float:
@@ -108,8 +110,9 @@ class Model:
     def __repr__(self) -> str:
         return f"Model({self.version!r}, threshold={self.threshold})"
 
-    def score(self, title: str, text: str, language: str | None = None) -> Scored:
-        analysis = analyze(title, text, language)
+    def score(self, title: str, text: str, language: str | None = None, url: str | None = None) -> Scored:
+        """``url``: where the article was published; a Peruvian outlet is evidence of Peru."""
+        analysis = analyze(title, text, language, url)
         nearest, similarity = self.seeds.nearest(analysis)
         dense = dense_features(analysis, similarity)
         sparse = stem_features(analysis, self.stem_weights)
@@ -118,14 +121,22 @@ class Model:
             z += self.dense_weights.get(name, 0.0) * value
         for key, value in sparse.items():
             z += self.stem_weights[key] * value
-        return Scored(analysis, sigmoid(z), dense, sparse, nearest, similarity)
+        score = sigmoid(z)
+        if not analysis.has_peru:
+            # Relevant means Peru: without evidence of it, no crime vocabulary makes a text relevant.
+            score = min(score, NO_PERU_CAP)
+        return Scored(analysis, score, dense, sparse, nearest, similarity)
 
-    def classify(self, title: str, text: str, language: str | None = None) -> Classification:
-        scored = self.score(title or "", text or "", language)
+    def classify(
+        self, title: str, text: str, language: str | None = None, url: str | None = None
+    ) -> Classification:
+        scored = self.score(title or "", text or "", language, url)
         a = scored.analysis
+        r = a.reading
+        # The primary department first, then the others by mentions.
         places = tuple(
             Place(code, DEPARTMENTS[code], mentions)
-            for code, mentions in sorted(a.places.items(), key=lambda item: (-item[1], item[0]))
+            for code, mentions in sorted(r.units.items(), key=lambda item: (item[0] != r.primary, -item[1], item[0]))
         )
         evidence = Evidence(
             terms=self.explain(scored),
@@ -140,10 +151,14 @@ class Model:
             topics=a.reported_topics(),
             places=places,
             evidence=evidence,
+            primary_department=r.primary,
+            province=r.province,
+            district=r.district,
         )
 
-    def classify_many(self, items: Iterable[tuple[str, str, str | None]]) -> list[Classification]:
-        return [self.classify(title, text, language) for title, text, language in items]
+    def classify_many(self, items: Iterable[Sequence[str | None]]) -> list[Classification]:
+        """Items: (title, text, language) or (title, text, language, url)."""
+        return [self.classify(*item) for item in items]  # type: ignore[arg-type]
 
     def explain(self, scored: Scored) -> tuple[tuple[str, float], ...]:
         """The words that pushed the score most, each with its push on the log-odds, strongest first."""
@@ -167,11 +182,17 @@ class Model:
 def notes(a: Analysis) -> tuple[str, ...]:
     """The rules an analyst would cite, in words."""
     found = []
-    if a.peru == 0:
-        found.append("no Peru anchor (country, place or institution)")
-    if a.crime >= 1.0 and a.foreign > a.peru:
-        countries = sorted(a.foreign_countries, key=lambda c: -a.foreign_countries[c])[:3]
+    r = a.reading
+    if not a.has_peru:
+        found.append(
+            "no evidence of Peru (place, institution, official or outlet): not relevant"
+            + (" (a demonym alone says who, not where)" if r.peru > 0 else "")
+        )
+    if a.crime >= 1.0 and r.foreign > r.peru:
+        countries = sorted(r.foreign_countries, key=lambda c: -r.foreign_countries[c])[:3]
         found.append(f"crime abroad: {', '.join(countries)} outweigh Peru anchors")
+    if a.corruption >= 1.0 and a.corruption >= a.crime:
+        found.append("corruption case: reported as a topic, not by itself citizen security")
     if a.emergency > 0 and a.disaster_share >= 0.5:
         found.append("state of emergency in a disaster context (rains, floods, El Niño...)")
     offtopic = {c: w for c, w in a.contexts.items() if c != "disaster" and w >= 2.0 and w > a.crime}
@@ -179,6 +200,10 @@ def notes(a: Analysis) -> tuple[str, ...]:
         found.append("non-security context: " + ", ".join(sorted(offtopic, key=lambda c: -offtopic[c])))
     if a.crime < 1.0:
         found.append("few crime or security terms")
+    if r.skipped:
+        found.append("not taken as places: " + ", ".join(sorted(set(r.skipped))[:5]))
+    if r.background:
+        found.append("background list, not the event's place: " + ", ".join(r.background))
     return tuple(found)
 
 

@@ -107,8 +107,8 @@ def labelled_documents(con: duckdb.DuckDBPyConnection) -> list[Document]:
 
 def articles_to_classify(
     con: duckdb.DuckDBPyConnection, version: str, everything: bool
-) -> Iterator[list[tuple[str, str, str, str | None]]]:
-    """Batches of (article_id, title, text, language) not yet scored by ``version`` (or all).
+) -> Iterator[list[tuple[str, str, str, str | None, str | None]]]:
+    """Batches of (article_id, title, text, language, url) not yet scored by ``version`` (or all).
 
     The ids are read first, then the texts a batch at a time: the caller may write between batches.
     """
@@ -148,7 +148,7 @@ def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = 
     scored = relevant = 0
     now = datetime.now(UTC)
     for rows in articles_to_classify(con, model.version, everything):
-        results = model.classify_many([(title, text, language) for _id, title, text, language in rows])
+        results = model.classify_many([(title, text, language, url) for _id, title, text, language, url in rows])
         write_classifications(con, classifications_table([r[0] for r in rows], results, now))
         scored += len(rows)
         relevant += sum(1 for c in results if c.is_relevant)
