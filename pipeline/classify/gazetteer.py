@@ -59,52 +59,51 @@ DEPARTMENTS: dict[str, str] = {
 # district; names the table has within the unit are tied to their own code automatically.
 NEWS_NAMES: dict[str, str] = {
     "01": """Amazonas; amazonense*; Chachapoyas; Bagua; Bagua Grande; Condorcanqui; Utcubamba;
-        Santa Maria de ?Nieva=010401; Rodriguez de Mendoza; Cenepa=010403; Imaza; Nieva""",
+        Santa Maria de ?Nieva=010401; Rodriguez de Mendoza; Cenepa=010402; Imaza; Nieva""",
     "02": """Ancash; ancashin*; Chimbote; chimbotan*; Nuevo Chimbote; Huaraz; huaracin*; Casma; Huarmey;
         Caraz; Carhuaz; Pomabamba; Coishco; Recuay; Chacas; Sihuas; ?Huari; ?Yungay""",
     "03": """Apurimac; apurimen*; Abancay; abanquin*; Andahuaylas; andahuaylin*; Chalhuanca; Chincheros;
         Cotabambas; Challhuahuacho; Antabamba; Aymaraes; Tambobamba; ?Talavera""",
     "04": """Arequipa; arequipen*; Camana; Mollendo; ?Islay; Caylloma; Chivay; Majes; ?Atico; Caraveli;
-        ?Chala; Cayma; Paucarpata; ?Cerro Colorado; ?Yura; Characato; Condesuyos; Secocha=040306;
+        ?Chala; Cayma; Paucarpata; ?Cerro Colorado; ?Yura; Characato; Condesuyos; Secocha=040203;
         ?Jacobo Hunter; ?Mariano Melgar; Socabaya; Alto Selva Alegre; Miraflores de Arequipa=040110;
         ?Cercado de Arequipa=040101; Chaparra; Ocona; Yanahuara""",
     "05": """Ayacucho; ayacuchan*; Huamanga; huamanguin*; Huanta; ?La Mar; Llochegua; ?Sivia;
-        Pichiwillca=050409; Canayre; Lucanas; Puquio; Vilcashuaman=051101; Vilcas Huaman; Cangallo; ?Anco;
-        ?Ayna; San Miguel de Ayacucho=050401; ?Carmen Alto; ?Jesus Nazareno; ?Andres Avelino Caceres""",
+        Canayre; Lucanas; Puquio; Vilcashuaman=051101; Vilcas Huaman; Cangallo; ?Anco;
+        ?Ayna; San Miguel de La Mar=050501; ?Carmen Alto; ?Jesus Nazareno; ?Andres Avelino Caceres""",
     "06": """Cajamarca; cajamarquin*; Jaen; jaenos; Chota; Cutervo; Celendin; ?San Ignacio; Bambamarca;
-        Cajabamba; Hualgayoc; Santa Cruz de Chota=0611; Banos del Inca""",
+        Cajabamba; Hualgayoc; Santa Cruz de Cajamarca=0613; Banos del Inca""",
     "07": """Callao; chalac*; Ventanilla; ?Bellavista; ?La Perla; ?La Punta; Carmen de la Legua=070103;
         Carmen de la Legua Reynoso; Puerto del Callao=0701; aeropuerto Jorge Chavez=070101;
         Jorge Chavez airport=070101; Pachacutec=070106; ?Mi Peru; Callao Cercado=070101;
         Cercado del Callao=070101""",
     "08": """Cusco; Cuzco; cusquen*; cuzquen*; Quillabamba=080901; ?La Convencion; Echarate; Pichari;
-        Kimbiri; Sicuani; ?Espinar; Urubamba; Machu Picchu=081108; ?Calca; Chumbivilcas; Megantoni;
+        Kimbiri; Sicuani; ?Espinar; Urubamba; Machu Picchu=081304; ?Calca; Chumbivilcas; Megantoni;
         Villa Kintiarina; Villa Virgen; Wanchaq; ?San Sebastian; ?San Jeronimo; Santiago de Cusco=080106;
-        ?Santa Ana; Aguas Calientes=081108; Yauri=080801""",
+        ?Santa Ana; Aguas Calientes=081304; Yauri=080801""",
     "09": """Huancavelica; huancavelican*; Tayacaja; Churcampa; Castrovirreyna; Lircay; Angaraes; ?Pampas""",
     "10": """Huanuco; huanuquen*; Tingo Maria=100601; Leoncio Prado; Aucayacu=100604; ?Monzon; Puerto Inca;
         ?Ambo; Huamalies; Pachitea; Llata; ?Cholon; ?Amarilis; Pillco Marca; Rupa Rupa""",
     "11": """?Ica; iquen*; Chincha; Chincha Alta; ?Pisco; Nasca; Nazca=1103; Palpa; Marcona; Paracas;
-        Parcona; Salas ?Guadalupe=110108; La Tinguina; Subtanjalla; Pueblo Nuevo de Chincha=110206;
+        Parcona; Salas ?Guadalupe=110108; La Tinguina; Subtanjalla; Pueblo Nuevo de Chincha=110207;
         Sunampe; Tambo de Mora""",
-    "12": """Junin; Huancayo; huancaino*; Satipo; Pichanaki=120305; Pichanaqui; Chanchamayo; ?La Merced=120301;
-        Tarma; Jauja; La Oroya; Mazamari; Pangoa; ?Rio Tambo; Vizcatan del Ene; Vizcatan=120608; Perene;
+    "12": """Junin; Huancayo; huancaino*; Satipo; Pichanaki=120303; Pichanaqui; Chanchamayo; ?La Merced=120301;
+        Tarma; Jauja; La Oroya; Mazamari; Pangoa; ?Rio Tambo; Vizcatan del Ene; Vizcatan=120609; Perene;
         Chupaca; Yauli; ?El Tambo; Chilca de Huancayo=120107""",
     "13": """?La Libertad; liberten*; Trujillo; trujillan*; Pataz; Huamachuco; Otuzco; Chepen; Pacasmayo;
         Viru; Ascope; Sanchez Carrion; El Porvenir; ?La Esperanza; Florencia de Mora;
         Alto Trujillo=130102; Victor Larco=130111; Victor Larco Herrera; Huanchaco; Moche; Parcoy;
-        Tayabamba; Retamas=130808; Vijus=130805; Buldibuyo; Julcan; Gran Chimu; Santiago de Chuco;
+        Tayabamba; Retamas=130808; Vijus=1308; Buldibuyo; Julcan; Gran Chimu; Santiago de Chuco;
         Chocope; Paijan; ?Casa Grande; ?Salaverry; ?Laredo; ?Chao; Guadalupe; Quiruvilca; Pias=130809""",
     "14": """Lambayeque; lambayecan*; Chiclayo; chiclayan*; Ferrenafe; Jose Leonardo Ortiz; ?Olmos; Motupe;
-        Picsi; Tuman; Pomalca; Monsefu; Mochumi; Tucume; Puerto Eten=140113; Chongoyape; Patapo;
-        ?La Victoria de Chiclayo=140106; ?Pimentel; Santa Rosa de Lambayeque=140119; Reque""",
+        Picsi; Tuman; Pomalca; Monsefu; Mochumi; Tucume; Puerto Eten=140104; Chongoyape; Patapo;
+        ?La Victoria de Chiclayo=140106; ?Pimentel; Santa Rosa de Lambayeque=140114; Reque""",
     "15": """region Lima; Lima provincias; Lima Provincia; departamento de Lima; Huaral; Huacho; Huaura;
         Barranca; Canete; San Vicente de Canete; Chancay; Cajatambo; Huarochiri; Matucana; Oyon; Yauyos;
-        ?Chilca; Lunahuana; Paramonga; Pativilca; ?Sayan; Jicamarca=150705; ?Mala; Hualmay; ?Supe""",
+        ?Chilca; Lunahuana; Paramonga; Pativilca; ?Sayan; Jicamarca=150716; ?Mala; Hualmay; ?Supe""",
     LIMA_METROPOLITANA: """Lima; Lima Metropolitana; Lima metropolitan; Metropolitan Lima; Greater Lima;
         Lima Norte; Lima Sur; Lima Este; Lima Centro; Cercado de Lima=150101; Cono Norte; Cono Sur;
-        Cono Este; limen*; capital peruana; Peruvian capital; Peru s capital; capital del Peru;
-        capital of Peru; ?Ancon; ?Ate; Ate Vitarte=150103; Vitarte=150103; Barranco; Brena; Carabayllo;
+        Cono Este; limen*; capital peruana; Peruvian capital; Peru s capital; capital del Peru; ?Ancon; ?Ate; Ate Vitarte=150103; Vitarte=150103; Barranco; Brena; Carabayllo;
         Chaclacayo; Chorrillos; Cieneguilla; Comas; El Agustino; ?Independencia; Jesus Maria; La Molina;
         ?La Victoria; Lince; Los Olivos; Lurigancho; Chosica=150118; Lurin; Magdalena del Mar; ?Magdalena;
         ?Miraflores; Pueblo Libre; Pachacamac; Pucusana; Puente Piedra; Punta Hermosa; Punta Negra; Rimac;
@@ -120,19 +119,19 @@ NEWS_NAMES: dict[str, str] = {
         Punchana; Belen de Iquitos=160112; San Juan Bautista de Iquitos=160113; Maynas; Masusa=160108""",
     "17": """Madre de Dios; Puerto Maldonado=170101; Tambopata; La Pampa=170101; Mazuco=170102; Huepetuhe;
         ?Laberinto; Inambari; ?Manu; Delta 1=170204; ?Iberia; Inapari""",
-    "18": """Moquegua; moqueguan*; Ilo; Omate; Cuajone=180105; Quellaveco=180101; Mariscal Nieto""",
+    "18": """Moquegua; moqueguan*; Ilo; Omate; Cuajone=180106; Quellaveco=180101; Mariscal Nieto""",
     "19": """Pasco; pasquen*; Cerro de Pasco=190101; Oxapampa; Puerto Bermudez; Daniel Alcides Carrion;
         Yanahuanca; ?Villa Rica; Chaupimarca""",
     "20": """Piura; piuran*; Sullana; sullanen*; Talara; Paita; ?Castilla; Veintiseis de Octubre; Catacaos;
         Chulucanas; Ayabaca; Huancabamba; Morropon; Sechura; Tambogrande=200114; Tambo Grande; Mancora;
         ?Los Organos; ?Suyo; ?Las Lomas; Bellavista de Sullana=200602; Marcavelica; ?Ignacio Escudero;
-        El Alto de Talara=200702; ?Negritos; ?Vice; La Union de Piura=200805""",
+        El Alto de Talara=200702; ?Negritos; ?Vice""",
     "21": """Puno; punen*; Juliaca; juliaquen*; Azangaro; Ayaviri; Desaguadero; Yunguyo; Ilave;
         La Rinconada=211002; Ananea; ?Sandia; Putina; Macusani; Carabaya; Huancane; ?San Roman;
         ?Lampa; Chucuito""",
     "22": """San Martin; sanmartinen*; Tarapoto; tarapotin*; Moyobamba; Juanjui; Tocache; ?Rioja; Saposoa;
         Uchiza; Nueva Cajamarca; ?Picota; Mariscal Caceres; La Banda de Shilcayo; Morales de Tarapoto=220910""",
-    "23": """Tacna; tacnen*; Tarata; Candarave; ?Jorge Basadre; Challapalca=230302; ?Ciudad Nueva;
+    "23": """Tacna; tacnen*; Tarata; Candarave; ?Jorge Basadre; Challapalca=2304; ?Ciudad Nueva;
         ?Gregorio Albarracin; Alto de la Alianza""",
     "24": """Tumbes; tumbesin*; Zarumilla; Aguas Verdes; Zorritos; Contralmirante Villar; Puerto Pizarro=240101;
         ?Corrales; Papayal""",
@@ -150,7 +149,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
         "09",
         "12",
     ),
-    "Alto Huallaga; Upper Huallaga; Huallaga": ("10", "22"),
+    "Alto Huallaga; Upper Huallaga": ("10", "22"),
     "Corredor Minero del Sur; southern mining corridor": ("03", "08"),
 }
 

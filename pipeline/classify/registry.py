@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipeline.classify.model import Model, ModelError
+from pipeline.classify.model import PARAMS_FORMAT, Model, ModelError
 from pipeline.classify.training import Document
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,19 @@ def newest_model_from(con: duckdb.DuckDBPyConnection) -> Model | None:
         return None
     version, _created, _parent, params = row
     try:
-        return Model(json.loads(params), version)
+        decoded = json.loads(params)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelError(f"stored model {version} has unreadable params: {exc}") from exc
+    if isinstance(decoded, dict) and isinstance(decoded.get("format"), int) and decoded["format"] < PARAMS_FORMAT:
+        # Built by an older classifier whose features this one no longer computes: its weights would
+        # score nonsense. The base model decides until `retrain` builds a version of today's kind.
+        log.warning(
+            "stored model %s has params format %s (this classifier reads %s): using the base model;"
+            " run `python -m pipeline retrain` to rebuild it from the labels",
+            version, decoded["format"], PARAMS_FORMAT,
+        )
+        return None
+    return Model(decoded, version)
 
 
 def count_models(con: duckdb.DuckDBPyConnection) -> int:

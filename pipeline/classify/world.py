@@ -27,7 +27,7 @@ from pipeline.classify.text import STOPWORDS, normalize
 
 # ISO 3166-1 alpha-2 codes of Latin America and the Caribbean.
 LATIN_AMERICA = frozenset(
-    """AR BO BR CL CO CR CU DO EC GT HN HT MX NI PA PR PY SV UY VE BZ GY SR GF JM TT BS BB""".split()
+    ["AR", "BO", "BR", "CL", "CO", "CR", "CU", "DO", "EC", "GT", "HN", "HT", "MX", "NI", "PA", "PR", "PY", "SV", "UY", "VE", "BZ", "GY", "SR", "GF", "JM", "TT", "BS", "BB"]
 )
 NEAR = LATIN_AMERICA | {"ES", "PT"}
 NORTH = frozenset({"US", "CA"})
@@ -40,16 +40,7 @@ GENERIC_COUNTRIES = 3
 # abroad (their towns are small, and a false "foreign place" would hide a Peruvian story).
 NOT_PLACES = frozenset(
     normalize(w)
-    for w in """victoria esperanza libertad progreso mercedes dolores trinidad colon david paz union soledad
-    pilar rosario carmen concepcion constitucion florida colonia providencia caridad fe justicia caldas
-    salamanca guadalupe cristo jesus maria jose juan pedro pablo lucas marcos mateo tomas isabel sara
-    rafael miguel martin vicente alianza independencia porvenir paraiso palmira corona mesa
-    primavera ocean city mobile reading bath orange police nice split most gold coast bay reading
-    sandy irving garland aurora arlington columbia lafayette laredo madison jackson lincoln franklin
-    hamilton washington clinton warren marion salem chester regina wellington kingston spanish town
-    mission independence commerce federal general central nacional real nueva nuevo mayor bella vista
-    buena vista el paso comodoro presidente moreno lanus merlo quilmes tigre
-    escobar pinto cruz rivera guerrero""".split()
+    for w in ["victoria", "esperanza", "libertad", "progreso", "mercedes", "dolores", "trinidad", "colon", "david", "paz", "union", "pilar", "carmen", "constitucion", "florida", "colonia", "providencia", "caridad", "fe", "justicia", "caldas", "guadalupe", "cristo", "jesus", "maria", "jose", "juan", "pedro", "pablo", "lucas", "marcos", "mateo", "tomas", "isabel", "sara", "rafael", "miguel", "martin", "vicente", "alianza", "independencia", "porvenir", "paraiso", "corona", "mesa", "primavera", "ocean", "city", "mobile", "reading", "bath", "orange", "police", "nice", "split", "most", "gold", "coast", "bay", "reading", "sandy", "irving", "garland", "aurora", "arlington", "columbia", "lafayette", "laredo", "madison", "jackson", "lincoln", "franklin", "hamilton", "washington", "clinton", "warren", "marion", "salem", "chester", "regina", "wellington", "kingston", "spanish", "town", "mission", "independence", "commerce", "federal", "general", "central", "nacional", "real", "nueva", "nuevo", "mayor", "bella", "vista", "buena", "vista", "el", "paso", "comodoro", "presidente", "moreno", "lanus", "merlo", "quilmes", "tigre", "escobar", "pinto", "cruz", "rivera", "guerrero"]
 )
 # Country names that are also common words or first names weigh half.
 WEAK_COUNTRIES = frozenset({"Chad", "Jordan", "Georgia", "Guinea", "Niger", "Mali", "Togo", "Dominica", "Jersey"})
