@@ -342,7 +342,7 @@ def _precomputed(
             """
             insert into _ready
             select p.article_id, p.model_version, p.score, p.is_relevant, p.topics, p.departments, p.evidence,
-                   ?::timestamptz
+                   ?::timestamptz, p.primary_department, p.province, p.district
             from _precomputed p
             join _classify_ids i using (article_id)
             join articles a using (article_id)
@@ -368,6 +368,10 @@ def classifications_table(
             "departments": pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
             "evidence": pa.array([evidence_json(c) for c in results], pa.string()),
             "classified_at": pa.array([now] * len(results), pa.timestamp("us", tz="UTC")),
+            # migration 008: where the decision places the article
+            "primary_department": pa.array([c.primary_department for c in results], pa.string()),
+            "province": pa.array([c.province for c in results], pa.string()),
+            "district": pa.array([c.district for c in results], pa.string()),
         }
     )
 
@@ -382,6 +386,9 @@ CLASSIFIED_SCHEMA = pa.schema(
         ("topics", pa.list_(pa.string())),
         ("departments", pa.list_(pa.string())),
         ("evidence", pa.string()),
+        ("primary_department", pa.string()),
+        ("province", pa.string()),
+        ("district", pa.string()),
     ]
 )
 
@@ -399,6 +406,9 @@ def classified_table(rows: Sequence[tuple[str, str, Classification]]) -> pa.Tabl
             pa.array([list(c.topics) for c in results], pa.list_(pa.string())),
             pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
             pa.array([evidence_json(c) for c in results], pa.string()),
+            pa.array([c.primary_department for c in results], pa.string()),
+            pa.array([c.province for c in results], pa.string()),
+            pa.array([c.district for c in results], pa.string()),
         ],
         schema=CLASSIFIED_SCHEMA,
     )
@@ -413,6 +423,9 @@ def evidence_json(c: Classification) -> str:
             "seed_similarity": round(e.seed_similarity, 4),
             "notes": list(e.notes),
             "places": [{"ubigeo": p.ubigeo, "name": p.name, "mentions": p.mentions} for p in c.places],
+            "primary_department": c.primary_department,
+            "province": c.province,
+            "district": c.district,
         },
         ensure_ascii=False,
     )

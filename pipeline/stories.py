@@ -447,7 +447,7 @@ _FLAT = (("trend_topics", "topic", "topics"), ("trend_departments", "ubigeo", "d
 
 
 def refresh_trends(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], now: datetime) -> None:
-    """Bring trend_articles, trend_stories, trend_topics and trend_departments in step (migration 003).
+    """Bring trend_articles, trend_stories, trend_topics and trend_departments in step (migrations 003, 008).
 
     Recomputed: every story with an article among ``article_ids`` or classified since the last
     refresh, all of its articles at once (which one counts the story may change), and the outlet
@@ -499,7 +499,8 @@ def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) ->
         f"""
         create or replace temp table _trend_new as
         with decisions as (
-            select c.article_id, c.model_version, c.score, c.is_relevant, c.topics, c.departments
+            select c.article_id, c.model_version, c.score, c.is_relevant, c.topics, c.departments,
+                   c.primary_department
             from (select * from classifications where {members}) c
             left join models v using (model_version)
             qualify row_number() over (
@@ -515,7 +516,8 @@ def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) ->
             select article_id, feed, title, url from articles where {members}
         )
         select d.article_id, s.story_id, s.event_at, timezone('America/Lima', s.event_at)::date as day,
-               a.feed, s.outlet, a.title, a.url, d.model_version, d.score, d.topics, d.departments
+               a.feed, s.outlet, a.title, a.url, d.model_version, d.score, d.topics, d.departments,
+               d.primary_department
         from decisions d
         join stories s using (article_id)
         join article_rows a using (article_id)
@@ -528,12 +530,31 @@ def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) ->
     con.execute(
         """
         insert into trend_stories
-        select story_id, arg_min(title, (event_at, article_id)), min(event_at), max(event_at), min(day),
-               count(*), count(distinct outlet), list_sort(list_distinct(list(outlet))),
-               list_sort(list_distinct(flatten(list(topics)))),
-               list_sort(list_distinct(flatten(list(departments))))
-        from _trend_new
-        group by story_id
+        with facts as (
+            select story_id, arg_min(title, (event_at, article_id)) as title, min(event_at) as first_event_at,
+                   max(event_at) as last_event_at, min(day) as day, count(*) as articles,
+                   count(distinct outlet) as outlets, list_sort(list_distinct(list(outlet))) as outlet_names,
+                   list_sort(list_distinct(flatten(list(topics)))) as topics,
+                   list_sort(list_distinct(flatten(list(departments)))) as departments
+            from _trend_new
+            group by story_id
+        ),
+        -- A story's primary department: the one most of its relevant articles give; on a tie, that
+        -- of the earliest of them (migration 008).
+        given as (
+            select story_id, primary_department, count(*) as n, min((event_at, article_id)) as first
+            from _trend_new
+            where primary_department is not null
+            group by story_id, primary_department
+        ),
+        chosen as (
+            select story_id, arg_min(primary_department, (-n, first)) as primary_department
+            from given
+            group by story_id
+        )
+        select f.*, c.primary_department
+        from facts f
+        left join chosen c using (story_id)
         """
     )
     for table, key, source in _FLAT:

@@ -64,7 +64,7 @@ class ChosenClassifier:
 
     def classify_many(self, items):
         out = []
-        for title, _text, _language in items:
+        for title, _text, _language, *_url in items:  # (title, text, language, url)
             item = self.decisions.get(title)
             relevant = bool(item and item.relevant)
             out.append(
@@ -333,7 +333,7 @@ def test_the_current_decision_is_the_newest_model_versions(tmp_path):
         # model's: the model's date decides, not the row's.
         con.execute("insert into models values ('v2', ?, null, null, null, null)", [now + timedelta(hours=1)])
         con.execute(
-            "insert into classifications values (?, 'v2', 0.2, false, [], [], null, ?)",
+            "insert into classifications (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at) values (?, 'v2', 0.2, false, [], [], null, ?)",
             [article_id, now - timedelta(days=1)],
         )
     assert room.query("select model_version, is_relevant from current_classifications") == [("v2", False)]
@@ -343,7 +343,7 @@ def test_the_current_decision_is_the_newest_model_versions(tmp_path):
     with store.open_db(room.db) as con:
         # A version missing from `models` is dated by its classified_at: newer than v2 here.
         con.execute(
-            "insert into classifications values (?, 'v3', 0.8, true, ['homicide'], ['14'], null, ?)",
+            "insert into classifications (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at) values (?, 'v3', 0.8, true, ['homicide'], ['14'], null, ?)",
             [article_id, now + timedelta(hours=2)],
         )
     assert room.query("select model_version, is_relevant from current_classifications") == [("v3", True)]
@@ -362,7 +362,7 @@ def test_trend_facts_agree_with_the_live_rule_after_loads_and_reclassification(t
         # A reclassification (as `python -m pipeline reclassify` writes it) turns a third irrelevant.
         con.execute("insert into models values ('v2', ?, null, null, null, null)", [now])
         con.execute(
-            "insert into classifications select article_id, 'v2', 0.5, hash(article_id) % 3 <> 0,"
+            "insert into classifications (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at) select article_id, 'v2', 0.5, hash(article_id) % 3 <> 0,"
             " ['homicide'],"
             " ['13'], null, ? from articles",
             [now],

@@ -58,6 +58,7 @@ class Story:
     event_at: datetime
     first_seen_at: datetime
     links: tuple[Link, ...]
+    primary_department: str | None = None  # where it happened (a `departments` code)
 
     @property
     def outlets(self) -> tuple[str, ...]:
@@ -139,7 +140,7 @@ def new_stories(con: duckdb.DuckDBPyConnection, since: datetime) -> list[Story]:
     """Relevant stories not mailed yet whose first relevant article was loaded at or after ``since``."""
     rows = con.execute(query("new_stories"), {"since": since}).fetchall()
     stories = []
-    for story_id, title, url, score, topics, departments, event_at, first_seen_at, links in rows:
+    for story_id, title, url, score, topics, departments, event_at, first_seen_at, links, primary in rows:
         stories.append(
             Story(
                 story_id=story_id,
@@ -151,6 +152,7 @@ def new_stories(con: duckdb.DuckDBPyConnection, since: datetime) -> list[Story]:
                 event_at=event_at,
                 first_seen_at=first_seen_at,
                 links=tuple(Link(lk["outlet"], lk["url"], lk["title"], lk["event_at"]) for lk in links),
+                primary_department=primary,
             )
         )
     return stories

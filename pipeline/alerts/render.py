@@ -100,11 +100,12 @@ def _page(title: str, body: str) -> str:
 def group_stories(
     stories: Sequence[Story], department_names: dict[str, str]
 ) -> list[tuple[str, list[tuple[str, list[Story]]]]]:
-    """Stories by their main topic, then their first department; largest groups first, best scores first."""
+    """Stories by their main topic, then the department where they happened (the primary department,
+    not whichever the text names first); largest groups first, best scores first."""
     by_topic: dict[str, dict[str, list[Story]]] = {}
     for story in stories:
         topic = story.topics[0] if story.topics else ""
-        code = story.departments[0] if story.departments else ""
+        code = story.primary_department or ""
         department = department_names.get(code, code) if code else NO_DEPARTMENT
         by_topic.setdefault(topic, {}).setdefault(department, []).append(story)
 
@@ -185,7 +186,12 @@ def render_digest(
 
 
 def _departments(story: Story, names: dict[str, str]) -> str:
-    return ", ".join(names.get(c, c) for c in story.departments) or "—"
+    """The place of the event first, then the other departments the story names."""
+    primary = story.primary_department
+    others = [names.get(c, c) for c in story.departments if c != primary]
+    if primary is None:
+        return ", ".join(others) or "—"
+    return names.get(primary, primary) + (f" (also {', '.join(others)})" if others else "")
 
 
 def _story_text(story: Story, names: dict[str, str]) -> list[str]:

@@ -12,6 +12,8 @@
 --   articles, outlets    relevant articles, and distinct outlets, that carried it
 --   outlet_names         those outlets, sorted
 --   topics, departments  every topic and department (ubigeo) its articles were given
+--   primary_department   where it happened: the primary department most of its relevant articles
+--                        give (on a tie, that of the earliest of them); null when none gives one
 -- Reads `trend_stories`, kept in step by each load with `relevant_articles` (migration 003). All
 -- of a story's articles, relevant or not, are in `article_stories`.
 
@@ -30,7 +32,8 @@ final as (
         outlets,
         outlet_names,
         topics,
-        departments
+        departments,
+        primary_department
     from story_facts
 )
 

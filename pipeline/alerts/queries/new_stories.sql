@@ -11,6 +11,7 @@
 --   event_at        earliest event time (published, else first seen), UTC
 --   first_seen_at   when its first relevant article was loaded
 --   links           every article: outlet, url, title, event_at, oldest first
+--   primary_department  where it happened (the `stories` view's, migration 008), or null
 with relevant as (
     select r.story_id, r.article_id, a.title, a.url, r.outlet, r.score, r.topics, r.departments,
            r.event_at, a.first_seen_at
@@ -42,9 +43,10 @@ final as (
         s.story_id, b.title, b.url, s.score, b.topics,
         list_concat(b.departments, list_filter(s.departments, d -> not list_contains(b.departments, d)))
             as departments,
-        s.event_at, s.first_seen_at, s.links
+        s.event_at, s.first_seen_at, s.links, st.primary_department
     from by_story s
     join relevant b on b.article_id = s.best_article
+    left join stories st on st.story_id = s.story_id
     where s.first_seen_at >= $since
       and s.story_id not in (select story_id from mailed)
 )
