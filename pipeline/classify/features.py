@@ -182,7 +182,7 @@ def analyze(title: str, text: str, language: str | None = None, url: str | None 
     )
 
 
-_STEM_KEYS: dict[tuple[str, str], str] = {}
+_STEM_KEYS: dict[str, dict[str, str]] = {}  # language -> word -> stem ("" for none)
 
 
 def _stem_key(token: str, language: str) -> str:
@@ -201,6 +201,7 @@ def _stems(tokens: Tokens, language: str) -> tuple[dict[str, float], dict[str, s
     lower, weights = tokens.lower, tokens.weights
     stems: dict[str, float] = defaultdict(float)
     stem_surface: dict[str, str] = {}
+    keys = _STEM_KEYS.setdefault(language, {})
     start = 0
     while start < len(lower):
         weight = weights[start]
@@ -208,15 +209,15 @@ def _stems(tokens: Tokens, language: str) -> tuple[dict[str, float], dict[str, s
         while end < len(lower) and weights[end] == weight:
             end += 1
         for token, count in Counter(lower[start:end]).items():
-            key = _STEM_KEYS.get((token, language))
+            key = keys.get(token)
             if key is None:
-                key = _STEM_KEYS[(token, language)] = _stem_key(token, language)
+                key = keys[token] = _stem_key(token, language)
             if key:
                 stems[key] += count * weight
                 stem_surface.setdefault(key, token)
         start = end
-    if len(_STEM_KEYS) > 200_000:
-        _STEM_KEYS.clear()
+    if len(keys) > 200_000:
+        keys.clear()
     return dict(stems), stem_surface
 
 

@@ -92,6 +92,14 @@ class Candidate:
     framed: bool = False  # counts only after a frame word, or in the title
     code: str = ""  # Peru: INEI ubigeo code (2, 4 or 6 digits)
     codes: tuple[str, ...] = ()  # Peru regions: the units they span
+    unit: str = ""  # Peru: the department-level unit of ``code`` (see ``ubigeo.unit``), kept for speed
+
+    @classmethod
+    def make(
+        cls, country: str, kind: str, weight: float = 1.0, prior: float = 0.0, framed: bool = False,
+        code: str = "", codes: tuple[str, ...] = (),
+    ) -> Candidate:
+        return cls(country, kind, weight, prior, framed, code, codes, unit(code) if code else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +127,7 @@ def _add(found: _Found, raw: str, candidate: Candidate) -> None:
     bucket = found[key][1]
     if bucket is not None:
         if framed and not candidate.framed:
-            candidate = Candidate(
+            candidate = Candidate.make(
                 candidate.country, candidate.kind, candidate.weight, candidate.prior, True, candidate.code,
                 candidate.codes,
             )
@@ -162,7 +170,7 @@ def _cached_lexicon(directory: Path) -> Lexicon:
             return Lexicon(
                 tuple(Entry(pattern, "geo", "place", 1.0, cased, False, (key,)) for pattern, cased, key in stored["entries"]),
                 {
-                    key: tuple(Candidate(*c[:6], tuple(c[6])) for c in found)
+                    key: tuple(Candidate.make(*c[:6], tuple(c[6])) for c in found)
                     for key, found in stored["candidates"].items()
                 },
             )
@@ -189,28 +197,28 @@ def build_lexicon() -> Lexicon:
     departments = {normalize(n) for n in ubigeo.departments.values()}
     # Peru: the country, then every province and district of the table (framed), then the news names.
     for name in ("Peru", "Peru s", "Republica del Peru", "Republic of Peru"):
-        _add(found, name, Candidate(PERU, "country", 1.0, 9.0))
+        _add(found, name, Candidate.make(PERU, "country", 1.0, 9.0))
     for names in (ubigeo.provinces, ubigeo.districts):
         for code, name in names.items():
             kind = "district" if len(code) == 6 else "province"
-            _add(found, name, Candidate(PERU, kind, 0.5, TABLE_PRIOR, True, code))
+            _add(found, name, Candidate.make(PERU, kind, 0.5, TABLE_PRIOR, True, code))
     for pattern, code, framed in news_names():
         kind = {2: "department", 4: "province", 6: "district"}[len(code)] if code != "1501" else "province"
         if len(code) == 2 and normalize(pattern) not in departments:
             kind = "area"  # "Lima Norte", "Cono Sur", a demonym: the unit, no finer place
         prior = DEPARTMENT_PRIOR if kind == "department" else NEWS_PRIOR
-        _add(found, ("?" if framed else "") + pattern, Candidate(PERU, kind, 1.0, prior, False, code))
+        _add(found, ("?" if framed else "") + pattern, Candidate.make(PERU, kind, 1.0, prior, False, code))
     for block, codes in REGIONS.items():
         for name in split_patterns(block):
-            _add(found, name, Candidate(PERU, "region", 1.0, NEWS_PRIOR, False, "", codes))
+            _add(found, name, Candidate.make(PERU, "region", 1.0, NEWS_PRIOR, False, "", codes))
     for (country, kind), blocks in ANCHORS.items():
         for weight, block in blocks.items():
             for raw in split_patterns(block):
                 name, _, code = raw.partition("=")
-                _add(found, name.strip(), Candidate(country, kind, weight, ANCHOR_PRIOR, False, code.strip()))
+                _add(found, name.strip(), Candidate.make(country, kind, weight, ANCHOR_PRIOR, False, code.strip()))
     namesakes = frozenset(key for key, _cased in found)
     for f in foreign_names(namesakes):
-        _add(found, f.pattern, Candidate(f.country, f.kind, f.weight, f.prior, f.framed))
+        _add(found, f.pattern, Candidate.make(f.country, f.kind, f.weight, f.prior, f.framed))
     for name in split_patterns(NEUTRAL):  # matched so that the place inside is not, and itself no place
         found[_key(name, name[:1].isupper())] = (fold(name), [])
 
@@ -359,10 +367,9 @@ def _choose_peru_places(mentions: list[Mention]) -> None:
     provinces: set[str] = set()
     units: set[str] = set()
     for m in mentions:
-        peru = [c for c in m.candidates if c.country == PERU and c.code]
-        if len(peru) == 1 and len(m.candidates) == 1:
-            provinces.add(peru[0].code[:4])
-            units.add(unit(peru[0].code))
+        if len(m.candidates) == 1 and m.candidates[0].country == PERU and m.candidates[0].code:
+            provinces.add(m.candidates[0].code[:4])
+            units.add(m.candidates[0].unit)
     for m in mentions:
         peru = [c for c in m.candidates if c.country == PERU]
         if not peru:
@@ -376,17 +383,15 @@ def _choose_peru_places(mentions: list[Mention]) -> None:
         placed = [c for c in peru if c.code]
         others = [c for c in peru if not c.code]
 
-        def fit(c: Candidate) -> tuple[float, float]:
-            return (3.0 * (c.code[:4] in provinces) + 2.0 * (unit(c.code) in units), c.prior)
-
         if placed:
-            ranked = sorted(placed, key=fit, reverse=True)
-            top = ranked[0]
-            tied = [c for c in ranked if fit(c) == fit(top)]
-            if len({unit(c.code) for c in tied}) == 1:
+            fits = [(3.0 * (c.code[:4] in provinces) + 2.0 * (c.unit in units), c.prior) for c in placed]
+            best = max(fits)
+            tied = [c for c, f in zip(placed, fits, strict=True) if f == best]
+            top = tied[0]
+            if len({c.unit for c in tied}) == 1:
                 m.chosen = top
             else:  # Peruvian for sure, but which of its namesakes nothing says
-                m.chosen = Candidate(PERU, "area", max(c.weight for c in peru), top.prior, False, "")
+                m.chosen = Candidate.make(PERU, "area", max(c.weight for c in peru), top.prior, False, "")
         else:
             m.chosen = max(others, key=lambda c: (c.weight, c.prior))
 
@@ -438,7 +443,7 @@ def _places(tokens: Tokens, mentions: list[Mention], r: Reading) -> None:
     for index, m in enumerate(placed):
         c = m.chosen
         assert c is not None
-        spans = c.codes or (unit(c.code),)
+        spans = c.codes or (c.unit,)
         if index in listed:
             background.update(spans)
             continue
@@ -446,7 +451,7 @@ def _places(tokens: Tokens, mentions: list[Mention], r: Reading) -> None:
             units[u] += 1
         if c.codes:  # a region over several departments names no primary place
             continue
-        u = unit(c.code)
+        u = c.unit
         gain = (
             (PRIMARY_TITLE if m.in_title else 0.0)
             + (PRIMARY_DATELINE if m.dateline else 0.0)
