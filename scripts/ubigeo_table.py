@@ -60,7 +60,11 @@ def rows(directory: Path) -> list[tuple[str, str, str, str, str, str]]:
     for r in inei:
         code, name = r["pk"], _title(r["fields"]["desc_ubigeo"])
         # Codes the newer table renumbered (090708 Huaribamba is 090709 there) are not taken twice.
-        if r["model"] == "ubigeo.UBIGEO_INEI" and code not in districts and (code[:4], _fold(name)) not in known:
+        if (
+            r["model"] == "ubigeo.UBIGEO_INEI"
+            and code not in districts
+            and (code[:4], _fold(name)) not in known
+        ):
             districts[code] = name
     out = []
     for code, name in sorted(districts.items()):

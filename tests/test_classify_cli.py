@@ -109,8 +109,16 @@ def test_classify_reads_and_writes_json_lines(capsys):
     assert len(out) == 6  # one per non-blank input line, in order
     first = out[0]
     assert set(first) == {
-        "id", "relevant", "score", "topics", "places", "primary_department", "province", "district",
-        "evidence", "model_version",
+        "id",
+        "relevant",
+        "score",
+        "topics",
+        "places",
+        "primary_department",
+        "province",
+        "district",
+        "evidence",
+        "model_version",
     }
     assert first["id"] == "x1" and first["relevant"] is True and "homicide" in first["topics"]
     assert first["places"] == [{"ubigeo": "1501", "name": "Lima Metropolitana"}]
@@ -148,12 +156,32 @@ def test_evaluate_prints_per_language_metrics(tmp_path, capsys):
 def test_evaluate_reports_places_and_the_open_world(tmp_path, capsys):
     path = tmp_path / "labelled.jsonl"
     rows = [
-        {"id": "t", "label": "relevant", "language": "es", "departments": ["13"], "primary_department": "13",
-         "title": "Balean local en El Porvenir", "text": "Sicarios atacaron un local de Trujillo en El Porvenir."},
-        {"id": "s", "label": "relevant", "language": "es", "departments": ["20"], "primary_department": "20",
-         "title": "Extorsión en Sullana", "text": "La PNP capturó a extorsionadores en Sullana."},
-        {"id": "o", "label": "not_relevant", "language": "en", "category": "open_world",
-         "title": "Shooting at a mall in Ohio", "text": "Police in Columbus arrested a gunman after a shooting."},
+        {
+            "id": "t",
+            "label": "relevant",
+            "language": "es",
+            "departments": ["13"],
+            "primary_department": "13",
+            "title": "Balean local en El Porvenir",
+            "text": "Sicarios atacaron un local de Trujillo en El Porvenir.",
+        },
+        {
+            "id": "s",
+            "label": "relevant",
+            "language": "es",
+            "departments": ["20"],
+            "primary_department": "20",
+            "title": "Extorsión en Sullana",
+            "text": "La PNP capturó a extorsionadores en Sullana.",
+        },
+        {
+            "id": "o",
+            "label": "not_relevant",
+            "language": "en",
+            "category": "open_world",
+            "title": "Shooting at a mall in Ohio",
+            "text": "Police in Columbus arrested a gunman after a shooting.",
+        },
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert run("evaluate", str(path), "--json") == 0
@@ -175,7 +203,8 @@ def test_evaluate_reports_places_and_the_open_world(tmp_path, capsys):
         )
     )
     (corpus / "feeds" / "one.xml").write_text(
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>', encoding="utf-8"
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>',
+        encoding="utf-8",
     )
     (corpus / "feeds" / "broken").write_bytes(b"<html>not a feed")
     page = "<html><head><title>Gardening</title></head><body><article><p>" + "Tomatoes like sun. " * 40

@@ -9,9 +9,9 @@ import pytest
 
 from pipeline.classify.features import analyze
 from pipeline.classify.gazetteer import DEPARTMENTS, LIMA_METROPOLITANA
+from pipeline.classify.language import identify, stemmer
 from pipeline.classify.matcher import Entry, Matcher, entries_from, parse_pattern
 from pipeline.classify.taxonomy import TOPIC_IDS
-from pipeline.classify.language import identify, stemmer
 from pipeline.classify.text import fold, normalize, tokenize
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,7 +160,10 @@ def reading(title: str, text: str = "", url: str | None = None):
 @pytest.mark.parametrize(
     ("title", "text"),
     [
-        ("Comerciantes de la avenida Abancay reclaman", "Las ventas cayeron por las obras en la avenida Abancay."),
+        (
+            "Comerciantes de la avenida Abancay reclaman",
+            "Las ventas cayeron por las obras en la avenida Abancay.",
+        ),
         ("Concierto en la plaza San Martín", "Miles asistieron al concierto en la plaza San Martín."),
         ("Asesinan a Luis Monzón", "El comerciante Luis Monzón fue asesinado en su tienda."),
         ("Minera Ancash eleva su producción", "La empresa Minera Ancash reportó más cobre."),
@@ -241,7 +244,9 @@ def test_shared_names_follow_the_rest_of_the_text():
 def test_a_peruvian_outlet_is_evidence_of_peru():
     text = "El Consejo de Ministros aprobó decretos que endurecen las penas por extorsión."
     assert not analyze("Aprueban decretos contra la criminalidad", text).has_peru
-    assert analyze("Aprueban decretos contra la criminalidad", text, None, "https://rpp.pe/politica/x").has_peru
+    assert analyze(
+        "Aprueban decretos contra la criminalidad", text, None, "https://rpp.pe/politica/x"
+    ).has_peru
     assert analyze("", text, None, "https://www.infobae.com/america/peru/2025/x/").has_peru
     assert not analyze("", text, None, "https://example.com/peru-extortion").has_peru
 
@@ -254,9 +259,21 @@ def test_a_demonym_alone_is_no_evidence_of_peru():
 @pytest.mark.parametrize(
     ("title", "text", "topic"),
     [
-        ("Atentado con explosivo en Trujillo", "Un artefacto explosivo destruyó la fachada; usaron dinamita.", "explosive_attack"),
-        ("Secuestran a empresario en Chiclayo", "Los captores pidieron rescate; lo mantuvieron en cautiverio.", "kidnapping"),
-        ("Exalcalde acusado de colusión", "La Fiscalía Anticorrupción lo acusa de colusión y cohecho.", "corruption"),
+        (
+            "Atentado con explosivo en Trujillo",
+            "Un artefacto explosivo destruyó la fachada; usaron dinamita.",
+            "explosive_attack",
+        ),
+        (
+            "Secuestran a empresario en Chiclayo",
+            "Los captores pidieron rescate; lo mantuvieron en cautiverio.",
+            "kidnapping",
+        ),
+        (
+            "Exalcalde acusado de colusión",
+            "La Fiscalía Anticorrupción lo acusa de colusión y cohecho.",
+            "corruption",
+        ),
     ],
 )
 def test_new_topics(title, text, topic):
@@ -264,7 +281,9 @@ def test_new_topics(title, text, topic):
 
 
 def test_one_passing_word_makes_no_topic():
-    a = analyze("Feria gastronómica en Arequipa", "Habrá platos típicos. El año pasado hubo un robo en la feria.")
+    a = analyze(
+        "Feria gastronómica en Arequipa", "Habrá platos típicos. El año pasado hubo un robo en la feria."
+    )
     assert a.reported_topics() == ()
 
 
@@ -283,6 +302,8 @@ def test_other_senses_of_security_are_not_crime(text):
 
 
 def test_corruption_is_kept_apart_from_crime():
-    a = analyze("Allanan municipalidad por sobornos", "Fiscales anticorrupción investigan cohecho y colusión.")
+    a = analyze(
+        "Allanan municipalidad por sobornos", "Fiscales anticorrupción investigan cohecho y colusión."
+    )
     assert a.corruption_case
     assert a.crime < a.corruption

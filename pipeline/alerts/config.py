@@ -80,7 +80,11 @@ class RecipientFilter:
             return False
         if not self.departments:
             return True
-        return primary in self.departments if primary is not None else bool(self.departments.intersection(departments))
+        return (
+            primary in self.departments
+            if primary is not None
+            else bool(self.departments.intersection(departments))
+        )
 
     def wants_spike(self, dimension: str, key: str) -> bool:
         if dimension == "topic":

@@ -23,9 +23,11 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
     ("PE", "institution"): {
         1.0: """Policia Nacional del Peru; Policia Nacional del Peru PNP; PNP; Dirincri; Dircote; Dirandro;
             Divincri; Depincri; Diviac; Dirin; Dirnic; Depandro; Divindat; Dircocor; Diviase; Dirnos; Divpol;
-            Subunidad de Acciones Tacticas; SUAT; Escuadron Verde; Terna; Grupo Terna; INPE; Instituto Nacional
+            Subunidad de Acciones Tacticas; SUAT; Escuadron Verde; Terna; Grupo Terna; INPE;
+            Instituto Nacional
             Penitenciario; Mininter; Sucamec; Devida; Corah; Conasec; Codisec; Coresec; serenazgo; serenos;
-            Sinadef; Reniec; Sunat; Indeci; Senamhi; Minem; Osinergmin; Sutran; ATU; Sedapal; Essalud; EsSalud;
+            Sinadef; Reniec; Sunat; Indeci; Senamhi; Minem; Osinergmin; Sutran; ATU; Sedapal; Essalud;
+            EsSalud;
             Indecopi; BCRP; Petroperu; Fiscalia de la Nacion; fiscal de la Nacion; Ministerio Publico Fiscalia
             de la Nacion; Defensoria del Pueblo del Peru; Comando Conjunto de las Fuerzas Armadas; CCFFAA;
             Ejercito del Peru; Marina de Guerra del Peru; Fuerza Aerea del Peru; Congreso de la Republica del
@@ -50,7 +52,8 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
     ("PE", "official"): {
         1.0: """Boluarte; Dina Boluarte; Jose Jeri; Santivanez; Juan Jose Santivanez; Adrianzen; Gustavo
             Adrianzen; Otarola; Alberto Otarola; Lopez Aliaga; Rafael Lopez Aliaga; Vicente Tiburcio;
-            Delia Espinoza; Tomas Galvez; Ernesto Alvarez; Eduardo Arana; Pedro Castillo; Martin Vizcarra; Ollanta Humala; Alejandro Toledo; Alan Garcia;
+            Delia Espinoza; Tomas Galvez; Ernesto Alvarez; Eduardo Arana; Pedro Castillo; Martin Vizcarra;
+            Ollanta Humala; Alejandro Toledo; Alan Garcia;
             Keiko Fujimori; Alberto Fujimori; Pedro Pablo Kuczynski; Manuel Merino; Francisco Sagasti""",
         0.5: """^Jeri; ^Vizcarra; ^Humala; ^Fujimori; ^Keiko; ^Castillo; ^Toledo; ^Arriola; ^Tiburcio""",
     },
@@ -129,7 +132,9 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
         1.0: """Carabineros; carabinero; PDI; Policia de Investigaciones; Gendarmeria de Chile; Ministerio
             Publico de Chile; Fiscalia Nacional de Chile; fiscal nacional de Chile; Senda; Zofri""",
     },
-    ("CL", "official"): {1.0: """Boric; Gabriel Boric; Kast; Jose Antonio Kast; Carolina Toha; Luis Cordero"""},
+    ("CL", "official"): {
+        1.0: """Boric; Gabriel Boric; Kast; Jose Antonio Kast; Carolina Toha; Luis Cordero"""
+    },
     ("CL", "prison"): {1.0: """Santiago 1; carcel de Alto Hospicio; carcel de Acha"""},
     ("CL", "demonym"): {0.5: """chilen*; chilean*"""},
     ("BO", "institution"): {
@@ -137,7 +142,10 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
             Lucha Contra el Crimen; Policia Boliviana; Ministerio de Gobierno; ministro de Gobierno;
             Umopar; Viceministerio de Defensa Social""",
     },
-    ("BO", "official"): {1.0: """Luis Arce; Evo Morales; Rodrigo Paz; Eduardo del Castillo""", 0.5: """^Arce"""},
+    ("BO", "official"): {
+        1.0: """Luis Arce; Evo Morales; Rodrigo Paz; Eduardo del Castillo""",
+        0.5: """^Arce""",
+    },
     ("BO", "prison"): {1.0: """Palmasola; Chonchocoro; carcel de San Pedro de La Paz"""},
     ("BO", "demonym"): {0.5: """bolivian*; cruceno*; paceno*; alteno*"""},
     ("VE", "institution"): {
@@ -145,7 +153,9 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
             Bolivariana; Policia Nacional Bolivariana; PNB; Ministerio Publico de Venezuela; Tarek William
             Saab; Diosdado Cabello""",
     },
-    ("VE", "official"): {1.0: """Maduro; Nicolas Maduro; Delcy Rodriguez; Maria Corina Machado; Edmundo Gonzalez"""},
+    ("VE", "official"): {
+        1.0: """Maduro; Nicolas Maduro; Delcy Rodriguez; Maria Corina Machado; Edmundo Gonzalez"""
+    },
     ("VE", "prison"): {1.0: """Tocoron; Tocuyito; Rodeo I; El Rodeo; Yare; Uribana"""},
     ("VE", "demonym"): {0.5: """chavis*; venezolan*; venezuelan*"""},
     ("CR", "institution"): {
@@ -157,7 +167,9 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
         1.0: """Sedena; Semar; Guardia Nacional de Mexico; Fiscalia General de la Republica; FGR; SSPC;
             Secretaria de Seguridad y Proteccion Ciudadana; Pemex""",
     },
-    ("MX", "official"): {1.0: """Sheinbaum; Claudia Sheinbaum; Lopez Obrador; AMLO; Harfuch; Garcia Harfuch"""},
+    ("MX", "official"): {
+        1.0: """Sheinbaum; Claudia Sheinbaum; Lopez Obrador; AMLO; Harfuch; Garcia Harfuch"""
+    },
     ("MX", "group"): {
         1.0: """CJNG; Cartel de Jalisco Nueva Generacion; Jalisco New Generation; cartel de Sinaloa;
             Sinaloa cartel; Chapitos; Los Chapitos; El Chapo; Zambada; Mayo Zambada; Zetas; Los Zetas;
@@ -187,33 +199,47 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
     ("US", "official"): {1.0: """Trump; Donald Trump; Biden; Joe Biden; Obama; Kamala Harris; Marco Rubio"""},
     ("US", "demonym"): {1.0: """estadounidense*; Americans"""},
     ("US", "country"): {1.0: """EEUU; EE UU; USA; U S A""", 0.5: """^US; ^U S"""},
-    ("GB", "country"): {1.0: """UK; U K; Britain; Great Britain; Gran Bretana; Inglaterra; England; Scotland;
-        Escocia; Wales; Gales""", 0.5: """British; britanic*"""},
-    ("GB", "institution"): {1.0: """Scotland Yard; Metropolitan Police; Met Police; Crown Prosecution Service"""},
-    ("ES", "institution"): {1.0: """Guardia Civil; Mossos; Mossos d Esquadra; Audiencia Nacional; Policia Nacional de Espana"""},
+    ("GB", "country"): {
+        1.0: """UK; U K; Britain; Great Britain; Gran Bretana; Inglaterra; England; Scotland;
+        Escocia; Wales; Gales""",
+        0.5: """British; britanic*""",
+    },
+    ("GB", "institution"): {
+        1.0: """Scotland Yard; Metropolitan Police; Met Police; Crown Prosecution Service"""
+    },
+    ("ES", "institution"): {
+        1.0: """Guardia Civil; Mossos; Mossos d Esquadra; Audiencia Nacional; Policia Nacional de Espana"""
+    },
     ("ES", "demonym"): {0.5: """espanol*; spaniard*"""},
     ("XX", "demonym"): {
         0.5: """europe*; african*; asiatic*; asian; chinese; japanese; japones*; ruso; rusa; rusos;
-            russian*; ucranian*; ukrainian*; israeli*; palestin*; iran*; sirio*; syrian*; aleman*; german; germans;
+            russian*; ucranian*; ukrainian*; israeli*; palestin*; iran*; sirio*; syrian*; aleman*; german;
+            germans;
             frances*; french; italian*; australian*; canadian*; canadiense*; indian; hindu*; paraguay*;
             uruguay*; cuban*; haitian*; hondure*; guatemal*; nicaragu*; panamen*; panamanian*; dominican*""",
     },
-    ("XX", "official"): {1.0: """Putin; Zelensky; Netanyahu; Xi Jinping; Hamas; Hezbollah; Taliban; Vaticano; Vatican;
-        Papa Leon; Pope Leo; Papa Francisco; Pope Francis"""},
+    ("XX", "official"): {
+        1.0: """Putin; Zelensky; Netanyahu; Xi Jinping; Hamas; Hezbollah; Taliban; Vaticano; Vatican;
+        Papa Leon; Pope Leo; Papa Francisco; Pope Francis"""
+    },
 }
 
 # Names that contain a place but are not that place.
-NEUTRAL = """Alianza Lima; Grupo de Lima; Lima Group; Sporting Cristal; Jose de San Martin; General San Martin;
+NEUTRAL = """Alianza Lima; Grupo de Lima; Lima Group; Sporting Cristal; Jose de San Martin;
+    General San Martin;
     Libertador San Martin; Universidad San Martin de Porres; Universidad de San Martin de Porres; USMP;
     Copa America; Copa Libertadores; Cienciano; FBC Melgar; Universitario de Deportes; Sport Boys; Cusco FC;
     Deportivo Binacional; Alianza Atletico; Los Chankas; ADT de Tarma; Sport Huancayo; Comerciantes Unidos;
     Atletico Grau; Juan Pablo II; Santa Rosa de Lima; San Martin de Porres santo; Inca Kola; Peru Libre;
     Somos Peru; Peru Primero; Podemos Peru; Juntos por el Peru; Fuerza Popular; Renovacion Popular;
-    Alianza para el Progreso; Accion Popular; Partido Morado; Avanza Pais; Peru Posible; Nueva Granada; Lima Airport Partners; Lima Expresa; Rimac Seguros; Pacifico Seguros; Caja Arequipa;
+    Alianza para el Progreso; Accion Popular; Partido Morado; Avanza Pais; Peru Posible; Nueva Granada;
+    Lima Airport Partners; Lima Expresa; Rimac Seguros; Pacifico Seguros; Caja Arequipa;
     Caja Huancayo; Caja Piura; Caja Cusco; Caja Trujillo; Caja Sullana; Caja Tacna; Caja Ica; Caja Maynas;
     Cementos Pacasmayo; Minera Ancash; Banco de la Nacion; Mall Plaza; Real Plaza; Plaza Vea; Tottus;
     Carlos Slim; Luis Miguel; Miguel Grau; Ricardo Palma; Cesar Vallejo; Universidad Cesar Vallejo;
-    Mario Vargas Llosa; Vargas Llosa; Chabuca Granda; Jorge Chavez; Francisco Bolognesi; Maria Parado de Bellido; Mariscal Castilla; Ramon Castilla; Tupac Amaru; Atahualpa; Comunidad Andina; Corporacion Andina de Fomento; Pacto Andino; Andean Community"""
+    Mario Vargas Llosa; Vargas Llosa; Chabuca Granda; Jorge Chavez; Francisco Bolognesi;
+        Maria Parado de Bellido; Mariscal Castilla; Ramon Castilla; Tupac Amaru; Atahualpa;
+            Comunidad Andina; Corporacion Andina de Fomento; Pacto Andino; Andean Community"""
 
 
 def anchor_blocks() -> list[tuple[str, str, float, str]]:
@@ -227,7 +253,15 @@ def anchor_blocks() -> list[tuple[str, str, float, str]]:
 
 # Peruvian outlets whose site is not under .pe.
 PERU_OUTLET_HOSTS = frozenset(
-    ["ojo-publico.com", "perureports.com", "peruviantimes.com", "livinginperu.com", "elbuho.pe", "larepublica.pe", "diariocorreo.pe"]
+    [
+        "ojo-publico.com",
+        "perureports.com",
+        "peruviantimes.com",
+        "livinginperu.com",
+        "elbuho.pe",
+        "larepublica.pe",
+        "diariocorreo.pe",
+    ]
 )
 
 

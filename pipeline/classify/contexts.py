@@ -78,14 +78,22 @@ CONTEXTS: dict[str, dict[float, str]] = {
     },
     "other_security": {
         1.0: """inseguridad alimentaria; seguridad alimentaria; food security; food insecurity; food safety;
-            seguridad vial; road safety; traffic safety; seguridad social; social security; seguridad informatica;
-            seguridad digital; ciberseguridad; cybersecurity; cyber security; seguridad energetica; energy security;
-            seguridad juridica; seguridad hidrica; water security; seguridad y salud en el trabajo; seguridad laboral;
-            occupational safety; workplace safety; seguridad sanitaria; bioseguridad; biosecurity; seguridad nuclear;
-            nuclear safety; seguridad aerea; aviation safety; flight safety; seguridad del paciente; patient safety;
-            seguridad de la informacion; information security; data security; network security; seguridad de datos;
-            job security; securities; seguridad en el empleo; seguridad de los alimentos; inocuidad alimentaria;
-            seguridad nacional de Estados Unidos; national security adviser; Department of Homeland Security""",
+            seguridad vial; road safety; traffic safety; seguridad social; social security;
+            seguridad informatica;
+            seguridad digital; ciberseguridad; cybersecurity; cyber security; seguridad energetica;
+            energy security;
+            seguridad juridica; seguridad hidrica; water security; seguridad y salud en el trabajo;
+            seguridad laboral;
+            occupational safety; workplace safety; seguridad sanitaria; bioseguridad; biosecurity;
+            seguridad nuclear;
+            nuclear safety; seguridad aerea; aviation safety; flight safety; seguridad del paciente;
+            patient safety;
+            seguridad de la informacion; information security; data security; network security;
+            seguridad de datos;
+            job security; securities; seguridad en el empleo; seguridad de los alimentos;
+            inocuidad alimentaria;
+            seguridad nacional de Estados Unidos; national security adviser;
+    Department of Homeland Security""",
     },
     "tech": {
         1.0: """software; hardware; smartphone*; programming; programador*; programmer*; developer*;
@@ -96,7 +104,8 @@ CONTEXTS: dict[str, dict[float, str]] = {
             bitcoin; criptomoneda*; cryptocurrenc*; semiconductor*; startup*; app store; inteligencia
             artificial; artificial intelligence; machine learning; LLM; LLMs; chatbot*; algoritmo*;
             algorithm*; database*; servidor*; server*; browser*; navegador*; plugin*; API; APIs; robot*""",
-        0.5: """app; apps; aplicacion*; internet; online; web; digital; datos; data; code; codigo; game; games;
+        0.5: """app; apps; aplicacion*; internet; online; web; digital; datos; data; code; codigo; game;
+            games;
             juego*; consola*; console*; chip; chips; cloud; nube; tecnolog*; technolog*; computer*;
             computadora*; usuario*; user*; password*; contrasena*""",
     },

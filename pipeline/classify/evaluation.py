@@ -94,8 +94,12 @@ class OpenWorld:
         return self.relevant / self.items if self.items else 0.0
 
     def as_dict(self) -> dict[str, object]:
-        return {"items": self.items, "relevant": self.relevant, "rate": round(self.rate, 5),
-                "examples": list(self.examples)}
+        return {
+            "items": self.items,
+            "relevant": self.relevant,
+            "rate": round(self.rate, 5),
+            "examples": list(self.examples),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +181,9 @@ class Report:
             )
             for error in self.place_errors:
                 lines.append(
-                    f"  places: {error['id']} primary {error['primary']} (labelled {error['labelled_primary']})"
-                    f" departments {error['departments']} (labelled {error['labelled_departments']})"
+                    f"  places: {error['id']} primary {error['primary']}"
+                    f" (labelled {error['labelled_primary']}) departments {error['departments']}"
+                    f" (labelled {error['labelled_departments']})"
                 )
         return "\n".join(lines)
 
@@ -300,7 +305,10 @@ def evaluate(model: Model, documents: Iterable[Document], threshold: float | Non
     """Score documents with a model and report; the language is detected when a line has none."""
     docs = list(documents)
     scored = [model.score(d.title, d.text, d.language, d.url) for d in docs]
-    docs = [d if d.language else replace(d, language=s.analysis.language) for d, s in zip(docs, scored, strict=True)]
+    docs = [
+        d if d.language else replace(d, language=s.analysis.language)
+        for d, s in zip(docs, scored, strict=True)
+    ]
     return report(
         docs,
         [s.score for s in scored],

@@ -86,7 +86,9 @@ class Analysis:
         as every crime term besides the police's and the policy's (raids, arrests and prosecutors come
         with corruption cases too)."""
         substantive = sum(
-            w for t, w in self.topics.items() if t not in ("corruption", "police_operations", "security_policy")
+            w
+            for t, w in self.topics.items()
+            if t not in ("corruption", "police_operations", "security_policy")
         )
         return self.corruption >= 2.0 and self.corruption >= substantive
 

@@ -87,7 +87,8 @@ NEWS_NAMES: dict[str, str] = {
     "11": """?Ica; iquen*; Chincha; Chincha Alta; ?Pisco; Nasca; Nazca=1103; Palpa; Marcona; Paracas;
         Parcona; Salas ?Guadalupe=110108; La Tinguina; Subtanjalla; Pueblo Nuevo de Chincha=110207;
         Sunampe; Tambo de Mora""",
-    "12": """Junin; Huancayo; huancaino*; Satipo; Pichanaki=120303; Pichanaqui; Chanchamayo; ?La Merced=120301;
+    "12": """Junin; Huancayo; huancaino*; Satipo; Pichanaki=120303; Pichanaqui; Chanchamayo;
+        ?La Merced=120301;
         Tarma; Jauja; La Oroya; Mazamari; Pangoa; ?Rio Tambo; Vizcatan del Ene; Vizcatan=120609; Perene;
         Chupaca; Yauli; ?El Tambo; Chilca de Huancayo=120107""",
     "13": """?La Libertad; liberten*; Trujillo; trujillan*; Pataz; Huamachuco; Otuzco; Chepen; Pacasmayo;
@@ -103,7 +104,8 @@ NEWS_NAMES: dict[str, str] = {
         ?Chilca; Lunahuana; Paramonga; Pativilca; ?Sayan; Jicamarca=150716; ?Mala; Hualmay; ?Supe""",
     LIMA_METROPOLITANA: """Lima; Lima Metropolitana; Lima metropolitan; Metropolitan Lima; Greater Lima;
         Lima Norte; Lima Sur; Lima Este; Lima Centro; Cercado de Lima=150101; Cono Norte; Cono Sur;
-        Cono Este; limen*; capital peruana; Peruvian capital; Peru s capital; capital del Peru; ?Ancon; ?Ate; Ate Vitarte=150103; Vitarte=150103; Barranco; Brena; Carabayllo;
+        Cono Este; limen*; capital peruana; Peruvian capital; Peru s capital; capital del Peru; ?Ancon;
+        ?Ate; Ate Vitarte=150103; Vitarte=150103; Barranco; Brena; Carabayllo;
         Chaclacayo; Chorrillos; Cieneguilla; Comas; El Agustino; ?Independencia; Jesus Maria; La Molina;
         ?La Victoria; Lince; Los Olivos; Lurigancho; Chosica=150118; Lurin; Magdalena del Mar; ?Magdalena;
         ?Miraflores; Pueblo Libre; Pachacamac; Pucusana; Puente Piedra; Punta Hermosa; Punta Negra; Rimac;
@@ -130,12 +132,15 @@ NEWS_NAMES: dict[str, str] = {
         La Rinconada=211002; Ananea; ?Sandia; Putina; Macusani; Carabaya; Huancane; ?San Roman;
         ?Lampa; Chucuito""",
     "22": """San Martin; sanmartinen*; Tarapoto; tarapotin*; Moyobamba; Juanjui; Tocache; ?Rioja; Saposoa;
-        Uchiza; Nueva Cajamarca; ?Picota; Mariscal Caceres; La Banda de Shilcayo; Morales de Tarapoto=220910""",
+        Uchiza; Nueva Cajamarca; ?Picota; Mariscal Caceres; La Banda de Shilcayo;
+    Morales de Tarapoto=220910""",
     "23": """Tacna; tacnen*; Tarata; Candarave; ?Jorge Basadre; Challapalca=2304; ?Ciudad Nueva;
         ?Gregorio Albarracin; Alto de la Alianza""",
-    "24": """Tumbes; tumbesin*; Zarumilla; Aguas Verdes; Zorritos; Contralmirante Villar; Puerto Pizarro=240101;
+    "24": """Tumbes; tumbesin*; Zarumilla; Aguas Verdes; Zorritos; Contralmirante Villar;
+        Puerto Pizarro=240101;
         ?Corrales; Papayal""",
-    "25": """Ucayali; ucayalin*; Pucallpa=250101; pucallpin*; ?Atalaya; Aguaytia=250301; Padre Abad; Coronel Portillo;
+    "25": """Ucayali; ucayalin*; Pucallpa=250101; pucallpin*; ?Atalaya; Aguaytia=250301; Padre Abad;
+        Coronel Portillo;
         Yarinacocha; Manantay; Calleria; ?Campo Verde; Neshuya""",
 }
 
@@ -171,7 +176,9 @@ def news_names() -> list[tuple[str, str, bool]]:
             pattern = pattern.strip()
             if not code:
                 inside = [
-                    c for c in ubigeo.by_name.get(normalize(pattern).replace("-", " "), ()) if unit(c) == unit_code
+                    c
+                    for c in ubigeo.by_name.get(normalize(pattern).replace("-", " "), ())
+                    if unit(c) == unit_code
                 ]
                 # A name that is both a province and its capital district is the province (the city);
                 # the department's own name is the department ("Arequipa" may be the city or the region).

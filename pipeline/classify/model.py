@@ -147,7 +147,9 @@ class Model:
         # The primary department first, then the others by mentions.
         places = tuple(
             Place(code, DEPARTMENTS[code], mentions)
-            for code, mentions in sorted(r.units.items(), key=lambda item: (item[0] != r.primary, -item[1], item[0]))
+            for code, mentions in sorted(
+                r.units.items(), key=lambda item: (item[0] != r.primary, -item[1], item[0])
+            )
         )
         evidence = Evidence(
             terms=self.explain(scored),

@@ -34,7 +34,7 @@ from pipeline.classify.anchors import ANCHORS, NEUTRAL
 from pipeline.classify.cache import base_inputs_digest, read_json, write_json
 from pipeline.classify.gazetteer import REGIONS, news_names
 from pipeline.classify.matcher import Entry, Match, parse_pattern, split_patterns
-from pipeline.classify.text import Tokens, fold, normalize
+from pipeline.classify.text import Tokens, fold, normalize, word_set
 from pipeline.classify.ubigeo import table, unit
 from pipeline.classify.world import foreign_names
 
@@ -43,30 +43,65 @@ log = logging.getLogger(__name__)
 PERU = "PE"
 PLACE_KINDS = frozenset({"country", "department", "province", "district", "area", "region", "admin1", "city"})
 # Kinds that say "Peru" on their own; a demonym ("peruano") says who, not where.
-SURE_KINDS = frozenset(
-    {"country", "department", "province", "district", "area", "region", "institution", "phrase", "official",
-     "group", "prison", "outlet"}
+SURE_KINDS = word_set(
+    """
+    country department province district area region institution phrase official group prison outlet
+"""
 )
 
 # Words after which a name is a place ("en Trujillo", "distrito de Monzón", "in Pataz").
-FRAMES = frozenset(
-    ["en", "de", "del", "desde", "hacia", "a", "al", "por", "para", "entre", "hasta", "y", "e", "in", "from", "near", "of", "at", "to", "into", "across", "outside", "around", "distrito", "provincia", "provincias", "region", "regiones", "departamento", "ciudad", "localidad", "caserio", "poblado", "anexo", "comunidad", "sector", "valle", "zona", "district", "province", "region", "city", "town", "village", "ciudades", "distritos"]
+FRAMES = word_set(
+    """
+    en de del desde hacia a al por para entre hasta y e in from near of at to into across outside around
+    distrito provincia provincias region regiones departamento ciudad localidad caserio poblado anexo
+    comunidad sector valle zona district province region city town village ciudades distritos
+"""
 )
 LOCATIVES = frozenset({"en", "in", "at", "near", "desde"})
 # Words after which a name is a street, a square, a building or a company, not the place.
-NOT_PLACE_BEFORE = frozenset(
-    ["avenida", "av", "avda", "jiron", "jr", "calle", "ca", "pasaje", "psje", "plaza", "plazuela", "parque", "malecon", "ovalo", "alameda", "boulevard", "bulevar", "paseo", "prolongacion", "prol", "via", "puente", "urbanizacion", "urb", "cooperativa", "asociacion", "mercado", "estadio", "coliseo", "hospital", "clinica", "colegio", "club", "empresa", "minera", "compania", "corporacion", "caja", "banco", "hotel", "restaurante", "cevicheria", "polleria", "institucion", "universidad", "instituto", "teatro", "cine", "galeria", "edificio", "torre", "condominio", "residencial", "street", "avenue", "square", "road", "ave", "boulevard", "company", "mining", "bank", "university", "stadium", "school", "transportes", "cementos", "cerveceria", "diario", "radio", "seleccion", "equipo", "team", "alias", "senor", "senora", "sr", "sra", "don", "dona", "apellido", "apellidos", "familia", "family", "mr", "mrs", "ms", "dr", "rio", "river", "lago", "lake", "laguna", "volcan", "nevado"]
+NOT_PLACE_BEFORE = word_set(
+    """
+    avenida av avda jiron jr calle ca pasaje psje plaza plazuela parque malecon ovalo alameda boulevard
+    bulevar paseo prolongacion prol via puente urbanizacion urb cooperativa asociacion mercado estadio
+    coliseo hospital clinica colegio club empresa minera compania corporacion caja banco hotel
+    restaurante cevicheria polleria institucion universidad instituto teatro cine galeria edificio torre
+    condominio residencial street avenue square road ave boulevard company mining bank university
+    stadium school transportes cementos cerveceria diario radio seleccion equipo team alias senor senora
+    sr sra don dona apellido apellidos familia family mr mrs ms dr rio river lago lake laguna volcan
+    nevado
+"""
 )
 # Words before a place that say where someone comes from, not where the story is ("natural de Cajamarca").
-ORIGIN_BEFORE = frozenset({"natural", "oriundo", "oriunda", "originario", "originaria", "nacido", "nacida", "native"})
-# A capitalised first name just before a place name, or a surname right after it, makes it a person.
-GIVEN_NAMES = frozenset(
-    normalize(n)
-    for n in ["Juan", "Jose", "Luis", "Carlos", "Jorge", "Pedro", "Miguel", "Manuel", "Antonio", "Francisco", "Javier", "Fernando", "Ricardo", "Roberto", "Alberto", "Eduardo", "Cesar", "Victor", "Raul", "Oscar", "Julio", "Mario", "Hugo", "Walter", "Jesus", "Angel", "David", "Daniel", "Alejandro", "Andres", "Diego", "Gabriel", "Rafael", "Sergio", "Marco", "Marcos", "Martin", "Alfredo", "Enrique", "Ernesto", "Gustavo", "Guillermo", "Hector", "Ivan", "Jaime", "Javier", "Joel", "Jonathan", "Kevin", "Leonardo", "Lucas", "Mauricio", "Nelson", "Pablo", "Percy", "Renzo", "Rodrigo", "Ruben", "Santiago", "Segundo", "Teodoro", "Wilmer", "Wilson", "Edwin", "Elmer", "Freddy", "Gerardo", "Henry", "Jhon", "John", "Jhonny", "Julian", "Lucio", "Nestor", "Orlando", "Rolando", "Maria", "Rosa", "Ana", "Carmen", "Juana", "Luz", "Elena", "Patricia", "Sofia", "Lucia", "Isabel", "Teresa", "Gloria", "Martha", "Marta", "Silvia", "Sonia", "Ruth", "Liliana", "Diana", "Milagros", "Flor", "Yolanda", "Carla", "Karina", "Katherine", "Jessica", "Fiorella", "Lorena", "Mercedes", "Veronica", "Claudia", "Paola", "Andrea", "Daniela", "Gabriela", "Cecilia", "Beatriz", "Susana", "Norma", "Nancy", "Elizabeth", "Delia", "Dina", "Keiko", "Vladimir", "Alan", "Ollanta", "Pedro", "Michael", "James", "Robert", "William", "Richard", "Thomas", "Mark", "Paul", "Steven", "George", "Kenneth"]
+ORIGIN_BEFORE = frozenset(
+    {"natural", "oriundo", "oriunda", "originario", "originaria", "nacido", "nacida", "native"}
 )
-SURNAMES = frozenset(
-    normalize(n)
-    for n in ["Garcia", "Rodriguez", "Lopez", "Perez", "Flores", "Quispe", "Huaman", "Mamani", "Sanchez", "Rojas", "Torres", "Diaz", "Ramirez", "Vasquez", "Castillo", "Chavez", "Gonzales", "Gonzalez", "Ramos", "Mendoza", "Cruz", "Gutierrez", "Fernandez", "Espinoza", "Vargas", "Reyes", "Silva", "Romero", "Morales", "Herrera", "Medina", "Aguilar", "Castro", "Ruiz", "Salazar", "Alvarez", "Cordova", "Cardenas", "Rivera", "Jimenez", "Paredes", "Zapata", "Rios", "Leon", "Valdivia", "Soto", "Vega", "Suarez", "Ortiz", "Campos", "Nunez", "Carrasco", "Delgado", "Palacios", "Cabrera", "Guzman", "Benites", "Ccama", "Condori", "Apaza", "Choque", "Ticona", "Huanca", "Chambi", "Yupanqui", "Villanueva", "Salas", "Ayala", "Pena", "Marquez", "Montes", "Cueva", "Tello", "Bravo", "Luna", "Acosta", "Vera", "Ramos", "Alarcon", "Calderon", "Pacheco", "Miranda", "Navarro", "Fuentes"]
+# A capitalised first name just before a place name, or a surname right after it, makes it a person.
+GIVEN_NAMES = word_set(
+    """
+    Juan Jose Luis Carlos Jorge Pedro Miguel Manuel Antonio Francisco Javier Fernando Ricardo Roberto
+    Alberto Eduardo Cesar Victor Raul Oscar Julio Mario Hugo Walter Jesus Angel David Daniel Alejandro
+    Andres Diego Gabriel Rafael Sergio Marco Marcos Martin Alfredo Enrique Ernesto Gustavo Guillermo
+    Hector Ivan Jaime Javier Joel Jonathan Kevin Leonardo Lucas Mauricio Nelson Pablo Percy Renzo
+    Rodrigo Ruben Santiago Segundo Teodoro Wilmer Wilson Edwin Elmer Freddy Gerardo Henry Jhon John
+    Jhonny Julian Lucio Nestor Orlando Rolando Maria Rosa Ana Carmen Juana Luz Elena Patricia Sofia
+    Lucia Isabel Teresa Gloria Martha Marta Silvia Sonia Ruth Liliana Diana Milagros Flor Yolanda Carla
+    Karina Katherine Jessica Fiorella Lorena Mercedes Veronica Claudia Paola Andrea Daniela Gabriela
+    Cecilia Beatriz Susana Norma Nancy Elizabeth Delia Dina Keiko Vladimir Alan Ollanta Pedro Michael
+    James Robert William Richard Thomas Mark Paul Steven George Kenneth
+""",
+    fold_words=True,
+)
+SURNAMES = word_set(
+    """
+    Garcia Rodriguez Lopez Perez Flores Quispe Huaman Mamani Sanchez Rojas Torres Diaz Ramirez Vasquez
+    Castillo Chavez Gonzales Gonzalez Ramos Mendoza Cruz Gutierrez Fernandez Espinoza Vargas Reyes Silva
+    Romero Morales Herrera Medina Aguilar Castro Ruiz Salazar Alvarez Cordova Cardenas Rivera Jimenez
+    Paredes Zapata Rios Leon Valdivia Soto Vega Suarez Ortiz Campos Nunez Carrasco Delgado Palacios
+    Cabrera Guzman Benites Ccama Condori Apaza Choque Ticona Huanca Chambi Yupanqui Villanueva Salas
+    Ayala Pena Marquez Montes Cueva Tello Bravo Luna Acosta Vera Ramos Alarcon Calderon Pacheco Miranda
+    Navarro Fuentes
+""",
+    fold_words=True,
 )
 # A run of this many departments in a row, outside the title, is a background list.
 LIST_RUN = 3
@@ -96,8 +131,14 @@ class Candidate:
 
     @classmethod
     def make(
-        cls, country: str, kind: str, weight: float = 1.0, prior: float = 0.0, framed: bool = False,
-        code: str = "", codes: tuple[str, ...] = (),
+        cls,
+        country: str,
+        kind: str,
+        weight: float = 1.0,
+        prior: float = 0.0,
+        framed: bool = False,
+        code: str = "",
+        codes: tuple[str, ...] = (),
     ) -> Candidate:
         return cls(country, kind, weight, prior, framed, code, codes, unit(code) if code else "")
 
@@ -128,12 +169,15 @@ def _add(found: _Found, raw: str, candidate: Candidate) -> None:
     if bucket is not None:
         if framed and not candidate.framed:
             candidate = Candidate.make(
-                candidate.country, candidate.kind, candidate.weight, candidate.prior, True, candidate.code,
+                candidate.country,
+                candidate.kind,
+                candidate.weight,
+                candidate.prior,
+                True,
+                candidate.code,
                 candidate.codes,
             )
         bucket.append(candidate)
-
-
 
 
 _LEXICON: Lexicon | None = None  # this process's, once built or read
@@ -168,9 +212,12 @@ def _cached_lexicon(directory: Path) -> Lexicon:
             if stored["format"] != LEXICON_FORMAT:
                 raise ValueError(f"format {stored['format']!r}")
             return Lexicon(
-                tuple(Entry(pattern, "geo", "place", 1.0, cased, False, (key,)) for pattern, cased, key in stored["entries"]),
+                tuple(
+                    Entry(pattern, "geo", "place", 1.0, cased, False, (key,))
+                    for pattern, cased, key in stored["entries"]
+                ),
                 {
-                    key: tuple(Candidate.make(*c[:6], tuple(c[6])) for c in found)
+                    key: tuple(Candidate.make(c[0], c[1], c[2], c[3], c[4], c[5], tuple(c[6])) for c in found)
                     for key, found in stored["candidates"].items()
                 },
             )
@@ -215,7 +262,11 @@ def build_lexicon() -> Lexicon:
         for weight, block in blocks.items():
             for raw in split_patterns(block):
                 name, _, code = raw.partition("=")
-                _add(found, name.strip(), Candidate.make(country, kind, weight, ANCHOR_PRIOR, False, code.strip()))
+                _add(
+                    found,
+                    name.strip(),
+                    Candidate.make(country, kind, weight, ANCHOR_PRIOR, False, code.strip()),
+                )
     namesakes = frozenset(key for key, _cased in found)
     for f in foreign_names(namesakes):
         _add(found, f.pattern, Candidate.make(f.country, f.kind, f.weight, f.prior, f.framed))
@@ -431,7 +482,10 @@ def _places(tokens: Tokens, mentions: list[Mention], r: Reading) -> None:
     placed = [
         m
         for m in mentions
-        if m.chosen is not None and m.chosen.country == PERU and (m.chosen.code or m.chosen.codes) and not m.origin
+        if m.chosen is not None
+        and m.chosen.country == PERU
+        and (m.chosen.code or m.chosen.codes)
+        and not m.origin
     ]
     listed = _background(tokens, placed)
     units: dict[str, int] = defaultdict(int)

@@ -59,13 +59,19 @@ def newest_model_from(con: duckdb.DuckDBPyConnection) -> Model | None:
         decoded = json.loads(params)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelError(f"stored model {version} has unreadable params: {exc}") from exc
-    if isinstance(decoded, dict) and isinstance(decoded.get("format"), int) and decoded["format"] < PARAMS_FORMAT:
+    if (
+        isinstance(decoded, dict)
+        and isinstance(decoded.get("format"), int)
+        and decoded["format"] < PARAMS_FORMAT
+    ):
         # Built by an older classifier whose features this one no longer computes: its weights would
         # score nonsense. The base model decides until `retrain` builds a version of today's kind.
         log.warning(
             "stored model %s has params format %s (this classifier reads %s): using the base model;"
             " run `python -m pipeline retrain` to rebuild it from the labels",
-            version, decoded["format"], PARAMS_FORMAT,
+            version,
+            decoded["format"],
+            PARAMS_FORMAT,
         )
         return None
     return Model(decoded, version)
@@ -158,7 +164,9 @@ def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = 
     scored = relevant = 0
     now = datetime.now(UTC)
     for rows in articles_to_classify(con, model.version, everything):
-        results = model.classify_many([(title, text, language, url) for _id, title, text, language, url in rows])
+        results = model.classify_many(
+            [(title, text, language, url) for _id, title, text, language, url in rows]
+        )
         write_classifications(con, classifications_table([r[0] for r in rows], results, now))
         scored += len(rows)
         relevant += sum(1 for c in results if c.is_relevant)

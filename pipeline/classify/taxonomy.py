@@ -37,7 +37,8 @@ TOPICS: tuple[Topic, ...] = (
         protection racket*; racketeer*; loan shark*; loansharking; prestamo* gota a gota; cobradores de cupo*;
         carta extorsiva; cartas extorsivas; mensajes extorsivos; llamadas extorsivas""",
         medium="""chantaje*; blackmail*; amenaza* de muerte; death threat*; carta* amenazante*;
-        mensajes amenazantes; threatening message*; paro de transportistas; cobro de piso; vacuna extorsiva""",
+        mensajes amenazantes; threatening message*; paro de transportistas; cobro de piso;
+        vacuna extorsiva""",
         weak="""transport strike*; cupo diario; pago diario""",
     ),
     Topic(
@@ -66,14 +67,17 @@ TOPICS: tuple[Topic, ...] = (
         "Kidnapping",
         strong="""secuestr*; kidnap*; abduct*; secuestro extorsivo; secuestro al paso; pago de rescate;
         ransom; ransoms; ransom demand*""",
-        medium="""cautiverio; captivity; rehen; rehenes; hostage*; raptad*; rapto; raptaron; captores; captors""",
+        medium="""cautiverio; captivity; rehen; rehenes; hostage*; raptad*; rapto; raptaron; captores;
+        captors""",
         weak="""rescate""",
     ),
     Topic(
         "explosive_attack",
         "Explosive attacks (bombs, dynamite, grenades)",
-        strong="""artefacto explosivo; artefactos explosivos; explosive device*; dinamita; dynamite; cartucho* de
-        dinamita; coche bomba; car bomb*; granada de guerra; granadas de guerra; granada de mano; hand grenade*;
+        strong="""artefacto explosivo; artefactos explosivos; explosive device*; dinamita; dynamite;
+        cartucho* de
+        dinamita; coche bomba; car bomb*; granada de guerra; granadas de guerra; granada de mano;
+        hand grenade*;
         grenade*; atentado explosivo; atentado con explosivo*; atentados con explosivo*; bomb attack*;
         bombing*; detonaron; detonacion*; material explosivo; explosivos; explosives; Udex; Unidad de
         Desactivacion de Explosivos; IED""",
@@ -87,7 +91,8 @@ TOPICS: tuple[Topic, ...] = (
         establecimiento penitenciario; establecimientos penitenciarios; penitenciari*; inpe;
         carcel*; prison*; inmate*; reos; recluso*; requisa*; warden*; jail*; penitentiar*;
         bloqueadores de senal; signal blocker*""",
-        medium="""reo; hacinamiento; overcrowd*; pabellon*; penales; cell block*; behind bars; tras las rejas""",
+        medium="""reo; hacinamiento; overcrowd*; pabellon*; penales; cell block*; behind bars;
+        tras las rejas""",
         weak="""internos; prision""",
     ),
     Topic(
@@ -109,7 +114,8 @@ TOPICS: tuple[Topic, ...] = (
         medium="""droga*; marihuana; marijuana; estupefaciente*; cocaleros; hoja de coca; coca leaf; coca;
         erradicacion; eradication; devida; corah; fentanyl*; fentanil*; narcotic*; illegal drugs;
         drug seizure*; mochileros""",
-        weak="""drug; drugs; cartel*; incautacion; incautaron; incautado*; decomis*; seized; seizure*; kilos de""",
+        weak="""drug; drugs; cartel*; incautacion; incautaron; incautado*; decomis*; seized; seizure*;
+    kilos de""",
     ),
     Topic(
         "state_of_emergency",

@@ -64,6 +64,12 @@ ENGLISH_STOPWORDS = frozenset(
 STOPWORDS = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
+def word_set(block: str, fold_words: bool = False) -> frozenset[str]:
+    """The words of a block written as prose (word lists read better so than one item a line)."""
+    found = block.split()
+    return frozenset(normalize(w) for w in found) if fold_words else frozenset(found)
+
+
 def fold(text: str) -> str:
     """ASCII text with accents removed and case kept: "Perú’s Ñaña" -> "Peru's Nana"."""
     if text.isascii():

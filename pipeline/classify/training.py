@@ -175,7 +175,9 @@ def build_params(
     pairs = [
         (d, a)
         for d, a in zip(
-            documents, analyses or [analyze(d.title, d.text, d.language, d.url) for d in documents], strict=True
+            documents,
+            analyses or [analyze(d.title, d.text, d.language, d.url) for d in documents],
+            strict=True,
         )
         if d.label in ("relevant", "not_relevant")
     ]

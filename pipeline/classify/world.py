@@ -23,11 +23,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.classify.text import STOPWORDS, normalize
+from pipeline.classify.text import STOPWORDS, normalize, word_set
 
 # ISO 3166-1 alpha-2 codes of Latin America and the Caribbean.
-LATIN_AMERICA = frozenset(
-    ["AR", "BO", "BR", "CL", "CO", "CR", "CU", "DO", "EC", "GT", "HN", "HT", "MX", "NI", "PA", "PR", "PY", "SV", "UY", "VE", "BZ", "GY", "SR", "GF", "JM", "TT", "BS", "BB"]
+LATIN_AMERICA = word_set(
+    """
+    AR BO BR CL CO CR CU DO EC GT HN HT MX NI PA PR PY SV UY VE BZ GY SR GF JM TT BS BB
+"""
 )
 NEAR = LATIN_AMERICA | {"ES", "PT"}
 NORTH = frozenset({"US", "CA"})
@@ -38,12 +40,24 @@ GENERIC_COUNTRIES = 3
 
 # Names that are mostly words, first names or phrases in Spanish or English news: never taken as places
 # abroad (their towns are small, and a false "foreign place" would hide a Peruvian story).
-NOT_PLACES = frozenset(
-    normalize(w)
-    for w in ["victoria", "esperanza", "libertad", "progreso", "mercedes", "dolores", "trinidad", "colon", "david", "paz", "union", "pilar", "carmen", "constitucion", "florida", "colonia", "providencia", "caridad", "fe", "justicia", "caldas", "guadalupe", "cristo", "jesus", "maria", "jose", "juan", "pedro", "pablo", "lucas", "marcos", "mateo", "tomas", "isabel", "sara", "rafael", "miguel", "martin", "vicente", "alianza", "independencia", "porvenir", "paraiso", "corona", "mesa", "primavera", "ocean", "city", "mobile", "reading", "bath", "orange", "police", "nice", "split", "most", "gold", "coast", "bay", "reading", "sandy", "irving", "garland", "aurora", "arlington", "columbia", "lafayette", "laredo", "madison", "jackson", "lincoln", "franklin", "hamilton", "washington", "clinton", "warren", "marion", "salem", "chester", "regina", "wellington", "kingston", "spanish", "town", "mission", "independence", "commerce", "federal", "general", "central", "nacional", "real", "nueva", "nuevo", "mayor", "bella", "vista", "buena", "vista", "el", "paso", "comodoro", "presidente", "moreno", "lanus", "merlo", "quilmes", "tigre", "escobar", "pinto", "cruz", "rivera", "guerrero"]
+NOT_PLACES = word_set(
+    """
+    victoria esperanza libertad progreso mercedes dolores trinidad colon david paz union pilar carmen
+    constitucion florida colonia providencia caridad fe justicia caldas guadalupe cristo jesus maria
+    jose juan pedro pablo lucas marcos mateo tomas isabel sara rafael miguel martin vicente alianza
+    independencia porvenir paraiso corona mesa primavera ocean city mobile reading bath orange police
+    nice split most gold coast bay reading sandy irving garland aurora arlington columbia lafayette
+    laredo madison jackson lincoln franklin hamilton washington clinton warren marion salem chester
+    regina wellington kingston spanish town mission independence commerce federal general central
+    nacional real nueva nuevo mayor bella vista buena vista el paso comodoro presidente moreno lanus
+    merlo quilmes tigre escobar pinto cruz rivera guerrero
+""",
+    fold_words=True,
 )
 # Country names that are also common words or first names weigh half.
-WEAK_COUNTRIES = frozenset({"Chad", "Jordan", "Georgia", "Guinea", "Niger", "Mali", "Togo", "Dominica", "Jersey"})
+WEAK_COUNTRIES = frozenset(
+    {"Chad", "Jordan", "Georgia", "Guinea", "Niger", "Mali", "Togo", "Dominica", "Jersey"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +138,9 @@ def cities(namesakes: frozenset[str] = frozenset()) -> list[ForeignName]:
             continue
         names = {city["name"]}
         if population >= 1_000_000:  # "Nueva York", "Londres", "Ciudad de Mexico": Latin-script exonyms
-            names |= {a for a in city.get("alternatenames", ()) if a.isascii() and a[:1].isupper() and len(a) > 3}
+            names |= {
+                a for a in city.get("alternatenames", ()) if a.isascii() and a[:1].isupper() and len(a) > 3
+            }
         for name in names:
             key = normalize(name)
             if len(key) < 4 or key in NOT_PLACES or key in STOPWORDS:
