@@ -24,13 +24,16 @@ When a change raises the figures, raise the floors with it (never lower them to 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from pipeline.classify import load_model
-from pipeline.classify.evaluation import evaluate, open_world, read_labelled, report
+from pipeline.classify.evaluation import evaluate, read_labelled, report
 from pipeline.classify.features import analyze
 from pipeline.classify.training import cross_validate, project_documents
 
@@ -163,6 +166,15 @@ def test_development_set_targets():
 
 @pytest.mark.skipif(not (CORPUS / "feeds").is_dir(), reason="shared corpus (../shared/corpus) not present")
 def test_open_world_rate_on_the_shared_corpus():
-    found = open_world(load_model(), CORPUS)
-    assert found.items >= 3000
-    assert found.rate <= OPEN_WORLD_CEILING, found.as_dict()
+    # Through the documented command, in its own process (6,600 texts and 181 pages extracted: the
+    # memory that takes is not this test process's).
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "evaluate", "--open-world", str(CORPUS), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    found = json.loads(done.stdout)["open_world_corpora"][str(CORPUS)]
+    assert found["items"] >= 3000
+    assert found["rate"] <= OPEN_WORLD_CEILING, found

@@ -307,3 +307,12 @@ def test_corruption_is_kept_apart_from_crime():
     )
     assert a.corruption_case
     assert a.crime < a.corruption
+
+
+def test_related_article_links_are_not_the_story():
+    from pipeline.classify.text import strip_related
+
+    text = "Exportaciones crecen.\nLEE TAMBIÉN\nAsesinan a comerciante en Trujillo\nSigue. Lee también: Balacera | Robo"
+    assert strip_related(text) == "Exportaciones crecen.\n\nSigue. "
+    a = analyze("Exportaciones de palta crecen", text)
+    assert a.crime == 0 and a.reading.units == {}
