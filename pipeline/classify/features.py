@@ -24,8 +24,9 @@ from functools import lru_cache
 from pipeline.classify.anchors import peru_outlet
 from pipeline.classify.contexts import CONTEXT_IDS, context_entries
 from pipeline.classify.language import identify, stemmer
+from pipeline.classify.lexicon import lexicon
 from pipeline.classify.matcher import Matcher
-from pipeline.classify.places import Reading, lexicon, resolve
+from pipeline.classify.places import Reading, resolve
 from pipeline.classify.taxonomy import CRIME_TOPICS, TOPIC_IDS, TOPIC_MIN_WEIGHT, sense_entries, topic_entries
 from pipeline.classify.text import STOPWORDS, Tokens, tokenize
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.classify import places
+from pipeline.classify import lexicon
 from pipeline.classify.cache import base_inputs_digest, read_json, write_json
 from pipeline.classify.features import (
     DENSE_FEATURES,
@@ -110,13 +110,13 @@ class Model:
     def __getstate__(self) -> dict[str, Any]:
         # Pickled for the extraction workers: with it goes where this process keeps the places
         # lexicon, so that a worker reads it (0.2 s) instead of building it (a second).
-        return {**self.__dict__, "_lexicon_cache": places.cache_dir()}
+        return {**self.__dict__, "_lexicon_cache": lexicon.cache_dir()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         lexicon_cache = state.pop("_lexicon_cache", None)
         self.__dict__.update(state)
-        if lexicon_cache is not None and places.cache_dir() is None:
-            places.use_cache(lexicon_cache)
+        if lexicon_cache is not None and lexicon.cache_dir() is None:
+            lexicon.use_cache(lexicon_cache)
 
     def __repr__(self) -> str:
         return f"Model({self.version!r}, threshold={self.threshold})"
@@ -232,7 +232,7 @@ def base_model(cache_dir: Path | None = None) -> Model:
     """
     global _BASE
     if cache_dir is not None:
-        places.use_cache(cache_dir)
+        lexicon.use_cache(cache_dir)
     if _BASE is None:
         _BASE = _cached_base_model(cache_dir) if cache_dir is not None else _build_base_model()
     return _BASE
@@ -273,7 +273,7 @@ def load_model(
     not let one process open a file twice with different modes); ``cache_dir``: see ``base_model``.
     """
     if cache_dir is not None:
-        places.use_cache(cache_dir)
+        lexicon.use_cache(cache_dir)
     if con is not None or db_path is not None:
         from pipeline.classify.registry import newest_model, newest_model_from
 
