@@ -180,6 +180,7 @@ def _classifications(con: duckdb.DuckDBPyConnection, start: datetime, n: int, st
         con.execute(
             f"""
             insert into classifications
+                (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at)
             select article_id, '{version}', (hash(i, '{version}') % 1000) / 1000.0,
                    hash(i, '{version}') % 1000 < 300,
                    list_distinct([{topics}[1 + floor(pow(10, (hash(i, 't1') % 1000) / 1000.0))::int - 1],
@@ -320,7 +321,9 @@ def bench_cycle(path: Path, now: datetime, count: int = 500) -> None:
             [now, now, now, now, now],
         )
         con.execute(
-            "insert into classifications select article_id, 'v2', 0.9, hash(article_id) % 3 = 0,"
+            "insert into classifications"
+            " (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at)"
+            " select article_id, 'v2', 0.9, hash(article_id) % 3 = 0,"
             " ['extortion'],"
             " ['1501'], null, ? from articles where first_seen_at = ?",
             [now, now],

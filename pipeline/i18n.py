@@ -115,6 +115,9 @@ TOPIC_LABELS_ES = {
     "security_policy": "Política de seguridad",
     "general": "Seguridad en general",
     "robbery": "Robos y asaltos",
+    "explosive_attack": "Atentados con explosivos",
+    "kidnapping": "Secuestros",
+    "corruption": "Corrupción",
 }
 
 MONTHS_ES = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "set", "oct", "nov", "dic")

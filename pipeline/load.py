@@ -36,7 +36,9 @@ class Classifier(Protocol):
     @property
     def version(self) -> str: ...
 
-    def classify_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[Classification]: ...
+    def classify_many(self, items: Sequence[tuple[str, str, str | None, str | None]]) -> list[Classification]:
+        """Items: (title, text, language, url)."""
+        ...
 
 
 class LazyClassifier:
@@ -61,7 +63,7 @@ class LazyClassifier:
     def version(self) -> str:
         return self.model.version
 
-    def classify_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[Classification]:
+    def classify_many(self, items: Sequence[tuple[str, str, str | None, str | None]]) -> list[Classification]:
         return self.model.classify_many(items)
 
 
@@ -362,13 +364,13 @@ def classify_articles(
     try:
         _precomputed(con, classifier, now, precomputed)
         rows = con.execute(
-            "select a.article_id, coalesce(a.title, ''), coalesce(a.text, ''), a.language"
+            "select a.article_id, coalesce(a.title, ''), coalesce(a.text, ''), a.language, a.url"
             " from articles a join _classify_ids using (article_id)"
             " where a.article_id not in (select article_id from _ready) order by a.article_id"
         ).fetchall()
     finally:
         con.unregister("_classify_ids")
-    results = classifier.classify_many([(r[1], r[2], r[3]) for r in rows]) if rows else []
+    results = classifier.classify_many([(r[1], r[2], r[3], r[4]) for r in rows]) if rows else []
     table = classifications_table([r[0] for r in rows], results, now)
     con.register("_classified", table)
     try:
@@ -401,7 +403,7 @@ def _precomputed(
             """
             insert into _ready
             select p.article_id, p.model_version, p.score, p.is_relevant, p.topics, p.departments, p.evidence,
-                   ?::timestamptz
+                   ?::timestamptz, p.primary_department, p.province, p.district
             from _precomputed p
             join _classify_ids i using (article_id)
             join articles a using (article_id)
@@ -427,6 +429,10 @@ def classifications_table(
             "departments": pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
             "evidence": pa.array([evidence_json(c) for c in results], pa.string()),
             "classified_at": pa.array([now] * len(results), pa.timestamp("us", tz="UTC")),
+            # migration 008: where the decision places the article
+            "primary_department": pa.array([c.primary_department for c in results], pa.string()),
+            "province": pa.array([c.province for c in results], pa.string()),
+            "district": pa.array([c.district for c in results], pa.string()),
         }
     )
 
@@ -441,6 +447,9 @@ CLASSIFIED_SCHEMA = pa.schema(
         ("topics", pa.list_(pa.string())),
         ("departments", pa.list_(pa.string())),
         ("evidence", pa.string()),
+        ("primary_department", pa.string()),
+        ("province", pa.string()),
+        ("district", pa.string()),
     ]
 )
 
@@ -458,6 +467,9 @@ def classified_table(rows: Sequence[tuple[str, str, Classification]]) -> pa.Tabl
             pa.array([list(c.topics) for c in results], pa.list_(pa.string())),
             pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
             pa.array([evidence_json(c) for c in results], pa.string()),
+            pa.array([c.primary_department for c in results], pa.string()),
+            pa.array([c.province for c in results], pa.string()),
+            pa.array([c.district for c in results], pa.string()),
         ],
         schema=CLASSIFIED_SCHEMA,
     )
@@ -472,6 +484,9 @@ def evidence_json(c: Classification) -> str:
             "seed_similarity": round(e.seed_similarity, 4),
             "notes": list(e.notes),
             "places": [{"ubigeo": p.ubigeo, "name": p.name, "mentions": p.mentions} for p in c.places],
+            "primary_department": c.primary_department,
+            "province": c.province,
+            "district": c.district,
         },
         ensure_ascii=False,
     )

@@ -166,7 +166,7 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """A Peruvian department (or Lima Metropolitana / Callao) named or implied by the text."""
+    """A Peruvian department (or Lima Metropolitana / Callao) the text places something in."""
 
     ubigeo: str
     name: str
@@ -189,5 +189,8 @@ class Classification:
     is_relevant: bool
     model_version: str
     topics: tuple[str, ...] = ()
-    places: tuple[Place, ...] = ()
+    places: tuple[Place, ...] = ()  # departments where things happen or that the text is about
     evidence: Evidence = field(default_factory=Evidence)
+    primary_department: str | None = None  # the place of the event (a `departments` code), if any
+    province: str | None = None  # INEI ubigeo of its province (4 digits), when the text names it
+    district: str | None = None  # INEI ubigeo of its district (6 digits), when the text names it

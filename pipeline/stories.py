@@ -442,12 +442,17 @@ def _prune(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
 
 # ---------------------------------------------------------------- trend facts
 
-# The flattened fact tables: (table, key column, list column of trend_articles it comes from).
-_FLAT = (("trend_topics", "topic", "topics"), ("trend_departments", "ubigeo", "departments"))
+# The flattened fact tables: (table, key column, list expression over _trend_new it comes from). A
+# story counts in one department, the one where it happened (its primary department, migration 008),
+# not in every department its texts name.
+_FLAT = (
+    ("trend_topics", "topic", "topics"),
+    ("trend_departments", "ubigeo", "list_filter([story_department], d -> d is not null)"),
+)
 
 
 def refresh_trends(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], now: datetime) -> None:
-    """Bring trend_articles, trend_stories, trend_topics and trend_departments in step (migration 003).
+    """Bring trend_articles, trend_stories, trend_topics and trend_departments in step (migrations 003, 008).
 
     Recomputed: every story with an article among ``article_ids`` or classified since the last
     refresh, all of its articles at once (which one counts the story may change), and the outlet
@@ -499,7 +504,8 @@ def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) ->
         f"""
         create or replace temp table _trend_new as
         with decisions as (
-            select c.article_id, c.model_version, c.score, c.is_relevant, c.topics, c.departments
+            select c.article_id, c.model_version, c.score, c.is_relevant, c.topics, c.departments,
+                   c.primary_department
             from (select * from classifications where {members}) c
             left join models v using (model_version)
             qualify row_number() over (
@@ -515,7 +521,8 @@ def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) ->
             select article_id, feed, title, url from articles where {members}
         )
         select d.article_id, s.story_id, s.event_at, timezone('America/Lima', s.event_at)::date as day,
-               a.feed, s.outlet, a.title, a.url, d.model_version, d.score, d.topics, d.departments
+               a.feed, s.outlet, a.title, a.url, d.model_version, d.score, d.topics, d.departments,
+               d.primary_department
         from decisions d
         join stories s using (article_id)
         join article_rows a using (article_id)
@@ -528,13 +535,37 @@ def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) ->
     con.execute(
         """
         insert into trend_stories
-        select story_id, arg_min(title, (event_at, article_id)), min(event_at), max(event_at), min(day),
-               count(*), count(distinct outlet), list_sort(list_distinct(list(outlet))),
-               list_sort(list_distinct(flatten(list(topics)))),
-               list_sort(list_distinct(flatten(list(departments))))
-        from _trend_new
-        group by story_id
+        with facts as (
+            select story_id, arg_min(title, (event_at, article_id)) as title, min(event_at) as first_event_at,
+                   max(event_at) as last_event_at, min(day) as day, count(*) as articles,
+                   count(distinct outlet) as outlets, list_sort(list_distinct(list(outlet))) as outlet_names,
+                   list_sort(list_distinct(flatten(list(topics)))) as topics,
+                   list_sort(list_distinct(flatten(list(departments)))) as departments
+            from _trend_new
+            group by story_id
+        ),
+        -- A story's primary department: the one most of its relevant articles give; on a tie, that
+        -- of the earliest of them (migration 008).
+        given as (
+            select story_id, primary_department, count(*) as n, min((event_at, article_id)) as first
+            from _trend_new
+            where primary_department is not null
+            group by story_id, primary_department
+        ),
+        chosen as (
+            select story_id, arg_min(primary_department, (-n, first)) as primary_department
+            from given
+            group by story_id
+        )
+        select f.*, c.primary_department
+        from facts f
+        left join chosen c using (story_id)
         """
+    )
+    con.execute("alter table _trend_new add column story_department varchar")
+    con.execute(
+        "update _trend_new set story_department = t.primary_department"
+        " from trend_stories t where t.story_id = _trend_new.story_id"
     )
     for table, key, source in _FLAT:
         # The (day, key) groups whose outlet flags change: those of the rows going and coming.

@@ -326,7 +326,9 @@ def _extract(
     classification = None
     if content is not None and model_file is not None:
         try:
-            classification = _load_model(model_file).classify(content.title, content.text, content.language)
+            classification = _load_model(model_file).classify(
+                content.title, content.text, content.language, entry.url if entry is not None else url
+            )
         except MemoryError:
             raise
         except Exception as exc:  # the load classifies the article again, and reports what fails there

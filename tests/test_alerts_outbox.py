@@ -386,8 +386,8 @@ def _add_story(con, n: int, when: datetime, outlet: str, topic: str, ubigeo: str
     )
     con.execute(
         "insert into classifications (article_id, model_version, score, is_relevant, topics, departments,"
-        " classified_at) values (?, 'synthetic', 0.9, true, [?], [?], ?)",
-        [article, topic, ubigeo, when],
+        " primary_department, classified_at) values (?, 'synthetic', 0.9, true, [?], [?], ?, ?)",
+        [article, topic, ubigeo, ubigeo, when],
     )
     con.execute(
         "insert into article_stories (article_id, story_id, event_at, outlet, matched_by, assigned_at)"

@@ -34,7 +34,9 @@ NOW = datetime(2025, 10, 20, 15, 0, tzinfo=UTC)
 NAMES = {"13": "La Libertad", "1501": "Lima Metropolitana", "07": "Callao"}
 
 
-def story(n: int, title: str, topics=("extortion",), departments=("1501",), score=0.9, links=None) -> Story:
+def story(
+    n: int, title: str, topics=("extortion",), departments=("1501",), score=0.9, links=None, primary="first"
+) -> Story:
     return Story(
         story_id=f"s{n}",
         title=title,
@@ -45,6 +47,7 @@ def story(n: int, title: str, topics=("extortion",), departments=("1501",), scor
         event_at=NOW - timedelta(hours=n),
         first_seen_at=NOW,
         links=tuple(links or (Link("diario-sur", f"https://diario.example/{n}", title, NOW),)),
+        primary_department=(departments[0] if departments else None) if primary == "first" else primary,
     )
 
 
@@ -115,6 +118,20 @@ def test_the_digest_escapes_every_feed_string_and_links_only_http():
     assert "javascript:" not in mail.html  # shown as the outlet's name, without a link
     assert 'href="https://ok.example/a?b=1&amp;c=&quot;2&quot;"' in mail.html
     assert safe_href("file:///etc/passwd") is None and safe_href("https://x.example/\r\nX") is None
+
+
+def test_the_digest_files_a_story_under_its_primary_department_not_the_first_listed():
+    pataz = story(1, "Masacre en Pataz", ("illegal_mining",), ("1501", "13"), primary="13")
+    mail = render_digest([pataz], NAMES, NOW)
+    assert "-- La Libertad --" in mail.text and "-- Lima Metropolitana --" not in mail.text
+    assert "La Libertad (también Lima Metropolitana)" in mail.text  # Spanish by default
+
+
+def test_recipient_department_filters_look_at_the_primary_department():
+    wants_lima = RecipientFilter(departments=frozenset({"1501"}))
+    assert not wants_lima.wants_story(["illegal_mining"], ["1501", "13"], 0.9, primary="13")
+    assert wants_lima.wants_story(["extortion"], ["1501"], 0.9, primary="1501")
+    assert wants_lima.wants_story(["extortion"], ["1501", "07"], 0.9, primary=None)  # no primary: any named
 
 
 def test_the_digest_groups_by_topic_then_department_and_names_the_leading_topic():

@@ -108,9 +108,21 @@ def test_classify_reads_and_writes_json_lines(capsys):
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(out) == 6  # one per non-blank input line, in order
     first = out[0]
-    assert set(first) == {"id", "relevant", "score", "topics", "places", "evidence", "model_version"}
+    assert set(first) == {
+        "id",
+        "relevant",
+        "score",
+        "topics",
+        "places",
+        "primary_department",
+        "province",
+        "district",
+        "evidence",
+        "model_version",
+    }
     assert first["id"] == "x1" and first["relevant"] is True and "homicide" in first["topics"]
     assert first["places"] == [{"ubigeo": "1501", "name": "Lima Metropolitana"}]
+    assert (first["primary_department"], first["province"], first["district"]) == ("1501", "1501", "150110")
     assert set(first["evidence"]) == {"terms", "nearest_seed", "seed_similarity", "notes"}
     assert ["error" in o for o in out] == [False, True, True, True, False, True]
     assert out[4]["id"] == 7 and out[4]["relevant"] is False
@@ -139,6 +151,79 @@ def test_evaluate_prints_per_language_metrics(tmp_path, capsys):
     assert set(report["by_language"]) == {"es", "en"}  # "n" had no language: guessed
     assert run("evaluate", str(path), "--threshold", "0.0") == 0
     assert "threshold 0.00" in capsys.readouterr().out
+
+
+def test_evaluate_reports_places_and_the_open_world(tmp_path, capsys):
+    path = tmp_path / "labelled.jsonl"
+    rows = [
+        {
+            "id": "t",
+            "label": "relevant",
+            "language": "es",
+            "departments": ["13"],
+            "primary_department": "13",
+            "title": "Balean local en El Porvenir",
+            "text": "Sicarios atacaron un local de Trujillo en El Porvenir.",
+        },
+        {
+            "id": "s",
+            "label": "relevant",
+            "language": "es",
+            "departments": ["20"],
+            "primary_department": "20",
+            "title": "Extorsión en Sullana",
+            "text": "La PNP capturó a extorsionadores en Sullana.",
+        },
+        {
+            "id": "o",
+            "label": "not_relevant",
+            "language": "en",
+            "category": "open_world",
+            "title": "Shooting at a mall in Ohio",
+            "text": "Police in Columbus arrested a gunman after a shooting.",
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert run("evaluate", str(path), "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["places"]["items"] == 2 and report["places"]["primary_accuracy"] == 1.0
+    assert report["open_world"] == {"items": 1, "relevant": 0, "rate": 0.0, "examples": []}
+
+    corpus = tmp_path / "corpus"
+    (corpus / "feeds").mkdir(parents=True)
+    (corpus / "pages").mkdir()
+    items = "".join(
+        f"<item><title>{t}</title><link>https://news.example/{n}</link><description>{d}</description></item>"
+        for n, (t, d) in enumerate(
+            [
+                ("Man charged after stabbing in Leeds", "West Yorkshire Police charged a man with murder."),
+                ("New phone has a better camera", "The company unveiled its latest handset."),
+                ("Extorsión en Trujillo", "La PNP detuvo a extorsionadores en Trujillo."),  # not open world
+            ]
+        )
+    )
+    (corpus / "feeds" / "one.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>',
+        encoding="utf-8",
+    )
+    (corpus / "feeds" / "broken").write_bytes(b"<html>not a feed")
+    page = "<html><head><title>Gardening</title></head><body><article><p>" + "Tomatoes like sun. " * 40
+    (corpus / "pages" / "garden.html").write_text(page + "</p></article></body></html>", encoding="utf-8")
+    assert run("evaluate", "--open-world", str(corpus)) == 0
+    out = capsys.readouterr().out
+    assert f"{corpus}: open world 4 items: 1 scored relevant (25.00%)" in out
+    assert "open-world false positive: Extorsión en Trujillo" in out
+    assert run("evaluate") == 2  # neither a file nor a corpus
+
+
+def test_a_stored_model_of_an_older_classifier_gives_way_to_the_base_model(db, caplog):
+    with open_db(db, lock_timeout=10) as con:
+        con.execute(
+            "insert into models values ('r1-old', now(), null, ?, '{}', 'old')",
+            [json.dumps({"format": 1, "bias": 0, "dense": {}, "stems": {}, "seed_vectors": {}, "idf": {}})],
+        )
+    assert load_model(db).version == base_model().version
+    assert "params format 1" in caplog.text
 
 
 def test_labels_last_wins_and_ambiguous_is_kept_apart(db):
@@ -179,15 +264,17 @@ def test_retrain_reclassify_cycle(db, capsys):
             "select model_version, count(*) from classifications group by 1 order by 1"
         ).fetchall()
         stored = con.execute("select parent_version, params, metrics from models").fetchone()
-        departments = con.execute(
-            "select c.departments from classifications c where article_id = 'a1' and model_version = ?", [new]
-        ).fetchone()[0]
+        departments, primary, district = con.execute(
+            "select departments, primary_department, district from classifications"
+            " where article_id = 'a1' and model_version = ?",
+            [new],
+        ).fetchone()
     assert versions == sorted([(base, len(ARTICLES)), (new, len(ARTICLES))])  # old decisions kept
     assert stored[0] == base
     params = json.loads(stored[1])
     assert params["training"]["documents"]["analyst"] == 3  # the ambiguous label is not trained on
     assert json.loads(stored[2])["labels"]["ambiguous"] == 1
-    assert departments == ["1501"]
+    assert departments == ["1501"] and primary == "1501" and district == "150110"
     assert (db.parent / "vigia.analyst.duckdb").exists()  # analysts see the new decisions
 
 

@@ -319,7 +319,7 @@ def test_articles_stored_before_the_stories_migration_get_stories_at_the_next_lo
                 ],
             )
             con.execute(
-                "insert into classifications values (?, 'base', 0.9, true, ['state_of_emergency'],"
+                "insert into classifications (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at) values (?, 'base', 0.9, true, ['state_of_emergency'],"
                 " ['07'], null, ?)",
                 [f"old{k}", now],
             )

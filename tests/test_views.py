@@ -65,7 +65,7 @@ class ChosenClassifier:
 
     def classify_many(self, items):
         out = []
-        for title, _text, _language in items:
+        for title, _text, _language, *_url in items:  # (title, text, language, url)
             item = self.decisions.get(title)
             relevant = bool(item and item.relevant)
             out.append(
@@ -75,6 +75,8 @@ class ChosenClassifier:
                     model_version=self.version,
                     topics=item.topics if item else (),
                     places=tuple(Place(u, u) for u in item.places) if item else (),
+                    # The place of the event: the first place the test gives.
+                    primary_department=item.places[0] if item and item.places else None,
                 )
             )
         return out
@@ -296,7 +298,7 @@ def test_a_wire_story_run_by_three_outlets_is_one_story_in_the_daily_counts(tmp_
         "select department, stories, articles, outlets from daily_department_counts"
         " where day = ? order by ubigeo",
         [day],
-    ) == [("Callao", 2, 4, 3), ("Lima Metropolitana", 1, 3, 3)]
+    ) == [("Callao", 2, 4, 3)]  # the wire story happened in Callao (its primary department), once
 
 
 def test_source_health_lists_every_feed_with_recent_activity(sample_db):
@@ -334,7 +336,7 @@ def test_the_current_decision_is_the_newest_model_versions(tmp_path):
         # model's: the model's date decides, not the row's.
         con.execute("insert into models values ('v2', ?, null, null, null, null)", [now + timedelta(hours=1)])
         con.execute(
-            "insert into classifications values (?, 'v2', 0.2, false, [], [], null, ?)",
+            "insert into classifications (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at) values (?, 'v2', 0.2, false, [], [], null, ?)",
             [article_id, now - timedelta(days=1)],
         )
     assert room.query("select model_version, is_relevant from current_classifications") == [("v2", False)]
@@ -344,7 +346,7 @@ def test_the_current_decision_is_the_newest_model_versions(tmp_path):
     with store.open_db(room.db) as con:
         # A version missing from `models` is dated by its classified_at: newer than v2 here.
         con.execute(
-            "insert into classifications values (?, 'v3', 0.8, true, ['homicide'], ['14'], null, ?)",
+            "insert into classifications (article_id, model_version, score, is_relevant, topics, departments, evidence, classified_at) values (?, 'v3', 0.8, true, ['homicide'], ['14'], null, ?)",
             [article_id, now + timedelta(hours=2)],
         )
     assert room.query("select model_version, is_relevant from current_classifications") == [("v3", True)]
@@ -363,9 +365,9 @@ def test_trend_facts_agree_with_the_live_rule_after_loads_and_reclassification(t
         # A reclassification (as `python -m pipeline reclassify` writes it) turns a third irrelevant.
         con.execute("insert into models values ('v2', ?, null, null, null, null)", [now])
         con.execute(
-            "insert into classifications select article_id, 'v2', 0.5, hash(article_id) % 3 <> 0,"
+            "insert into classifications (article_id, model_version, score, is_relevant, topics, departments, primary_department, evidence, classified_at) select article_id, 'v2', 0.5, hash(article_id) % 3 <> 0,"
             " ['homicide'],"
-            " ['13'], null, ? from articles",
+            " ['13', '14'], case when hash(article_id) % 2 = 0 then '13' end, null, ? from articles",
             [now],
         )
     room.load(_burst(1, 2, ["sur"]), now + timedelta(minutes=1))
@@ -382,13 +384,15 @@ def test_trend_facts_agree_with_the_live_rule_after_loads_and_reclassification(t
     assert counted == room.query(
         "select count(*) from (select distinct story_id, unnest(topics) from relevant_articles)"
     )
+    # A story counts in its topics, and in one department: the one where it happened.
     for view, key, source in (
-        ("daily_topic_counts", "topic", "topics"),
-        ("daily_department_counts", "ubigeo", "departments"),
+        ("daily_topic_counts", "topic", "r.topics"),
+        ("daily_department_counts", "ubigeo", "list_filter([s.primary_department], d -> d is not null)"),
     ):
         recount = room.query(
             f"select day, {key}, count(*), count(distinct outlet) from"
-            f" (select day, outlet, unnest({source}) as {key} from relevant_articles)"
+            f" (select r.day, r.outlet, unnest({source}) as {key}"
+            "   from relevant_articles r join stories s using (story_id))"
             " group by all order by all"
         )
         assert room.query(f"select day, {key}, articles, outlets from {view} order by all") == recount

@@ -12,7 +12,8 @@ Per-recipient filters, ``VIGIA_ALERT_FILTERS`` (JSON; every key optional)::
      "lucia@example.org": {"departments": ["13", "Piura"], "ops": false}}
 
 * ``topics`` (taxonomy ids) and ``departments`` (ubigeo codes or names): a story is mailed to the
-  recipient when it has one of the topics *and* one of the departments listed; an absent list
+  recipient when it has one of the topics *and* happened in one of the departments listed (its
+  primary department; a story with none is judged by every department it names); an absent list
   means "any". A spike passes when its topic or department is listed (or that list is absent).
 * ``min_score``: stories the classifier scored lower are left out of that recipient's digest.
 * ``ops: false``: no operational mail (task failures, quiet feeds, stale data) for that recipient.
@@ -68,12 +69,22 @@ class RecipientFilter:
     min_score: float = 0.0
     ops: bool = True  # task failures, quiet feeds, stale data
 
-    def wants_story(self, topics: Iterable[str], departments: Iterable[str], score: float) -> bool:
+    def wants_story(
+        self, topics: Iterable[str], departments: Iterable[str], score: float, primary: str | None = None
+    ) -> bool:
+        """``primary``: where the story happened; when known, the department filter looks at it alone
+        (a Pataz story that mentions Lima is not a Lima story), else at every department named."""
         if score < self.min_score:
             return False
         if self.topics and not self.topics.intersection(topics):
             return False
-        return not (self.departments and not self.departments.intersection(departments))
+        if not self.departments:
+            return True
+        return (
+            primary in self.departments
+            if primary is not None
+            else bool(self.departments.intersection(departments))
+        )
 
     def wants_spike(self, dimension: str, key: str) -> bool:
         if dimension == "topic":

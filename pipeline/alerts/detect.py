@@ -59,6 +59,7 @@ class Story:
     first_seen_at: datetime
     links: tuple[Link, ...]
     lede: str = ""  # the summary (else the text) of its title's article, for the digest's one-line lede
+    primary_department: str | None = None  # where it happened (a `departments` code)
 
     @property
     def outlets(self) -> tuple[str, ...]:
@@ -140,7 +141,7 @@ def new_stories(con: duckdb.DuckDBPyConnection, since: datetime) -> list[Story]:
     """Relevant stories not mailed yet whose first relevant article was loaded at or after ``since``."""
     rows = con.execute(query("new_stories"), {"since": since}).fetchall()
     stories = []
-    for story_id, title, url, score, topics, departments, event_at, first_seen_at, links, body in rows:
+    for story_id, title, url, score, topics, departments, event_at, first_seen_at, links, body, primary in rows:
         stories.append(
             Story(
                 story_id=story_id,
@@ -153,6 +154,7 @@ def new_stories(con: duckdb.DuckDBPyConnection, since: datetime) -> list[Story]:
                 first_seen_at=first_seen_at,
                 links=tuple(Link(lk["outlet"], lk["url"], lk["title"], lk["event_at"]) for lk in links),
                 lede=body or "",
+                primary_department=primary,
             )
         )
     return stories

@@ -73,7 +73,9 @@ def digest_alerts(con: duckdb.DuckDBPyConnection, config: AlertConfig, now: date
     png: bytes | None = None
     drawn = False
     for i, (wanted, recipients) in enumerate(config.groups()):
-        mine = [s for s in stories if wanted.wants_story(s.topics, s.departments, s.score)]
+        mine = [
+            s for s in stories if wanted.wants_story(s.topics, s.departments, s.score, s.primary_department)
+        ]
         if not mine:
             continue
         if not drawn:

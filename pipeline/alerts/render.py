@@ -107,12 +107,13 @@ def _no_department(language: str) -> str:
 def group_stories(
     stories: Sequence[Story], department_names: dict[str, str], language: str = "es"
 ) -> list[tuple[str, list[tuple[str, list[Story]]]]]:
-    """Stories by their main topic, then their first department; largest groups first, best scores first."""
+    """Stories by their main topic, then the department where they happened (the primary department,
+    not whichever the text names first); largest groups first, best scores first."""
     by_topic: dict[str, dict[str, list[Story]]] = {}
     none = _no_department(language)
     for story in stories:
         topic = story.topics[0] if story.topics else ""
-        code = story.departments[0] if story.departments else ""
+        code = story.primary_department or ""
         department = department_names.get(code, code) if code else none
         by_topic.setdefault(topic, {}).setdefault(department, []).append(story)
 
@@ -231,8 +232,14 @@ def render_digest(
     )
 
 
-def _departments(story: Story, names: dict[str, str]) -> str:
-    return ", ".join(names.get(c, c) for c in story.departments) or "—"
+def _departments(story: Story, names: dict[str, str], language: str = "en") -> str:
+    """The place of the event first, then the other departments the story names."""
+    primary = story.primary_department
+    others = [names.get(c, c) for c in story.departments if c != primary]
+    if primary is None:
+        return ", ".join(others) or "—"
+    also = "también" if language == "es" else "also"
+    return names.get(primary, primary) + (f" ({also} {', '.join(others)})" if others else "")
 
 
 def _story_text(story: Story, names: dict[str, str], language: str = "en") -> list[str]:
@@ -243,7 +250,7 @@ def _story_text(story: Story, names: dict[str, str], language: str = "en") -> li
         lines.append(f"  {clean_inline(summary)}")
     lines.append(
         f"  {lima_time(story.event_at)} (Lima) · {text('score', language)} {story.score:.2f} · "
-        f"{topics} · {_departments(story, names)}"
+        f"{topics} · {_departments(story, names, language)}"
     )
     for link in story.links:
         target = clean_inline(link.url, 600) or text("no_link", language)
@@ -263,7 +270,7 @@ def _story_html(story: Story, names: dict[str, str], language: str = "en") -> st
     topics = ", ".join(i18n_topic(t, language) for t in story.topics[:3])
     meta = (
         f"{esc(lima_time(story.event_at))} (Lima) · {esc(text('score', language))} {story.score:.2f} · "
-        f"{esc(topics)} · {esc(_departments(story, names))}"
+        f"{esc(topics)} · {esc(_departments(story, names, language))}"
     )
     summary = lede(story)
     lede_html = f"{esc(summary)}<br>" if summary else ""

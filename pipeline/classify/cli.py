@@ -25,8 +25,10 @@ def register(subparsers: Any) -> None:
     classify = subparsers.add_parser(
         "classify",
         help="score JSON lines {id, title, text} from stdin; JSON lines on stdout",
-        description="Reads JSON lines with id, title and text (language optional) on stdin and writes one "
-        "JSON line per input, in order: id, relevant, score, topics, places, evidence, model_version. "
+        description="Reads JSON lines with id, title and text (language and url optional: a Peruvian "
+        "outlet's URL is evidence of Peru) on stdin and writes one "
+        "JSON line per input, in order: id, relevant, score, topics, places, primary_department, province, "
+        "district, evidence, model_version. "
         "A line that cannot be read gives a line with an 'error' field instead.",
     )
     classify.add_argument("--db", type=Path, help="use the newest model stored in this DuckDB file")
@@ -34,11 +36,22 @@ def register(subparsers: Any) -> None:
 
     evaluate = subparsers.add_parser(
         "evaluate",
-        help="precision/recall/F1 on labelled JSON lines, per language, ambiguous apart",
+        help="precision/recall per language, open-world false positives and department accuracy",
         description="Reads JSON lines with label (relevant | not_relevant | ambiguous), title, text and "
-        "optional id and language (guessed when absent).",
+        "optional id, language (detected when absent), category (open_world: general news reported as "
+        "the share scored relevant) and departments / primary_department (department accuracy). "
+        "--open-world DIR classifies every feed entry (DIR/feeds/*) and page (DIR/pages/*.html[.gz]) of a "
+        "corpus of general news, all presumed not relevant.",
     )
-    evaluate.add_argument("file", type=Path, help="labelled JSON lines")
+    evaluate.add_argument("file", type=Path, nargs="?", help="labelled JSON lines")
+    evaluate.add_argument(
+        "--open-world",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a corpus directory of general news (feeds/ and pages/); repeatable",
+    )
     evaluate.add_argument("--db", type=Path, help="evaluate the newest model stored in this DuckDB file")
     evaluate.add_argument("--threshold", type=float, help="decision threshold (default: the model's)")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
@@ -71,6 +84,9 @@ def classification_json(item_id: Any, c: Classification) -> dict[str, Any]:
         "score": c.score,
         "topics": list(c.topics),
         "places": [{"ubigeo": p.ubigeo, "name": p.name} for p in c.places],
+        "primary_department": c.primary_department,
+        "province": c.province,
+        "district": c.district,
         "evidence": {
             "terms": [[term, weight] for term, weight in c.evidence.terms],
             "nearest_seed": c.evidence.nearest_seed,
@@ -96,6 +112,7 @@ def classify_lines(model: Model, lines: Iterable[str]) -> Iterator[dict[str, Any
             continue
         item_id = item.get("id")
         title, text, language = item.get("title"), item.get("text"), item.get("language")
+        url = item.get("url") if isinstance(item.get("url"), str) else None
         if item_id is None:
             yield {"id": None, "line": number, "error": "missing 'id'"}
         elif not isinstance(title, str | None) or not isinstance(text, str | None):
@@ -104,7 +121,7 @@ def classify_lines(model: Model, lines: Iterable[str]) -> Iterator[dict[str, Any
             yield {"id": item_id, "line": number, "error": "no 'title' or 'text' to classify"}
         else:
             lang = language if isinstance(language, str) and language else None
-            yield classification_json(item_id, model.classify(title or "", text or "", lang))
+            yield classification_json(item_id, model.classify(title or "", text or "", lang, url))
 
 
 def cmd_classify(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
@@ -117,15 +134,27 @@ def cmd_classify(args: argparse.Namespace, stdin: TextIO | None = None, stdout: 
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pipeline.classify.evaluation import evaluate, read_labelled
+    from pipeline.classify.evaluation import evaluate, open_world, open_world_line, read_labelled
 
+    if args.file is None and not args.open_world:
+        print("evaluate: give a labelled file, --open-world DIR, or both", file=sys.stderr)
+        return 2
     model = load_model(args.db)
-    result = evaluate(model, read_labelled(args.file), args.threshold)
+    result = evaluate(model, read_labelled(args.file), args.threshold) if args.file else None
+    corpora = {str(d): open_world(model, d, args.threshold) for d in args.open_world}
     if args.json:
-        print(json.dumps({"model_version": model.version, **result.as_dict()}, indent=2, ensure_ascii=False))
+        out: dict[str, Any] = {"model_version": model.version}
+        if result is not None:
+            out.update(result.as_dict())
+        if corpora:
+            out["open_world_corpora"] = {name: o.as_dict() for name, o in corpora.items()}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         print(f"model {model.version}")
-        print(result.as_text())
+        if result is not None:
+            print(result.as_text())
+        for name, o in corpora.items():
+            print(f"{name}: " + open_world_line(o))
     return 0
 
 

@@ -59,7 +59,9 @@ CONTEXTS: dict[str, dict[float, str]] = {
         1.0: """turis*; touris*; Machu Picchu; viajer*; travel*; hotel*; restaurant*; restaurante*;
             gastronom*; chef*; cuisine; ceviche; receta*; recipe*; museo*; museum*; Inti Raymi;
             arqueolog*; archaeolog*; lineas de Nasca; Nazca lines; Camino Inca; Inca Trail; trekking;
-            pelicula*; movie*; album*; cocina peruana; Peruvian food; dining; menu; pisco sour""",
+            pelicula*; movie*; album*; cocina peruana; Peruvian food; dining; menu; pisco sour; Netflix;
+            streaming; estreno*; premiere*; actor; actores; actriz; actress*; box office; taquilla;
+            videoclip*; concierto*; concert*; novel; novels; novelist*; documental*; documentar*""",
         0.5: """visitantes; visitors; cocina; plato*; dish*; festival*; patrimonio; heritage; UNESCO;
             ruinas; ruins; destino*; destination*; vuelo*; flight*; aerolinea*; airline*; film*;
             cultura*; cultur*; novela*; libro*; book*; arte; art; musica; music; artista*; artist*;
@@ -74,9 +76,43 @@ CONTEXTS: dict[str, dict[float, str]] = {
             senado*; senate; congresista*; lawmaker*; Congreso; Congress; bancada*; parlament*;
             vacancia; impeachment; premier; gabinete; cabinet""",
     },
+    "other_security": {
+        1.0: """inseguridad alimentaria; seguridad alimentaria; food security; food insecurity; food safety;
+            seguridad vial; road safety; traffic safety; seguridad social; social security;
+            seguridad informatica;
+            seguridad digital; ciberseguridad; cybersecurity; cyber security; seguridad energetica;
+            energy security;
+            seguridad juridica; seguridad hidrica; water security; seguridad y salud en el trabajo;
+            seguridad laboral;
+            occupational safety; workplace safety; seguridad sanitaria; bioseguridad; biosecurity;
+            seguridad nuclear;
+            nuclear safety; seguridad aerea; aviation safety; flight safety; seguridad del paciente;
+            patient safety;
+            seguridad de la informacion; information security; data security; network security;
+            seguridad de datos;
+            job security; securities; seguridad en el empleo; seguridad de los alimentos;
+            inocuidad alimentaria;
+            seguridad nacional de Estados Unidos; national security adviser;
+    Department of Homeland Security""",
+    },
+    "tech": {
+        1.0: """software; hardware; smartphone*; programming; programador*; programmer*; developer*;
+            source code; codigo fuente; compiler*; GitHub; Linux; JavaScript; TypeScript; Python; open source;
+            codigo abierto; CSRF; TLS; SSL; vulnerabilit*; exploit; exploits; malware; ransomware; phishing;
+            hacker*; ciberataque*; cyberattack*; cyber attack*; data breach*; filtracion de datos;
+            videojuego*; video game*; videogame*; gaming; PlayStation; Xbox; Nintendo; Steam; blockchain;
+            bitcoin; criptomoneda*; cryptocurrenc*; semiconductor*; startup*; app store; inteligencia
+            artificial; artificial intelligence; machine learning; LLM; LLMs; chatbot*; algoritmo*;
+            algorithm*; database*; servidor*; server*; browser*; navegador*; plugin*; API; APIs; robot*""",
+        0.5: """app; apps; aplicacion*; internet; online; web; digital; datos; data; code; codigo; game;
+            games;
+            juego*; consola*; console*; chip; chips; cloud; nube; tecnolog*; technolog*; computer*;
+            computadora*; usuario*; user*; password*; contrasena*""",
+    },
     "other_news": {
         1.0: """accidente de transito; accidentes de transito; accidente vehicular; despiste; volcadura;
-            cayo a un abismo; traffic accident*; road accident*; bus crash; vacun*; vaccin*;
+            cayo a un abismo; traffic accident*; road accident*; bus crash; ravine; plunged; plunges;
+            fell into a; siniestro* vial*; choque frontal; head on collision; vacun*; vaccin*;
             ciencia; science; scientist*; cientifico*; especie*; species; Minsa; Minedu; tecnologia;
             technology; inteligencia artificial; artificial intelligence; ministerio de salud""",
         0.5: """abismo; choque; crash*; incendio*; blaze; pacientes; patients; universidad*; university;

@@ -4,9 +4,10 @@ An entry's pattern is written as it reads in a newspaper, e.g. ``estado de emerg
 (a trailing ``*`` makes the last word a prefix), ``MS-13``. Two markers may precede it:
 
     ^   cased: every capitalised word of the pattern must be capitalised in the text, so "Comas"
-        (the Lima district) matches and "comas" (commas) does not;
-    ?   needs Peru context: a place name shared with another country or with common speech
-        ("La Libertad", "San Martín", "Amazonas") counts only when the text is otherwise about Peru.
+        (the Lima district) matches and "comas" (commas) does not; an acronym must be in capitals
+        ("PNP", not "PnP"). Place and anchor names (``places``) are cased whenever written capitalised;
+    ?   framed: the name counts as a place only after a word that introduces one ("en", "distrito
+        de") or in the title, since it is also a common word or a surname ("Ate", "Monzón").
 
 Entries belong to a *family*. Within a family the leftmost-longest match wins and matches do not
 overlap, so "Villa El Salvador" (a Lima district) hides "El Salvador" (a country) and "San Martín de
@@ -39,7 +40,7 @@ class Entry:
     group: str  # e.g. "extortion", "peru", "foreign", "place", "disaster"
     weight: float = 1.0
     cased: bool = False
-    needs_peru: bool = False
+    framed: bool = False
     payload: tuple[str, ...] = ()  # ubigeo codes of a place, ISO code of a foreign country
 
 
@@ -56,29 +57,40 @@ class Match:
 class _Compiled:
     entry: Entry
     rest: tuple[tuple[str, bool], ...]  # remaining words: (text, is_prefix)
-    capitals: tuple[bool, ...]  # per word: must the text's word be capitalised?
+    capitals: tuple[int, ...]  # per word: NO_CAPITAL, CAPITAL or ALL_CAPITALS (see _capitals)
     length: int  # number of words
 
 
 def parse_pattern(raw: str) -> tuple[str, bool, bool]:
-    """Split the markers off a pattern: (pattern, cased, needs_peru)."""
-    cased = needs_peru = False
+    """Split the markers off a pattern: (pattern, cased, framed)."""
+    cased = framed = False
     while raw[:1] in ("^", "?"):
         cased = cased or raw[0] == "^"
-        needs_peru = needs_peru or raw[0] == "?"
+        framed = framed or raw[0] == "?"
         raw = raw[1:]
-    return raw.strip(), cased, needs_peru
+    return raw.strip(), cased, framed
 
 
-def _words(pattern: str) -> tuple[list[tuple[str, bool]], list[bool]]:
+NO_CAPITAL, CAPITAL, ALL_CAPITALS = 0, 1, 2
+
+
+def _capitals(token: str) -> int:
+    """What a cased entry asks of the text's word: an acronym ("PNP", "OIJ") all capitals, so that
+    "PnP" or "Ves" is not it; a name ("Comas") a capital first letter; a small word ("de") nothing."""
+    if len(token) >= 2 and token.isalpha() and token.isupper():
+        return ALL_CAPITALS
+    return CAPITAL if token[:1].isupper() else NO_CAPITAL
+
+
+def _words(pattern: str) -> tuple[list[tuple[str, bool]], list[int]]:
     words: list[tuple[str, bool]] = []
-    capitals: list[bool] = []
+    capitals: list[int] = []
     for piece in pattern.split():
         is_prefix = piece.endswith("*")
         tokens = _TOKEN.findall(fold(piece.rstrip("*")))
         for position, token in enumerate(tokens):
             words.append((token.lower(), is_prefix and position == len(tokens) - 1))
-            capitals.append(token[:1].isupper())
+            capitals.append(_capitals(token))
     return words, capitals
 
 
@@ -91,9 +103,7 @@ class Matcher:
     _prefix: dict[str, list[_Compiled]] = field(default_factory=dict, init=False, repr=False)
     _prefix_lengths: tuple[int, ...] = field(default=(), init=False, repr=False)
     _families: tuple[str, ...] = field(default=(), init=False, repr=False)
-    _cache: dict[str, tuple[tuple[int, tuple[_Compiled, ...]], ...]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    _cache: dict[str, tuple[tuple[int, _Start], ...]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         families: list[str] = []
@@ -112,8 +122,8 @@ class Matcher:
         self._prefix_lengths = tuple(sorted({len(key) for key in self._prefix}))
         self._families = tuple(families)
 
-    def _candidates(self, token: str) -> tuple[tuple[int, tuple[_Compiled, ...]], ...]:
-        """Entries that may start at this token, by family, longest first."""
+    def _candidates(self, token: str) -> tuple[tuple[int, _Start], ...]:
+        """Entries that may start at this token, by family."""
         found = list(self._exact.get(token, ()))
         for length in self._prefix_lengths:
             if length > len(token):
@@ -125,7 +135,7 @@ class Matcher:
         for index, family in enumerate(self._families):
             members = sorted((c for c in found if c.entry.family == family), key=lambda c: -c.length)
             if members:
-                grouped.append((index, tuple(members)))
+                grouped.append((index, _Start.of(members)))
         return tuple(grouped)
 
     def find(self, tokens: Tokens) -> list[Match]:
@@ -141,21 +151,16 @@ class Matcher:
         # Most words start no entry: find the positions that do in one comprehension, then work there.
         for i in [i for i, token in enumerate(lower) if cache[token]]:
             token = lower[i]
-            for family, candidates in cache[token]:
+            following = lower[i + 1] if i + 1 < n else ""
+            for family, start in cache[token]:
                 if free_from[family] > i:
                     continue
-                for candidate in candidates:
+                for candidate in start.candidates(following):
                     end = i + candidate.length
                     if end > n:
                         continue
-                    if candidate.rest:
-                        # Most multi-word candidates fail on their second word: test it inline.
-                        word, is_prefix = candidate.rest[0]
-                        following = lower[i + 1]
-                        if following != word and not (is_prefix and following.startswith(word)):
-                            continue
-                        if end > i + 2 and not _rest_matches(candidate, lower, i + 1):
-                            continue
+                    if end > i + 2 and not _rest_matches(candidate, lower, i + 1):
+                        continue
                     if candidate.capitals and not _capitals_match(candidate.capitals, cased, i):
                         continue
                     entry = candidate.entry
@@ -166,6 +171,41 @@ class Matcher:
         return matches
 
 
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """The entries of one family that may start at one word, arranged so that a position costs one
+    dict lookup on the following word instead of a test per entry ("la", "san", "de" start hundreds
+    of place names)."""
+
+    by_second: dict[str, tuple[_Compiled, ...]]  # multi-word entries by their exact second word
+    loose: tuple[_Compiled, ...]  # multi-word entries whose second word is a prefix ("narco terror*")
+    single: tuple[_Compiled, ...]  # one-word entries
+
+    @classmethod
+    def of(cls, members: Sequence[_Compiled]) -> _Start:
+        by_second: dict[str, list[_Compiled]] = {}
+        loose, single = [], []
+        for c in members:  # longest first, and kept so
+            if not c.rest:
+                single.append(c)
+            elif c.rest[0][1]:
+                loose.append(c)
+            else:
+                by_second.setdefault(c.rest[0][0], []).append(c)
+        return cls({k: tuple(v) for k, v in by_second.items()}, tuple(loose), tuple(single))
+
+    def candidates(self, following: str) -> Sequence[_Compiled]:
+        """The entries whose second word fits ``following``, longest first, then the one-word ones."""
+        multi: Sequence[_Compiled] = self.by_second.get(following, ())
+        if self.loose:
+            fitting = [c for c in self.loose if following.startswith(c.rest[0][0])]
+            if fitting:
+                multi = sorted([*multi, *fitting], key=lambda c: -c.length)
+        if not multi:
+            return self.single
+        return (*multi, *self.single) if self.single else multi
+
+
 def _rest_matches(candidate: _Compiled, lower: Sequence[str], start: int) -> bool:
     for offset, (word, is_prefix) in enumerate(candidate.rest):
         token = lower[start + offset]
@@ -174,21 +214,29 @@ def _rest_matches(candidate: _Compiled, lower: Sequence[str], start: int) -> boo
     return True
 
 
-def _capitals_match(capitals: Sequence[bool], cased: Sequence[str], start: int) -> bool:
-    return all(not must or cased[start + k][:1].isupper() for k, must in enumerate(capitals))
+def _capitals_match(capitals: Sequence[int], cased: Sequence[str], start: int) -> bool:
+    for k, must in enumerate(capitals):
+        word = cased[start + k]
+        if must == ALL_CAPITALS and not word.isupper():
+            return False
+        if must == CAPITAL and not word[:1].isupper():
+            return False
+    return True
+
+
+def split_patterns(block: str) -> list[str]:
+    """The patterns of a block: separated by ';', a pattern may run over lines (comments after '#')."""
+    joined = " ".join(line.split("#", 1)[0] for line in block.splitlines())
+    return [" ".join(raw.split()) for raw in joined.split(";") if raw.strip()]
 
 
 def entries_from(
     family: str, group: str, text: str, weight: float = 1.0, payload: Iterable[str] = ()
 ) -> list[Entry]:
-    """Entries from a block of patterns separated by ';' or new lines (comments after '#')."""
+    """Entries from a block of patterns (see ``split_patterns``)."""
     result = []
     payload = tuple(payload)
-    for line in text.splitlines():
-        line = line.split("#", 1)[0]
-        for raw in line.split(";"):
-            if not raw.strip():
-                continue
-            pattern, cased, needs_peru = parse_pattern(raw.strip())
-            result.append(Entry(pattern, family, group, weight, cased, needs_peru, payload))
+    for raw in split_patterns(text):
+        pattern, cased, framed = parse_pattern(raw)
+        result.append(Entry(pattern, family, group, weight, cased, framed, payload))
     return result

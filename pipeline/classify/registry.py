@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipeline.classify.model import Model, ModelError
+from pipeline.classify.model import PARAMS_FORMAT, Model, ModelError
 from pipeline.classify.training import Document
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,25 @@ def newest_model_from(con: duckdb.DuckDBPyConnection) -> Model | None:
         return None
     version, _created, _parent, params = row
     try:
-        return Model(json.loads(params), version)
+        decoded = json.loads(params)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelError(f"stored model {version} has unreadable params: {exc}") from exc
+    if (
+        isinstance(decoded, dict)
+        and isinstance(decoded.get("format"), int)
+        and decoded["format"] < PARAMS_FORMAT
+    ):
+        # Built by an older classifier whose features this one no longer computes: its weights would
+        # score nonsense. The base model decides until `retrain` builds a version of today's kind.
+        log.warning(
+            "stored model %s has params format %s (this classifier reads %s): using the base model;"
+            " run `python -m pipeline retrain` to rebuild it from the labels",
+            version,
+            decoded["format"],
+            PARAMS_FORMAT,
+        )
+        return None
+    return Model(decoded, version)
 
 
 def count_models(con: duckdb.DuckDBPyConnection) -> int:
@@ -107,8 +123,8 @@ def labelled_documents(con: duckdb.DuckDBPyConnection) -> list[Document]:
 
 def articles_to_classify(
     con: duckdb.DuckDBPyConnection, version: str, everything: bool
-) -> Iterator[list[tuple[str, str, str, str | None]]]:
-    """Batches of (article_id, title, text, language) not yet scored by ``version`` (or all).
+) -> Iterator[list[tuple[str, str, str, str | None, str | None]]]:
+    """Batches of (article_id, title, text, language, url) not yet scored by ``version`` (or all).
 
     The ids are read first, then the texts a batch at a time: the caller may write between batches.
     """
@@ -148,7 +164,9 @@ def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = 
     scored = relevant = 0
     now = datetime.now(UTC)
     for rows in articles_to_classify(con, model.version, everything):
-        results = model.classify_many([(title, text, language) for _id, title, text, language in rows])
+        results = model.classify_many(
+            [(title, text, language, url) for _id, title, text, language, url in rows]
+        )
         write_classifications(con, classifications_table([r[0] for r in rows], results, now))
         scored += len(rows)
         relevant += sum(1 for c in results if c.is_relevant)

@@ -68,7 +68,7 @@ class RetrainResult:
 
 
 def _scores(model: Model, documents: list[Document]) -> list[float]:
-    return [model.score(d.title, d.text, d.language).score for d in documents]
+    return [model.score(d.title, d.text, d.language, d.url).score for d in documents]
 
 
 def _metrics(documents: list[Document], scores: list[float], threshold: float) -> Metrics:

@@ -64,6 +64,12 @@ ENGLISH_STOPWORDS = frozenset(
 STOPWORDS = SPANISH_STOPWORDS | ENGLISH_STOPWORDS
 
 
+def word_set(block: str, fold_words: bool = False) -> frozenset[str]:
+    """The words of a block written as prose (word lists read better so than one item a line)."""
+    found = block.split()
+    return frozenset(normalize(w) for w in found) if fold_words else frozenset(found)
+
+
 def fold(text: str) -> str:
     """ASCII text with accents removed and case kept: "Perú’s Ñaña" -> "Peru's Nana"."""
     if text.isascii():
@@ -112,10 +118,40 @@ def _zone_weights(title_length: int, text_length: int) -> tuple[float, ...]:
     )
 
 
+# Links to other articles an outlet leaves in the text ("Lee también: Asesinan a comerciante en
+# Trujillo | ..."): from the marker to the end of its line they are other stories, not this one's.
+_RELATED = re.compile(
+    r"(?i)\b(?:lee|lea|leer|mira|ver) tambi[eé]n\b|\bte puede interesar\b|\bm[aá]s noticias\b"
+    r"|\bnoticias relacionadas\b|\btambi[eé]n te puede interesar\b|\balso read\b|\bread more\b"
+    r"|\brelated (?:stories|articles|news)\b|\byou may also like\b"
+)
+_LINE_END = re.compile(r"[\r\n]")
+
+
+def strip_related(text: str) -> str:
+    """The text without the related-article links an outlet leaves in it (see ``_RELATED``)."""
+    found = _RELATED.search(text)
+    if found is None:
+        return text
+    pieces, at = [], 0
+    while found is not None:
+        pieces.append(text[at : found.start()])
+        rest = found.end()
+        while rest < len(text) and text[rest] in " \t:|-|\u2013\u2014":
+            rest += 1
+        if text[rest : rest + 1] in ("\n", "\r"):  # the marker alone on its line: the link is the next one
+            rest = rest + 1 + (text[rest : rest + 2] == "\r\n")
+        end = _LINE_END.search(text, rest)
+        at = end.start() if end else len(text)
+        found = _RELATED.search(text, at)
+    pieces.append(text[at:])
+    return "".join(pieces)
+
+
 def tokenize(title: str, text: str) -> Tokens:
-    """Tokens of a title and its text, folded, with zone weights."""
+    """Tokens of a title and its text (related-article links left out), folded, with zone weights."""
     folded_title = fold(title or "").encode("ascii")
-    folded = folded_title + b"\n" + fold(text or "").encode("ascii")
+    folded = folded_title + b"\n" + fold(strip_related(text or "")).encode("ascii")
     cased = tuple(folded.translate(_KEEP).decode("ascii").split())
     lower = tuple(folded.translate(_KEEP_LOWER).decode("ascii").split())
     title_length = len(folded_title.translate(_KEEP).split())

@@ -47,6 +47,10 @@ class Document:
     language: str | None = None
     source: str = "example"  # seed | example | analyst
     category: str = ""  # for examples: what kind of text (e.g. "foreign_crime", "extortion")
+    # Where it happens, when the file says (``departments`` codes; ``primary_department`` or None):
+    departments: tuple[str, ...] | None = None
+    primary_department: str | None = None
+    url: str | None = None  # where it was published: a Peruvian outlet is evidence of Peru
 
     @property
     def y(self) -> int:
@@ -71,11 +75,26 @@ def load_examples(directory: Path = EXAMPLES_DIR) -> list[Document]:
                         language=row.get("language"),
                         source="example",
                         category=row.get("category", ""),
+                        url=row.get("url"),
+                        **places_of(row),
                     )
                 )
-            except (json.JSONDecodeError, KeyError) as exc:
+            except (json.JSONDecodeError, KeyError, ConfigError) as exc:
                 raise ConfigError(f"{path}:{number}: not a labelled example: {exc}") from exc
     return documents
+
+
+def places_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``departments`` and ``primary_department`` of a labelled line, when it carries them."""
+    departments = row.get("departments")
+    if departments is None:
+        return {}
+    if not isinstance(departments, list) or not all(isinstance(d, str) for d in departments):
+        raise ConfigError(f"'departments' must be a list of ubigeo codes, not {departments!r}")
+    primary = row.get("primary_department")
+    if primary is not None and not isinstance(primary, str):
+        raise ConfigError(f"'primary_department' must be a ubigeo code or null, not {primary!r}")
+    return {"departments": tuple(departments), "primary_department": primary}
 
 
 def seed_documents() -> list[Document]:
@@ -156,7 +175,9 @@ def build_params(
     pairs = [
         (d, a)
         for d, a in zip(
-            documents, analyses or [analyze(d.title, d.text, d.language) for d in documents], strict=True
+            documents,
+            analyses or [analyze(d.title, d.text, d.language, d.url) for d in documents],
+            strict=True,
         )
         if d.label in ("relevant", "not_relevant")
     ]
@@ -242,8 +263,8 @@ def cross_validate(
     """
     from pipeline.classify.model import Model
 
-    analyses = [analyze(d.title, d.text, d.language) for d in documents]
-    extra_analyses = [analyze(d.title, d.text, d.language) for d in extra]
+    analyses = [analyze(d.title, d.text, d.language, d.url) for d in documents]
+    extra_analyses = [analyze(d.title, d.text, d.language, d.url) for d in extra]
     assignment = folds(documents, k)
     scores = [math.nan] * len(documents)
     for fold in range(k):
@@ -256,5 +277,6 @@ def cross_validate(
         )
         model = Model(params, f"cv{fold}")
         for i in test:
-            scores[i] = model.score(documents[i].title, documents[i].text, documents[i].language).score
+            d = documents[i]
+            scores[i] = model.score(d.title, d.text, d.language, d.url).score
     return scores

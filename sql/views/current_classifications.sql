@@ -6,7 +6,10 @@
 -- `reclassify` has run, an article keeps its last decision instead of dropping out.
 --
 -- Columns: article_id, model_version, score (0-1), is_relevant, topics (topic ids),
---          departments (ubigeo codes, names in `departments`), classified_at.
+--          departments (codes of the departments the text places things in, names in `departments`),
+--          classified_at, primary_department (the place of the event: a `departments` code, or null),
+--          province, district (INEI ubigeo of that place when the text names them; names in
+--          `ubigeo_provinces`, `ubigeo_districts`).
 
 with versions as (
     select model_version, created_at from models
@@ -21,13 +24,18 @@ dated as (
         c.topics,
         c.departments,
         c.classified_at,
+        c.primary_department,
+        c.province,
+        c.district,
         coalesce(v.created_at, c.classified_at) as version_at
     from classifications c
     left join versions v using (model_version)
 ),
 
 final as (
-    select article_id, model_version, score, is_relevant, topics, departments, classified_at
+    select
+        article_id, model_version, score, is_relevant, topics, departments, classified_at,
+        primary_department, province, district
     from dated
     qualify row_number() over (
         partition by article_id order by version_at desc, classified_at desc, model_version desc

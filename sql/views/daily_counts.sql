@@ -5,26 +5,28 @@
 -- to today (Peru), for every (topic, department) pair that ever had one. Columns:
 --   day         date in Peru (UTC-5) of the articles' event time, coalesce(published_at, first_seen_at)
 --   topic       a topic id (extortion, homicide, ...); null: the classifier gave no topic
---   ubigeo      the department's INEI code; null: no department identified
+--   ubigeo      the INEI code of the story's primary department (where it happened, as in
+--               `stories`); null: no department identified
 --   department  its name, from `departments` (null with ubigeo)
 --   stories     stories counted that day: a story counts once per (topic, department), on the day
 --               of its earliest relevant article with both, however many outlets ran it
 --   articles    relevant articles of the day with the topic and the department
 --   outlets     distinct outlets among those articles
--- Summing `stories` over days counts each story once per (topic, department). A story placed in two
--- departments (or given two topics) counts in each: sum over departments only to compare them, and
--- take totals per topic from `daily_topic_counts`. Reads `trend_articles` (migration 003).
+-- Summing `stories` over days counts each story once per topic: a story is in one department (its
+-- primary one, or null), so departments add up; a story given two topics counts in each. Reads `trend_articles` (migration 003).
 --   select sum(stories) from daily_counts
 --   where topic = 'extortion' and department = 'La Libertad' and day >= date_trunc('month', current_date);
 
 with facts as (
-    select story_id, day, outlet, topics, departments from trend_articles
+    select a.story_id, a.day, a.outlet, a.topics, s.primary_department
+    from trend_articles a
+    join trend_stories s using (story_id)
 ),
 
--- primary_department: an article counts in every department it names. Once classifications carry
--- primary_department (migration 008), use `[primary_department]` here instead of `departments`.
+-- A story counts in the department where it happened (its primary department, migration 008),
+-- never once per department its texts name; null when none was identified.
 placed as (
-    select story_id, day, outlet, topics, unnest(coalesce(nullif(departments, []), [null])) as ubigeo
+    select story_id, day, outlet, topics, primary_department as ubigeo
     from facts
 ),
 

@@ -1,6 +1,8 @@
 -- daily_department_counts: relevant stories and articles per day (America/Lima) and department.
 --
--- One row per (day, department) with at least one relevant article placed there.
+-- One row per (day, department) with at least one relevant article placed there. A relevant
+-- article is placed in the department where its story happened (the story's primary department,
+-- as in `stories`), not in every department its text names.
 -- Columns:
 --   day         date in Peru (UTC-5) of the articles' event time, coalesce(published_at, first_seen_at)
 --   ubigeo      the department's INEI code (Lima Metropolitana is 1501, apart from Lima Provincias 15)

@@ -9,7 +9,8 @@
 --   relevant_share   relevant / articles (0 to 1)
 --   stories          distinct stories among its relevant articles
 --   topics           topics of its relevant articles, most frequent first
---   departments      departments (names) its relevant articles name, most frequent first
+--   departments      departments (names) where its relevant articles happened (their primary
+--                    departments), most frequent first
 --   first_article_at, last_article_at   event time of its first and latest article (UTC)
 --   last_relevant_at                    event time of its latest relevant article
 --   select outlet, relevant, last_article_at from outlet_coverage
@@ -48,10 +49,9 @@ topic_lists as (
     select outlet, list(topic order by n desc, topic) as topics from topic_counts group by outlet
 ),
 
--- primary_department: an article counts in every department it names. Once classifications carry
--- primary_department (migration 008), use `[primary_department]` here instead of `departments`.
+-- An article counts in the department where its event happened (its primary department).
 placed as (
-    select outlet, unnest(departments) as ubigeo from trend_articles
+    select outlet, primary_department as ubigeo from trend_articles where primary_department is not null
 ),
 
 department_counts as (

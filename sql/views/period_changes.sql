@@ -21,13 +21,14 @@
 --   select * from period_changes where period = 'week' and dimension = 'topic' order by difference desc;
 
 with facts as (
-    select story_id, day, topics, departments from trend_articles
+    select a.story_id, a.day, a.topics, s.primary_department
+    from trend_articles a
+    join trend_stories s using (story_id)
 ),
 
--- primary_department: an article counts in every department it names. Once classifications carry
--- primary_department (migration 008), use `[primary_department]` here instead of `departments`.
+-- A story counts in the department where it happened (its primary department, migration 008).
 placed as (
-    select story_id, day, topics, unnest(coalesce(nullif(departments, []), [null])) as ubigeo
+    select story_id, day, topics, primary_department as ubigeo
     from facts
 ),
 

@@ -9,6 +9,7 @@
 --   day                    event_at's date in Peru (America/Lima, UTC-5, no daylight saving)
 --   feed, outlet           the feed it was first seen in; the outlet (site) that published it
 --   title, url, score, topics, departments (ubigeo codes), model_version
+--   primary_department     the place of the event (a `departments` code), or null
 --   label                  the last analyst label, if any ('relevant', 'not_relevant', 'ambiguous');
 --                          trends follow the model, labels feed the next retrain
 
@@ -36,7 +37,8 @@ final as (
         f.topics,
         f.departments,
         f.model_version,
-        l.label
+        l.label,
+        f.primary_department
     from facts f
     left join last_labels l using (article_id)
 )

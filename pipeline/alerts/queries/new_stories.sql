@@ -12,6 +12,7 @@
 --   first_seen_at   when its first relevant article was loaded
 --   links           every article: outlet, url, title, event_at, oldest first
 --   lede            the start of that article's summary (else its text), for the digest's one-line lede
+--   primary_department  where it happened (the `stories` view's, migration 008), or null
 with relevant as (
     select r.story_id, r.article_id, a.title, a.url, r.outlet, r.score, r.topics, r.departments,
            r.event_at, a.first_seen_at, left(coalesce(nullif(trim(a.summary), ''), a.text), 600) as lede
@@ -43,9 +44,10 @@ final as (
         s.story_id, b.title, b.url, s.score, b.topics,
         list_concat(b.departments, list_filter(s.departments, d -> not list_contains(b.departments, d)))
             as departments,
-        s.event_at, s.first_seen_at, s.links, b.lede
+        s.event_at, s.first_seen_at, s.links, b.lede, st.primary_department
     from by_story s
     join relevant b on b.article_id = s.best_article
+    left join stories st on st.story_id = s.story_id
     where s.first_seen_at >= $since
       and s.story_id not in (select story_id from mailed)
 )

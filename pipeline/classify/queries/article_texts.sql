@@ -1,4 +1,4 @@
--- Title, text (the feed summary when no text was extracted) and language of the articles whose ids
+-- Title, text (the feed summary when no text was extracted), language and URL of the articles whose ids
 -- are in the registered relation _vigia_ids.
 with wanted as (
     select article_id from _vigia_ids
@@ -9,7 +9,8 @@ final as (
         articles.article_id,
         coalesce(articles.title, '') as title,
         coalesce(articles.text, articles.summary, '') as text,
-        articles.language
+        articles.language,
+        articles.url
     from articles
     join wanted using (article_id)
 )
