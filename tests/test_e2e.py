@@ -39,7 +39,7 @@ SAMPLE_ARTICLES = 12  # tests/fixtures/web/site.json: four outlets
 START_TIMEOUT = 420  # seconds for a cold start to the first digest on a loaded 2-core machine
 STOP_TIMEOUT = 60
 VENV_BIN = REPO / ".venv" / "bin"
-TOKEN_VARIABLE = "VIGIA_E2E_TEST_TOKEN"
+TOKEN_VARIABLE = "E2E_TEST_TOKEN_OF_VIGIA"  # not VIGIA_*: those must be settings
 
 
 # ---------------------------------------------------------------- helpers
@@ -104,7 +104,8 @@ def analyst_articles(analyst: Path) -> int:
 
 
 def digests(mail: MailServer) -> list[str]:
-    return [m.message["Subject"] for m in mail.messages if "new relevant stor" in m.message["Subject"]]
+    # By the alert's kind, not its subject: the subject is in VIGIA_LANGUAGE (Spanish by default).
+    return [m.message["Subject"] for m in mail.messages if m.message["X-Vigia-Alert"] == "digest"]
 
 
 def log_tail(path: Path, lines: int = 60) -> str:

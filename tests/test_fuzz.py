@@ -388,7 +388,7 @@ def test_a_feed_poll_always_ends_as_a_recorded_outcome(
 
     async def go():
         async with Fetcher(settings) as fetcher:
-            return await cycle._poll_feed(fetcher, pool, job, settings, now)
+            return await cycle._poll_feed(fetcher, pool, job, settings, now, {})
 
     fetch, _parsed, sent = asyncio.run(go())
     assert fetch.outcome in OUTCOMES

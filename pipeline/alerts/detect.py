@@ -141,7 +141,8 @@ def new_stories(con: duckdb.DuckDBPyConnection, since: datetime) -> list[Story]:
     """Relevant stories not mailed yet whose first relevant article was loaded at or after ``since``."""
     rows = con.execute(query("new_stories"), {"since": since}).fetchall()
     stories = []
-    for story_id, title, url, score, topics, departments, event_at, first_seen_at, links, body, primary in rows:
+    for row in rows:
+        story_id, title, url, score, topics, departments, event_at, first_seen_at, links, body, primary = row
         stories.append(
             Story(
                 story_id=story_id,
