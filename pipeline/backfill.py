@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import staging, store
-from pipeline.cycle import Batch, fetch_articles
-from pipeline.load import Classifier, reload_articles
-from pipeline.net import Fetcher
+from pipeline.collect.batch import Batch, fetch_articles
+from pipeline.collect.net import Fetcher
+from pipeline.extract.workers import WorkerPool
+from pipeline.load.transaction import Classifier, reload_articles
 from pipeline.records import Article, Classification, FeedEntry
 from pipeline.settings import Settings
-from pipeline.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def backfill(
     classifier: Callable[[], Any] | None = None,
 ) -> BackfillSummary:
     """Re-extract and reclassify the stored articles published from ``since`` (up to ``until``)."""
-    from pipeline.ingest import current_classifier, worker_classifier
+    from pipeline.tasks import current_classifier, worker_classifier
 
     started = time.monotonic()
     selected = select_articles(settings, since, until, feed)

@@ -34,11 +34,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline import leftovers, publication
-from pipeline.cycle import KnownArticle
+from pipeline import leftovers
+from pipeline.collect.batch import KnownArticle
 from pipeline.errors import ConfigError, CorruptDatabase, DatabaseBusy, StoreError, VigiaError
 from pipeline.records import Feed, FeedState
 from pipeline.settings import REPO_ROOT, Settings
+from pipeline.store import publication
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ def write_lock(db: Path | str | Settings, lock_timeout: float | None = None) -> 
     settings = _settings(db)
     timeout = settings.db_lock_timeout if lock_timeout is None else lock_timeout
     if settings.store == "ducklake":
-        from pipeline import lake
+        from pipeline.store import lake
 
         with _reentrant(_lock_key(settings, "write"), lambda: lake.writer_lock(settings, timeout)):
             yield
@@ -278,7 +279,7 @@ def cycle_lock(settings: Settings) -> Iterator[None]:
     anything. The writer lock is taken too (waiting for a short writer such as ``label``) and kept
     until the cycle ends, so ``retrain``, ``label`` and the others wait for the whole cycle."""
     if settings.store == "ducklake":
-        from pipeline import lake
+        from pipeline.store import lake
 
         acquire = lambda: lake.cycle_lock(settings)  # noqa: E731
     else:
@@ -328,7 +329,7 @@ def open_db(
     path = settings.db_path
     timeout = settings.db_lock_timeout if lock_timeout is None else lock_timeout
     if settings.store == "ducklake":
-        from pipeline import lake
+        from pipeline.store import lake
 
         # The lock through write_lock, re-entrant: a cycle holds it from plan to load.
         lock = write_lock(settings, timeout) if take_lock and not read_only else contextlib.nullcontext()

@@ -20,10 +20,11 @@ from typing import Literal, overload
 
 import pyarrow as pa
 
-from pipeline import backlog, staging, store
-from pipeline.cycle import Batch, FeedJob, batches_of, collect_batch, plan_jobs
+from pipeline import staging, store
+from pipeline.collect import backlog
+from pipeline.collect.batch import Batch, FeedJob, batches_of, collect_batch, plan_jobs
 from pipeline.errors import StoreError
-from pipeline.load import Classifier, LazyClassifier, enabled_feeds, load_cycle
+from pipeline.load.transaction import Classifier, LazyClassifier, enabled_feeds, load_cycle
 from pipeline.records import DeferredEntry, Feed, FeedState
 from pipeline.registry import check_disabling
 from pipeline.settings import Settings, load_feeds

@@ -33,7 +33,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.ingest import run_once
+    from pipeline.tasks import run_once
 
     summary = run_once(settings_from_args(args))
     print(summary.line())
@@ -53,7 +53,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Put the newest good snapshot (or ``--from``) back in place of a damaged database."""
-    from pipeline import publication, store
+    from pipeline import store
+    from pipeline.store import publication
 
     settings = settings_from_args(args)
     if settings.store != "duckdb":
@@ -105,19 +106,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import duckdb
 
-    from pipeline.ingest import run_once
-    from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site
+    from pipeline.demo import SampleWeb, sample_feeds_toml
+    from pipeline.tasks import run_once
 
     directory = args.dir or Settings.from_env().db_path.parent / "demo"
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "demo.duckdb"
     for old in [*directory.glob("demo.*"), *directory.glob("snapshots/demo.*")]:
         old.unlink()  # a fresh demo every time
-    with LocalWeb() as web:
-        web.routes.update(sample_site(web.base))
+    with SampleWeb() as web:
         feeds = directory / "feeds.toml"
         feeds.write_text(sample_feeds_toml(web.base), encoding="utf-8")
-        print(f"serving {len(web.routes)} sample pages and feeds at {web.base}")
+        print(f"serving {len(web.pages)} sample pages and feeds at {web.base}")
         settings = Settings.from_env(
             feeds_path=feeds, db_path=db, allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)
         )
@@ -181,11 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules that add their own subcommands through ``register(subparsers)``.
 COMMAND_MODULES = (
-    "pipeline.classify.cli",
-    "pipeline.analysis_cli",
-    "pipeline.alerts_cli",
-    "pipeline.bench_cli",
-    "pipeline.collect_process",
+    "pipeline.cli.classify",
+    "pipeline.cli.analyst",
+    "pipeline.cli.alerts",
+    "pipeline.cli.cycle",
+    "pipeline.collect.process",
 )
 
 

@@ -23,7 +23,9 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
-from pipeline import backlog, search, stories
+from pipeline.collect import backlog
+from pipeline.load import stories
+from pipeline.publish import search
 from pipeline.records import Classification, Feed
 from pipeline.registry import check_disabling
 from pipeline.settings import Settings

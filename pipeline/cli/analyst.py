@@ -170,10 +170,11 @@ def lock_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 @contextlib.contextmanager
 def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, locked connection to what analysts read: the analyst copy, or the lake."""
-    from pipeline import publication, store
+    from pipeline import store
+    from pipeline.store import publication
 
     if settings.store == "ducklake":
-        from pipeline import lake
+        from pipeline.store import lake
 
         con = lake.connect(settings, read_only=True)
     else:
@@ -250,7 +251,7 @@ SEARCH_COLUMNS = ("rank", "score", "day", "outlet", "title", "url", "relevant", 
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from pipeline.search import search
+    from pipeline.publish.search import search
 
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
@@ -312,7 +313,7 @@ MAX_REPORT_DAYS = 366  # a year of daily bars is already 366 bars wide
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.report import write_report
+    from pipeline.publish.report import write_report
 
     if args.days < 1:
         raise ConfigError(f"--days must be at least 1, not {args.days}")
