@@ -115,9 +115,7 @@ def backfill(
     if selected:
         factory = classifier or (lambda: worker_classifier(settings))
         asyncio.run(_run(settings, selected, max(1, chunk), factory, current_classifier, summary))
-        if settings.store == "duckdb":
-            with store.write_lock(settings):
-                store.publish_analyst_copy(settings)
+        store.backend(settings).refresh_analyst_copy()
     summary.seconds = time.monotonic() - started
     return summary
 

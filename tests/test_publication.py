@@ -242,7 +242,7 @@ def test_an_existing_file_that_is_not_duckdb_is_never_overwritten_by_the_analyst
     assert "is not a DuckDB database; refusing to overwrite it" in line
     assert notes.read_text() == "an analyst's notes\n"
     with pytest.raises(ConfigError, match="is the database itself"):
-        store.check_paths(replace(sample_settings, analyst_db_path=sample_settings.db_path))
+        store.backend(replace(sample_settings, analyst_db_path=sample_settings.db_path)).check_paths()
 
 
 # ---------------------------------------------------------------- leftovers of killed runs

@@ -57,12 +57,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from pipeline.store import publication
 
     settings = settings_from_args(args)
-    if settings.store != "duckdb":
-        raise ConfigError(
-            "restore is for the DuckDB file; a lake keeps its own history (README, Scaling out)"
-        )
+    backend = store.backend(settings)
+    sources = backend.restore_sources()  # ConfigError on a lake: it keeps its own history
     if args.list:
-        sources = publication.restore_sources(settings)
         if not sources:
             print(f"no snapshot in {publication.snapshot_dir(settings)} and no analyst copy")
         for path in sources:
@@ -71,9 +68,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     source = args.source
     if source is not None and not source.exists():
         raise ConfigError(f"--from {source}: no such file (python -m pipeline restore --list shows them)")
-    with store.write_lock(settings):
-        restored = publication.restore(settings, source)
-        store.publish_analyst_copy(settings)
+    restored = backend.restore(source)
     as_of = f" (published {restored.as_of:%Y-%m-%d %H:%M:%S} UTC)" if restored.as_of else ""
     kept = f"; the file it replaced is kept as {restored.damaged}" if restored.damaged else ""
     print(

@@ -42,6 +42,7 @@ from pipeline.records import (
     FeedEntry,
     FeedFetch,
     FeedState,
+    KnownArticle,
     TakenEntry,
 )
 from pipeline.settings import Settings
@@ -66,13 +67,6 @@ TRANSIENT_PAGE_OUTCOMES = frozenset({"timeout", "connect_error", "rate_limited",
 class FeedJob:
     feed: Feed
     state: FeedState
-
-
-@dataclass(frozen=True, slots=True)
-class KnownArticle:
-    entry_hash: str
-    extraction_status: str
-    extraction_attempts: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ and ``-postgres-scanner``), by path: nothing is ever downloaded, and no copy int
 is made that two processes starting together could race on.
 
 Migrations are the same ``sql/migrations`` files as the embedded store, translated (see
-``lake_statements``): the constraints DuckLake lacks are dropped, columns and types are kept.
+store/lake_sql.py): the constraints DuckLake lacks are dropped, columns and types are kept.
 """
 
 from __future__ import annotations
@@ -38,13 +38,17 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import store
+from pipeline import sql
 from pipeline.errors import ConfigError, DatabaseBusy, StoreError
-from pipeline.settings import REPO_ROOT, Settings
+from pipeline.settings import Settings
+from pipeline.store.backend import Backend
+from pipeline.store.lake_sql import translate
+from pipeline.store.locks import cycle_lock_path, file_lock, lock_path
+from pipeline.store.publication import Restored
+from pipeline.store.schema import apply_migration, transaction
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = REPO_ROOT / "sql"
 ALIAS = "lake"  # analysts attach it under the same name: ATTACH 'ducklake:...' AS lake (READ_ONLY)
 EXTENSIONS = ("ducklake", "postgres_scanner")
 # pg_advisory_xact_lock key of "the Vigía lake writer" ("VIGIA" in ASCII).
@@ -138,7 +142,7 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
     """
     timeout = settings.db_lock_timeout if timeout is None else timeout
     if not _catalog(settings).startswith("postgres:"):
-        with store._file_lock(store.lock_path(settings.db_path), timeout):
+        with file_lock(lock_path(settings.db_path), timeout):
             yield
         return
     busy = (
@@ -153,8 +157,7 @@ def writer_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
 def cycle_lock(settings: Settings) -> Iterator[None]:
     """Held by a whole ``python -m pipeline run`` on the lake: a second one stops at once."""
     if not _catalog(settings).startswith("postgres:"):
-        path = settings.db_path.with_name(settings.db_path.name + ".cycle.lock")
-        with store._file_lock(path, 0.0, wait=False, what="cycle"):
+        with file_lock(cycle_lock_path(settings.db_path), 0.0, wait=False, what="cycle"):
             yield
         return
     busy = "another cycle is running on the lake: this one stops before downloading anything"
@@ -197,7 +200,7 @@ def _advisory_lock(settings: Settings, key: int, timeout: float, busy: str) -> I
 def open_lake(
     settings: Settings, read_only: bool = False, lock_timeout: float | None = None, take_lock: bool = True
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """``store.open_db`` for the lake: writers hold the writer lock while the connection is open
+    """A connection to the lake: writers hold the writer lock while the connection is open
     (``take_lock=False`` when the caller holds it) and find every migration applied."""
     if read_only:
         with contextlib.closing(connect(settings, read_only=True)) as con:
@@ -232,39 +235,55 @@ def maintain(con: duckdb.DuckDBPyConnection) -> None:
 # ---------------------------------------------------------------- migrations
 
 
-def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply the translated migrations not applied yet; (re)create the views whose file changed.
+def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -> list[str]:
+    """Apply the translated migrations not applied yet; (re)create the macros and views whose file
+    changed.
 
     Call with the writer lock held. Unlike the embedded store, a lake that is up to date is not
     written at all (every write is a snapshot, and workers open the lake often), and nothing is
-    translated: each view carries the fingerprint of its file as its comment.
+    translated: each view carries the fingerprint of its file as its comment, and each macro file
+    is run again only when the macros it defines differ from the lake's.
     """
     con.execute(
         "create table if not exists schema_migrations"
         " (version integer not null, name varchar not null, applied_at timestamptz not null)"
     )
     done = {row[0] for row in con.execute("select version from schema_migrations").fetchall()}
-    pending = [p for p in store.migration_files(sql_dir) if int(p.name[:3]) not in done]
+    pending = [p for p in sql.migration_files(sql_dir) if int(p.name[:3]) not in done]
     stored = dict(
         con.execute(
             "select view_name, comment from duckdb_views() where database_name = ? and not internal", [ALIAS]
         ).fetchall()
     )
-    stale = {name for name, query in _view_files(sql_dir).items() if stored.get(name) != _fingerprint(query)}
-    if not pending and not stale:
+    stale = {
+        name
+        for name, query in sql.definitions("views", sql_dir).items()
+        if stored.get(name) != _fingerprint(query)
+    }
+    macro_files = sql.definitions("macros", sql_dir)
+    stale_macros = bool(macro_files) and _macros_stale(con, macro_files)
+    if not pending and not stale and not stale_macros:
         return []
     if not done:  # a new lake: how long its history is kept (see maintain)
         for option, value in LAKE_OPTIONS.items():
             con.execute(f"call {ALIAS}.set_option(?, ?)", [option, value])
-    migrations, views = translate(sql_dir)
+    migrations, macros, views = translate(sql_dir)
     applied = []
     for path, statements in migrations:
         if path in pending:
-            store.apply_migration(con, path, statements, " on the lake")
+            apply_migration(con, path, statements, " on the lake")
             applied.append(path.name)
+    if pending or stale_macros:
+        try:
+            with transaction(con):
+                for _name, text in macros:
+                    for statement in duckdb.extract_statements(text):
+                        con.execute(statement.query)
+        except duckdb.Error as exc:
+            raise StoreError(f"macros could not be created on the lake: {exc}") from exc
     if stale:
         try:
-            with store.transaction(con):  # one snapshot for all of them
+            with transaction(con):  # one snapshot for all of them
                 for name, query in views:  # in an order that creates each after the views it reads
                     if name in stale:
                         con.execute(f"create or replace view {name} as\n{query}")
@@ -274,10 +293,28 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str
     return applied
 
 
-def _view_files(sql_dir: Path) -> dict[str, str]:
+def _macros_stale(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> bool:
+    """Whether the lake lacks a macro of ``sql/macros`` or defines one otherwise (compared as DuckDB
+    stores them, with a scratch database that ran the files)."""
+    scratch = duckdb.connect()
+    try:
+        for text in files.values():
+            for statement in duckdb.extract_statements(text):
+                scratch.execute(statement.query)
+        found = _macros(con, ALIAS)
+        return any(found.get(key) != value for key, value in _macros(scratch, "memory").items())
+    finally:
+        scratch.close()
+
+
+def _macros(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str], tuple]:
+    rows = con.execute(
+        "select function_name, function_type, parameters, macro_definition from duckdb_functions()"
+        " where database_name = ? and function_type in ('macro', 'table_macro')",
+        [database],
+    ).fetchall()
     return {
-        p.stem: p.read_text(encoding="utf-8").strip().rstrip(";")
-        for p in sorted((sql_dir / "views").glob("*.sql"))
+        (name, kind): (tuple(parameters or ()), definition) for name, kind, parameters, definition in rows
     }
 
 
@@ -285,224 +322,41 @@ def _fingerprint(query: str) -> str:
     return "vigia:" + hashlib.sha256(query.encode()).hexdigest()[:16]
 
 
-def translate(sql_dir: Path = SQL_DIR) -> tuple[list[tuple[Path, list[str]]], list[tuple[str, str]]]:
-    """Every migration as lake statements, and the views in an order that creates them.
-
-    Migrations are replayed in a scratch in-memory DuckDB, which parses each table the way the
-    embedded store would; the lake gets tables rebuilt from that catalog, without constraints.
-    Returns ``([(migration file, statements)], [(view, query)])``.
-    """
-    scratch = duckdb.connect()
-    try:
-        migrations = []
-        for path in store.migration_files(sql_dir):
-            try:
-                statements = lake_statements(path.read_text(encoding="utf-8"), scratch)
-            except (duckdb.Error, ValueError) as exc:
-                raise StoreError(f"migration {path.name} cannot be translated for the lake: {exc}") from exc
-            migrations.append((path, statements))
-        pending = _view_files(sql_dir)
-        views: list[tuple[str, str]] = []
-        while pending:  # a view can be created once the views it reads exist
-            created = {}
-            for name, query in pending.items():
-                try:
-                    scratch.execute(f"create or replace view {name} as\n{query}")
-                except duckdb.CatalogException:
-                    continue
-                created[name] = query
-            if not created:
-                raise StoreError(f"views could not be created: {sorted(pending)}")
-            views += created.items()
-            pending = {k: v for k, v in pending.items() if k not in created}
-        return migrations, views
-    finally:
-        scratch.close()
+# ---------------------------------------------------------------- the backend
 
 
-# What DuckLake cannot hold; a statement of only these is skipped.
-_CONSTRAINT = re.compile(r"\b(primary\s+key|unique|check|foreign\s+key|references|constraint)\b", re.I)
-_CREATE_INDEX = re.compile(r"^\s*create\s+(unique\s+)?index\b", re.I)
-_CREATE_TABLE = re.compile(r"^\s*create\s+(or\s+replace\s+)?(temp\w*\s+)?table\b", re.I)
-_INSERT = re.compile(r"^\s*insert\s+(or\s+(?P<or>ignore|replace)\s+)?into\s+", re.I)
-_ON_CONFLICT = re.compile(r"\bon\s+conflict\b", re.I)
+class DuckLake(Backend):
+    """``VIGIA_STORE=ducklake``: the lake, its catalog in PostgreSQL, read in place by analysts."""
+
+    name = "ducklake"
+    shared = True
+
+    def lock_key(self, kind: str) -> str:
+        return f"{kind}:lake:{self.settings.lake_catalog}"
+
+    def acquire_writer(self, timeout: float) -> contextlib.AbstractContextManager[None]:
+        return writer_lock(self.settings, timeout)
+
+    def acquire_cycle(self) -> contextlib.AbstractContextManager[None]:
+        return cycle_lock(self.settings)
+
+    def connection(
+        self, read_only: bool, timeout: float, check_blocks: bool
+    ) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return open_lake(self.settings, read_only, timeout, take_lock=False)
+
+    def analyst_connection(self) -> duckdb.DuckDBPyConnection:
+        return connect(self.settings, read_only=True)
+
+    def analyst_directories(self) -> list[str]:
+        path = self.settings.lake_data_path
+        return [path.rstrip("/") + "/"] if path else []  # the lake's Parquet files
+
+    def restore_sources(self) -> list[Path]:
+        raise ConfigError(NO_RESTORE)
+
+    def restore(self, source: Path | None = None) -> Restored:
+        raise ConfigError(NO_RESTORE)
 
 
-def lake_statements(sql: str, scratch: duckdb.DuckDBPyConnection) -> list[str]:
-    """One migration file as statements DuckLake accepts, replaying it in ``scratch`` meanwhile.
-
-    * ``create table``: rebuilt from the scratch catalog with the same columns, types, NOT NULL
-      and defaults, without PRIMARY KEY, UNIQUE, CHECK or FOREIGN KEY;
-    * ``alter table ... add column``: the same, for the new columns; constraint-only alters and
-      ``create index`` are skipped (DuckLake has neither);
-    * ``insert ... on conflict do nothing`` (or ``insert or ignore``): an anti-join on the key
-      the embedded table declares;
-    * anything else (views, macros, updates, data fixes) runs unchanged.
-    """
-    out: list[str] = []
-    tables = _columns(scratch)  # kept current after each statement that can change it
-    for statement in duckdb.extract_statements(sql):
-        text = _strip_comments(statement.query).strip().rstrip(";").strip()
-        if not text:
-            continue
-        kind, before = statement.type, tables
-        # (translated against the table as it is before the insert)
-        anti_join = _insert_ignoring_conflicts(text, scratch) if kind == _INSERT_TYPE else None
-        scratch.execute(text)
-        if kind in _SCHEMA_CHANGES:
-            tables = _columns(scratch)
-        if anti_join is not None:
-            out.append(anti_join)
-        elif kind == duckdb.StatementType.CREATE and _CREATE_INDEX.match(text):
-            log.debug("lake: skipped %s", text.split("\n", 1)[0])
-        elif kind == duckdb.StatementType.CREATE and _CREATE_TABLE.match(text) and not _is_ctas(text):
-            out += [_create_table(table, cols) for table, cols in tables.items() if table not in before]
-        elif kind == duckdb.StatementType.ALTER:
-            added = [(t, c) for t, cols in tables.items() if t in before for c in cols if c not in before[t]]
-            if added:
-                out += [f"alter table {table} add column {_column(col)}" for table, col in added]
-            elif not _CONSTRAINT.search(_mask(text)):
-                out.append(text)
-        else:
-            out.append(text)
-    return out
-
-
-_SCHEMA_CHANGES = {duckdb.StatementType.CREATE, duckdb.StatementType.ALTER, duckdb.StatementType.DROP}
-_INSERT_TYPE = duckdb.StatementType.INSERT
-
-
-def _is_ctas(text: str) -> bool:
-    masked = _mask(text)
-    head = masked[: masked.find("(")] if "(" in masked else masked
-    return re.search(r"\bas\b", head, re.I) is not None
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-Column = tuple[str, str, bool, str | None]  # name, type, nullable, default
-
-
-def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[Column]]:
-    rows = con.execute(
-        "select schema_name, table_name, column_name, data_type, is_nullable, column_default"
-        " from duckdb_columns() where database_name = current_database() and not internal"
-        " and table_name in (select table_name from duckdb_tables() where database_name = current_database())"
-        " order by schema_name, table_name, column_index"
-    ).fetchall()
-    tables: dict[str, list[Column]] = {}
-    for schema, table, name, data_type, nullable, default in rows:
-        key = _ident(table) if schema == "main" else f"{_ident(schema)}.{_ident(table)}"
-        tables.setdefault(key, []).append((name, data_type, nullable, default))
-    return tables
-
-
-def _column(col: Column) -> str:
-    name, data_type, nullable, default = col
-    default_clause = "" if default is None else f" default {default}"
-    return f"{_ident(name)} {data_type}{default_clause}{'' if nullable else ' not null'}"
-
-
-def _create_table(table: str, cols: list[Column]) -> str:
-    body = ",\n    ".join(_column(c) for c in cols)
-    return f"create table if not exists {table} (\n    {body}\n)"
-
-
-def _key_columns(scratch: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    name = table.split(".")[-1].strip('"')
-    rows = scratch.execute(
-        "select constraint_type, constraint_column_names from duckdb_constraints()"
-        " where table_name = ? and constraint_type in ('PRIMARY KEY', 'UNIQUE')"
-        " order by constraint_type = 'PRIMARY KEY' desc, constraint_index",
-        [name],
-    ).fetchall()
-    if not rows:
-        raise ValueError(f"{table} has no primary key or unique constraint to resolve conflicts on")
-    return list(rows[0][1])
-
-
-def _insert_ignoring_conflicts(text: str, scratch: duckdb.DuckDBPyConnection) -> str | None:
-    """``insert into t [(cols)] <source> on conflict [(keys)] do nothing`` (or ``insert or
-    ignore``) as an anti-join; None for an insert that ignores no conflict."""
-    masked = _mask(text)
-    head = _INSERT.match(masked)
-    if head is None or not (head.group("or") or _ON_CONFLICT.search(masked)):
-        return None
-    if (head.group("or") or "").lower() == "replace":
-        raise ValueError("INSERT OR REPLACE has no lake equivalent here: write it as MERGE INTO")
-    target = re.match(r'\s*((?:"(?:[^"]|"")*"|[\w$]+)(?:\.(?:"(?:[^"]|"")*"|[\w$]+))?)', masked[head.end() :])
-    if target is None:
-        raise ValueError(f"cannot find the target table in {text[:80]!r}")
-    table = target.group(1)
-    pos = head.end() + target.end()
-    columns: list[str] | None = None
-    rest = masked[pos:]
-    if rest.lstrip().startswith("(") and not re.match(r"\s*\(\s*(select|values|with|from)\b", rest, re.I):
-        start = pos + rest.index("(")
-        end = _closing(masked, start)
-        columns = [c.strip() for c in text[start + 1 : end].split(",")]
-        pos = end + 1
-    conflict = _depth0(_ON_CONFLICT, masked, pos)
-    source_end = conflict.start() if conflict else len(text)
-    source = text[pos:source_end].strip()
-    keys: list[str] | None = None
-    if conflict:
-        clause = masked[conflict.end() :]
-        if not re.search(r"\bdo\s+nothing\s*$", clause, re.I):
-            raise ValueError("ON CONFLICT DO UPDATE has no lake equivalent here: write it as MERGE INTO")
-        listed = re.match(r"\s*\(([^)]*)\)", clause)
-        if listed:
-            keys = [k.strip() for k in listed.group(1).split(",")]
-    if columns is None:
-        name = table.split(".")[-1].strip('"')
-        columns = [
-            r[0]
-            for r in scratch.execute(
-                "select column_name from duckdb_columns() where table_name = ? order by column_index", [name]
-            ).fetchall()
-        ]
-    keys = keys or _key_columns(scratch, table)
-    cols = ", ".join(columns)
-    match = " and ".join(f"_t.{k} = _n.{k}" for k in keys)
-    return (
-        f"insert into {table} ({cols})\nselect * from (\n{source}\n) as _n ({cols})\n"
-        f"where not exists (select 1 from {table} _t where {match})"
-    )
-
-
-# ---------------------------------------------------------------- SQL text helpers
-
-_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
-
-
-def _mask(text: str) -> str:
-    """``text`` with string literals and comments blanked (same length), so that keywords and
-    parentheses found in it are real ones. Quoted identifiers are kept."""
-    return _LITERAL.sub(lambda m: m.group(0) if m.group(0).startswith('"') else " " * len(m.group(0)), text)
-
-
-def _strip_comments(text: str) -> str:
-    return _LITERAL.sub(lambda m: "" if m.group(0).startswith(("--", "/*")) else m.group(0), text)
-
-
-def _closing(masked: str, start: int) -> int:
-    depth = 0
-    for i in range(start, len(masked)):
-        if masked[i] == "(":
-            depth += 1
-        elif masked[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    raise ValueError("unbalanced parentheses")
-
-
-def _depth0(pattern: re.Pattern[str], masked: str, start: int) -> re.Match[str] | None:
-    """The first match of ``pattern`` after ``start`` outside any parentheses."""
-    for m in pattern.finditer(masked, start):
-        prefix = masked[start : m.start()]
-        if prefix.count("(") == prefix.count(")"):
-            return m
-    return None
+NO_RESTORE = "restore is for the DuckDB file; a lake keeps its own history (README, Scaling out)"
