@@ -1,11 +1,11 @@
 """Model versions, analysts' labels and classifications in DuckDB.
 
     models            one row per retrained version; the newest is the current one
-    labels            analysts' corrections, the last per article wins (queries/labelled_articles.sql)
+    labels            analysts' corrections, the last per article wins
     classifications   one row per article and model version: re-scoring adds rows, never rewrites
                       another version's
 
-The SQL lives in ``queries/``, one query per file.
+The SQL lives in ``sql/queries/classify/``, one query per file.
 """
 
 from __future__ import annotations
@@ -14,25 +14,19 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from pipeline import sql
 from pipeline.classify.model import PARAMS_FORMAT, Model, ModelError
 from pipeline.classify.training import Document
 
 log = logging.getLogger(__name__)
 
-QUERIES = Path(__file__).resolve().parent / "queries"
 BATCH = 5_000  # articles scored and inserted at a time by reclassify
-
-
-@cache
-def query(name: str) -> str:
-    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def newest_model(db_path: str | Path) -> Model | None:
@@ -49,7 +43,7 @@ def newest_model(db_path: str | Path) -> Model | None:
 
 def newest_model_from(con: duckdb.DuckDBPyConnection) -> Model | None:
     try:
-        row = con.execute(query("newest_model")).fetchone()
+        row = sql.execute(con, "classify/newest_model").fetchone()
     except duckdb.CatalogException:  # a database from before the models table
         return None
     if row is None:
@@ -78,7 +72,7 @@ def newest_model_from(con: duckdb.DuckDBPyConnection) -> Model | None:
 
 
 def count_models(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select count(*) from models").fetchone()
+    row = sql.execute(con, "classify/count_models").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -90,23 +84,23 @@ def save_model(
     notes: str,
     created_at: datetime | None = None,
 ) -> None:
-    con.execute(
-        "insert into models (model_version, created_at, parent_version, params, metrics, notes)"
-        " values (?, ?, ?, ?, ?, ?)",
-        [
-            model.version,
-            created_at or datetime.now(UTC),
-            parent_version,
-            json.dumps(model.params, sort_keys=True),
-            json.dumps(metrics, sort_keys=True),
-            notes,
-        ],
+    sql.execute(
+        con,
+        "classify/save_model",
+        {
+            "model_version": model.version,
+            "created_at": created_at or datetime.now(UTC),
+            "parent_version": parent_version,
+            "params": json.dumps(model.params, sort_keys=True),
+            "metrics": json.dumps(metrics, sort_keys=True),
+            "notes": notes,
+        },
     )
 
 
 def labelled_documents(con: duckdb.DuckDBPyConnection) -> list[Document]:
     """Articles analysts labelled, as training documents (ambiguous ones included: callers filter)."""
-    rows = con.execute(query("labelled_articles")).fetchall()
+    rows = sql.execute(con, "classify/labelled_articles").fetchall()
     return [
         Document(
             id=article_id,
@@ -130,8 +124,8 @@ def articles_to_classify(
     """
     ids = [
         row[0]
-        for row in con.execute(
-            query("articles_to_classify"), {"version": version, "all": everything}
+        for row in sql.execute(
+            con, "classify/articles_to_classify", {"version": version, "all": everything}
         ).fetchall()
     ]
     for start in range(0, len(ids), BATCH):
@@ -139,7 +133,7 @@ def articles_to_classify(
             "_vigia_ids", pa.table({"article_id": pa.array(ids[start : start + BATCH], pa.string())})
         )
         try:
-            yield con.execute(query("article_texts")).fetchall()
+            yield sql.execute(con, "classify/article_texts").fetchall()
         finally:
             con.unregister("_vigia_ids")
 
@@ -148,11 +142,7 @@ def write_classifications(con: duckdb.DuckDBPyConnection, table: pa.Table) -> No
     """Insert one Arrow table of classifications, replacing rows of the same article and version."""
     con.register("_vigia_classified", table)
     try:
-        con.execute(
-            "delete from classifications c using _vigia_classified n"
-            " where c.article_id = n.article_id and c.model_version = n.model_version"
-        )
-        con.execute("insert into classifications by name select * from _vigia_classified")
+        sql.execute(con, "classify/replace_classifications")
     finally:
         con.unregister("_vigia_classified")
 

@@ -78,13 +78,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_QUERY = """
-select day, topic, stories, articles
-from daily_topic_counts
-order by day desc, stories desc, topic
-limit 12
-"""
-
 DEMO_NEXT = """
 What to try next (the demo's database, read-only):
   make sql DB=demo            the DuckDB shell: select * from stories; .tables; .mode csv; .quit
@@ -101,6 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import duckdb
 
+    from pipeline import sql
     from pipeline.demo import SampleWeb, sample_feeds_toml
     from pipeline.tasks import run_once
 
@@ -119,10 +113,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(run_once(settings).line())
     con = duckdb.connect(str(settings.analyst_db), read_only=True)
     try:
-        print(f"\n{DEMO_QUERY.strip()}\n")
-        con.sql(DEMO_QUERY).show(max_width=120)
+        query = sql.query("publish/demo_trends")
+        shown = "\n".join(line for line in query.splitlines() if not line.startswith("--")).strip()
+        print(f"\n{shown}\n")
+        con.sql(query).show(max_width=120)
     except duckdb.CatalogException:
-        con.sql("select feed, count(*) as articles from articles group by feed order by feed").show()
+        con.sql(sql.query("publish/demo_articles")).show()
     finally:
         con.close()
     print(f"demo database: {db} (analyst copy {settings.analyst_db})")

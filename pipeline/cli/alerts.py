@@ -72,17 +72,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline import store
+    from pipeline import sql, store
 
     with store.open_db(settings_from_args(args)) as con:
-        rows = con.execute(
-            """
-            select case when sent_at is not null then 'sent' when given_up_at is not null then 'given up'
-                        else 'pending' end as status,
-                   kind, count(*) as emails, max(created_at) as newest, any_value(last_error) as an_error
-            from alert_outbox group by all order by status, kind
-            """
-        ).fetchall()
+        rows = sql.execute(con, "alerts/outbox_status").fetchall()
     if not rows:
         print("the outbox is empty")
     for status, kind, count, newest, error in rows:

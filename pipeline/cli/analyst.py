@@ -37,7 +37,7 @@ from typing import Any, TextIO
 
 import duckdb
 
-from pipeline import store
+from pipeline import sql, store
 from pipeline.cli import settings_from_args
 from pipeline.errors import ConfigError, StoreError
 from pipeline.settings import LIMA, Settings
@@ -386,15 +386,13 @@ def cmd_label(args: argparse.Namespace) -> int:
     who = args.who or getpass.getuser()
     wanted = canonical_url(args.article) or args.article
     with store.writing(settings) as con:
-        row = con.execute(
-            "select article_id, title from articles where article_id = ? or url = ? limit 1",
-            [args.article, wanted],
-        ).fetchone()
+        row = sql.execute(con, "publish/label_article", {"article": args.article, "url": wanted}).fetchone()
         if row is None:
             raise ConfigError(f"no stored article has the id or URL {args.article!r}")
-        con.execute(
-            "insert into labels (article_id, label, labelled_by, note) values (?, ?, ?, ?)",
-            [row[0], args.label, who, args.note],
+        sql.execute(
+            con,
+            "publish/label",
+            {"article_id": row[0], "label": args.label, "labelled_by": who, "note": args.note},
         )
     print(
         f"labelled {row[0]} ({row[1]!r}) {args.label} by {who}; `python -m pipeline retrain` learns from it"
@@ -471,12 +469,7 @@ def repl(con: duckdb.DuckDBPyConnection, stdin: TextIO | None = None, out: TextI
         if not buffer and stripped in (".quit", ".exit", r"\q"):
             break
         if not buffer and stripped == ".tables":
-            run_statements(
-                con,
-                "select table_name, table_type from information_schema.tables"
-                " where table_schema = 'main' order by table_type, table_name;",
-                out,
-            )
+            run_statements(con, sql.query("publish/tables"), out)
             continue
         buffer.append(line)
         if stripped.endswith(";"):
