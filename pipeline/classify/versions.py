@@ -1,4 +1,8 @@
-"""Model versions, analysts' labels and classifications in DuckDB.
+"""Model versions, analysts' labels and classifications in DuckDB; which model a cycle uses.
+
+The classifier is layered: ``model`` (the Model, its scoring and its params format) <- ``training``
+(params fitted from seeds, examples and labels) <- ``versions`` (versions stored and read back,
+and the choice: the newest stored version, else the base model built from the repository).
 
     models            one row per retrained version; the newest is the current one
     labels            analysts' corrections, the last per article wins
@@ -21,8 +25,10 @@ import duckdb
 import pyarrow as pa
 
 from pipeline import sql
-from pipeline.classify.model import PARAMS_FORMAT, Model, ModelError
-from pipeline.classify.training import Document
+from pipeline.classify import lexicon
+from pipeline.classify.cache import base_inputs_digest, read_json, write_json
+from pipeline.classify.model import PARAMS_FORMAT, Model, ModelError, make_version
+from pipeline.classify.training import Document, build_base_params
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +155,7 @@ def write_classifications(con: duckdb.DuckDBPyConnection, table: pa.Table) -> No
 
 def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = False) -> tuple[int, int]:
     """Score stored articles with ``model`` into ``classifications``. Returns (scored, relevant)."""
-    from pipeline.load.transaction import classifications_table
+    from pipeline.records import classifications_table
 
     scored = relevant = 0
     now = datetime.now(UTC)
@@ -162,3 +168,64 @@ def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = 
         relevant += sum(1 for c in results if c.is_relevant)
         log.info("reclassified %d articles with %s", scored, model.version)
     return scored, relevant
+
+
+# ---------------------------------------------------------------- the model a cycle uses
+
+_BASE: Model | None = None  # this process's base model, once built or read
+
+
+def base_model(cache_dir: Path | None = None) -> Model:
+    """The model built from the repository's seeds and examples (deterministic; half a second of CPU).
+
+    Built once per process. With ``cache_dir`` its params are also kept there between processes (each
+    cycle is a new process: a CLI run or an Airflow task), under a digest of every input they are
+    built from, so a cycle with a handful of new pages does not spend more on the model than on them.
+    """
+    global _BASE
+    if cache_dir is not None:
+        lexicon.use_cache(cache_dir)
+    if _BASE is None:
+        _BASE = _cached_base_model(cache_dir) if cache_dir is not None else _build_base_model()
+    return _BASE
+
+
+def _build_base_model() -> Model:
+    params = build_base_params()
+    return Model(params, make_version("base", params))
+
+
+def _cached_base_model(cache_dir: Path) -> Model:
+    path = cache_dir / f"base-model-{base_inputs_digest()}.json"
+    stored = read_json(path)
+    try:
+        if stored is not None:
+            params, version = stored["params"], stored["version"]
+            if make_version("base", params) == version:  # a damaged or edited file is rebuilt
+                return Model(params, version)
+            log.warning("base model cache %s does not match its params: rebuilding it", path)
+    except (KeyError, TypeError, ModelError) as exc:
+        log.warning("base model cache %s unreadable (%s): rebuilding it", path, exc)
+    model = _build_base_model()
+    write_json(path, {"version": model.version, "params": model.params})
+    return model
+
+
+def load_model(
+    db_path: str | Path | None = None,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    cache_dir: Path | None = None,
+) -> Model:
+    """The model a cycle uses: the latest version in the database's ``models`` table, else the base model.
+
+    Pass ``con`` instead of ``db_path`` when the caller already has the database open (DuckDB does
+    not let one process open a file twice with different modes); ``cache_dir``: see ``base_model``.
+    """
+    if cache_dir is not None:
+        lexicon.use_cache(cache_dir)
+    if con is not None or db_path is not None:
+        stored = newest_model_from(con) if con is not None else newest_model(db_path)  # type: ignore[arg-type]
+        if stored is not None:
+            return stored
+    return base_model(cache_dir)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.cli import options
 from pipeline.errors import ConfigError, CycleFailed, StoreError, WorkerError
 from pipeline.settings import Settings
 
@@ -134,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one ingestion cycle: fetch feeds, extract, classify, load")
-    run.add_argument("--feeds", type=Path, help="feed registry (default feeds.toml, or $VIGIA_FEEDS)")
-    run.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_feeds(run)
+    options.add_db(run)
     run.add_argument(
         "--allow-mass-disable",
         action="store_true",
@@ -144,13 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     init = sub.add_parser("init", help="create or migrate the database and publish its analyst copy")
-    init.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(init)
     init.set_defaults(func=cmd_init)
 
     restore = sub.add_parser(
         "restore", help="replace a damaged database by its newest good snapshot (the damaged file is kept)"
     )
-    restore.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(restore)
     restore.add_argument(
         "--from", dest="source", type=Path, help="the snapshot to restore (default: the newest)"
     )
@@ -176,7 +177,6 @@ COMMAND_MODULES = (
     "pipeline.cli.analyst",
     "pipeline.cli.alerts",
     "pipeline.cli.cycle",
-    "pipeline.collect.process",
 )
 
 

@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from pipeline.cli import settings_from_args
+from pipeline.cli import options, settings_from_args
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -102,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     for name, func, help_text in commands:
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+        options.add_db(p)
         if name == "preview":
             p.add_argument("--out", type=Path, help="also write each email as .eml and .html here")
         p.set_defaults(func=func)

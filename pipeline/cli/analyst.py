@@ -38,7 +38,7 @@ from typing import Any, TextIO
 import duckdb
 
 from pipeline import sql, store
-from pipeline.cli import settings_from_args
+from pipeline.cli import options, settings_from_args
 from pipeline.errors import ConfigError, StoreError
 from pipeline.settings import LIMA, Settings
 from pipeline.store.failures import NO_DATA_HINT, REPUBLISH
@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
         " are ignored.",
     )
     search.add_argument("query", help="e.g. '\"tren de aragua\" OR (extors* -fútbol)'")
-    search.add_argument("--db", type=Path, help=DB_HELP)
+    options.add_db(search, DB_HELP)
     search.add_argument("--limit", type=int, default=20, help="how many articles to show (default 20)")
     search.add_argument("--since", type=_day, help="first Peru day, YYYY-MM-DD (event time)")
     search.add_argument("--until", type=_day, help="last Peru day, YYYY-MM-DD, included")
@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
         "report",
         help="one self-contained HTML report of a period's stories (charts, map, top stories)",
     )
-    report.add_argument("--db", type=Path, help=DB_HELP)
+    options.add_db(report, DB_HELP)
     report.add_argument("--out", type=Path, help="directory for report.html (default data/report)")
     report.add_argument("--from", dest="start", type=_day, help="first Peru day, YYYY-MM-DD")
     report.add_argument("--to", dest="end", type=_day, help="last Peru day, YYYY-MM-DD (default today)")
@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
     report.set_defaults(func=cmd_report)
 
     sql = subparsers.add_parser("sql", help="a read-only SQL shell on the analyst copy of the database")
-    sql.add_argument("--db", type=Path, help=DB_HELP)
+    options.add_db(sql, DB_HELP)
     sql.add_argument("-c", "--command", help="run these statements, print their results and exit")
     sql.add_argument(
         "--write",
@@ -109,7 +109,7 @@ def register(subparsers: Any) -> None:
     label.add_argument("label", choices=LABELS)
     label.add_argument("--by", dest="who", help="who labels (default: $USER)")
     label.add_argument("--note", help="why, in a few words")
-    label.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(label)
     label.set_defaults(func=cmd_label)
 
 

@@ -14,7 +14,6 @@ are those in the backlog after the load, for later cycles (``pipeline.backlog``)
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -25,9 +24,8 @@ import pyarrow as pa
 
 from pipeline import sql
 from pipeline.collect import backlog
-from pipeline.load import stories
-from pipeline.publish import search
-from pipeline.records import Classification, Feed, RunSummary
+from pipeline.load import search_index, stories
+from pipeline.records import Classification, Feed, RunSummary, classifications_table
 from pipeline.registry import check_disabling
 from pipeline.settings import Settings
 from pipeline.store import transaction
@@ -252,87 +250,11 @@ def _precomputed(
         con.unregister("_precomputed")
 
 
-def classifications_table(
-    article_ids: Sequence[str], results: Sequence[Classification], now: datetime
-) -> pa.Table:
-    return pa.table(
-        {
-            "article_id": pa.array(list(article_ids), pa.string()),
-            "model_version": pa.array([c.model_version for c in results], pa.string()),
-            "score": pa.array([float(c.score) for c in results], pa.float64()),
-            "is_relevant": pa.array([bool(c.is_relevant) for c in results], pa.bool_()),
-            "topics": pa.array([list(c.topics) for c in results], pa.list_(pa.string())),
-            "departments": pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
-            "evidence": pa.array([evidence_json(c) for c in results], pa.string()),
-            "classified_at": pa.array([now] * len(results), pa.timestamp("us", tz="UTC")),
-            # migration 008: where the decision places the article
-            "primary_department": pa.array([c.primary_department for c in results], pa.string()),
-            "province": pa.array([c.province for c in results], pa.string()),
-            "district": pa.array([c.district for c in results], pa.string()),
-        }
-    )
-
-
-CLASSIFIED_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("content_hash", pa.string()),
-        ("model_version", pa.string()),
-        ("score", pa.float64()),
-        ("is_relevant", pa.bool_()),
-        ("topics", pa.list_(pa.string())),
-        ("departments", pa.list_(pa.string())),
-        ("evidence", pa.string()),
-        ("primary_department", pa.string()),
-        ("province", pa.string()),
-        ("district", pa.string()),
-    ]
-)
-
-
-def classified_table(rows: Sequence[tuple[str, str, Classification]]) -> pa.Table:
-    """Classifications made before the load, as (article_id, content_hash, classification), for staging."""
-    results = [c for _, _, c in rows]
-    return pa.table(
-        [
-            pa.array([r[0] for r in rows], pa.string()),
-            pa.array([r[1] for r in rows], pa.string()),
-            pa.array([c.model_version for c in results], pa.string()),
-            pa.array([float(c.score) for c in results], pa.float64()),
-            pa.array([bool(c.is_relevant) for c in results], pa.bool_()),
-            pa.array([list(c.topics) for c in results], pa.list_(pa.string())),
-            pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
-            pa.array([evidence_json(c) for c in results], pa.string()),
-            pa.array([c.primary_department for c in results], pa.string()),
-            pa.array([c.province for c in results], pa.string()),
-            pa.array([c.district for c in results], pa.string()),
-        ],
-        schema=CLASSIFIED_SCHEMA,
-    )
-
-
-def evidence_json(c: Classification) -> str:
-    e = c.evidence
-    return json.dumps(
-        {
-            "terms": [[t, round(w, 4)] for t, w in e.terms],
-            "nearest_seed": e.nearest_seed,
-            "seed_similarity": round(e.seed_similarity, 4),
-            "notes": list(e.notes),
-            "places": [{"ubigeo": p.ubigeo, "name": p.name, "mentions": p.mentions} for p in c.places],
-            "primary_department": c.primary_department,
-            "province": c.province,
-            "district": c.district,
-        },
-        ensure_ascii=False,
-    )
-
-
 def _after_load(con: duckdb.DuckDBPyConnection, changed: Sequence[str], now: datetime) -> None:
     """Derived tables kept in step with the articles, inside the same transaction."""
     assigned = stories.assign(con, changed, now)
     stories.refresh_trends(con, assigned, now)
-    search.index_articles(con, changed, now)
+    search_index.index_articles(con, changed, now)
 
 
 def _summarise(

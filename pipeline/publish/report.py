@@ -31,6 +31,7 @@ import duckdb
 from pipeline import sql
 from pipeline.publish.i18n import day_label, text, topic_label
 from pipeline.settings import LIMA, REPO_ROOT
+from pipeline.urls import safe_href
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +135,6 @@ def _per_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[int
 
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def safe_href(url: str | None) -> str | None:
-    from pipeline.alerts.render import safe_href as alerts_safe_href
-
-    return alerts_safe_href(url)
 
 
 def _change(now: int, before: int, language: str) -> str:
