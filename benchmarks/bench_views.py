@@ -7,8 +7,8 @@ Builds (once; ``--rebuild`` to redo) a database through the real migrations, fil
 synthetic data: 60 feeds of 40 outlets over two years ending now, N articles (titles and ~120-word
 texts drawn from a skewed vocabulary of security news words), two model versions' classifications
 (30% relevant), stories (a fifth of the articles in 5-article stories), the search index built by
-``pipeline.search`` itself, the recent story index built by ``pipeline.stories``, and four million
-fetches. Then times each documented view as an analyst would query it (the median and best of
+``pipeline.publish.search`` itself, the recent story index built by ``pipeline.load.stories``, and
+four million fetches. Then times each documented view as an analyst would query it (the median and best of
 ``--rounds``), the search macro, and one load-side step: a cycle of 500 new articles assigned to
 stories and indexed against the full database.
 
@@ -29,7 +29,8 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline import search, store, stories  # noqa: E402
+from pipeline import store  # noqa: E402
+from pipeline.load import search_index, stories  # noqa: E402
 
 DAYS = 730
 FEEDS, OUTLETS = 60, 40
@@ -70,12 +71,12 @@ def build(path: Path, n: int, now: datetime) -> None:
         timed("classifications", lambda: _classifications(con, start, n, step_us))
         timed("stories", lambda: _stories(con))
         timed(
-            "trend facts (full rebuild by pipeline.stories.refresh_trends)",
+            "trend facts (full rebuild by pipeline.load.stories.refresh_trends)",
             lambda: stories.refresh_trends(con, [], now),
         )
         timed("fetches", lambda: _fetches(con, start, now))
         timed(
-            "search index (by pipeline.search.index_articles, 20,000 articles at a time)",
+            "search index (by pipeline.load.search_index.index_articles, 20,000 articles at a time)",
             lambda: _search_index(con, n, now),
         )
         timed("story index (last 14 days)", lambda: _story_index(con, now))
@@ -241,8 +242,8 @@ def _search_index(con: duckdb.DuckDBPyConnection, n: int, now: datetime) -> None
                 "select article_id from _ids where i >= ? and i < ?", [lo, lo + chunk]
             ).fetchall()
         ]
-        search.index_articles(con, ids, now)
-    search.merge(con)
+        search_index.index_articles(con, ids, now)
+    search_index.merge(con)
 
 
 def _story_index(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
@@ -340,7 +341,7 @@ def bench_cycle(path: Path, now: datetime, count: int = 500) -> None:
         stories.refresh_trends(con, assigned, now)
         steps["trend facts"] = time.perf_counter() - t
         t = time.perf_counter()
-        search.index_articles(con, ids, now)
+        search_index.index_articles(con, ids, now)
         steps["search index"] = time.perf_counter() - t
         joined = con.execute(
             "select count(*) from article_stories where assigned_at = ? and matched_by <> 'first'", [now]

@@ -29,28 +29,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline import staging, store
-from pipeline.cycle import Batch, fetch_articles
-from pipeline.load import Classifier, reload_articles
-from pipeline.net import Fetcher
+from pipeline import sql, staging, store
+from pipeline.collect.batch import Batch, fetch_articles
+from pipeline.collect.net import Fetcher
+from pipeline.extract.workers import WorkerPool
+from pipeline.load.transaction import Classifier, reload_articles
 from pipeline.records import Article, Classification, FeedEntry
 from pipeline.settings import Settings
-from pipeline.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
 CHUNK = 2_000  # articles downloaded, then loaded in one transaction, at a time
-
-_SELECT = """
-select article_id, url, feed, guid, title, summary, author, published_at, language, entry_hash,
-       extraction_attempts
-from articles
-where url is not null
-  and coalesce(published_at, first_seen_at) >= ?
-  and (? is null or coalesce(published_at, first_seen_at) < ?)
-  and (? is null or feed = ?)
-order by coalesce(published_at, first_seen_at), article_id
-"""
 
 
 @dataclass
@@ -76,7 +65,9 @@ def select_articles(
 ) -> list[tuple[FeedEntry, int]]:
     """The stored articles to backfill, as the feed entries they came from, with their attempt counts."""
     with store.open_db(settings, read_only=True) as con:
-        rows = con.execute(_SELECT, [since, until, until, feed, feed]).fetchall()
+        rows = sql.execute(
+            con, "backfill/articles", {"since": since, "until": until, "feed": feed}
+        ).fetchall()
     return [
         (
             FeedEntry(
@@ -107,7 +98,7 @@ def backfill(
     classifier: Callable[[], Any] | None = None,
 ) -> BackfillSummary:
     """Re-extract and reclassify the stored articles published from ``since`` (up to ``until``)."""
-    from pipeline.ingest import current_classifier, worker_classifier
+    from pipeline.tasks import current_classifier, worker_classifier
 
     started = time.monotonic()
     selected = select_articles(settings, since, until, feed)
@@ -115,9 +106,7 @@ def backfill(
     if selected:
         factory = classifier or (lambda: worker_classifier(settings))
         asyncio.run(_run(settings, selected, max(1, chunk), factory, current_classifier, summary))
-        if settings.store == "duckdb":
-            with store.write_lock(settings):
-                store.publish_analyst_copy(settings)
+        store.backend(settings).refresh_analyst_copy()
     summary.seconds = time.monotonic() - started
     return summary
 

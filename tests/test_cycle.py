@@ -10,10 +10,11 @@ import sys
 import duckdb
 import pytest
 
-from pipeline import ingest, staging
-from pipeline.cycle import Batch
-from pipeline.localweb import SAMPLE_SITE, Route, sample_feeds_toml
+from pipeline import staging
+from pipeline import tasks as ingest
+from pipeline.collect.batch import Batch
 from tests.conftest import REPO, make_settings
+from tests.localweb import SAMPLE_SITE, Route, sample_feeds_toml
 
 SITE = json.loads(SAMPLE_SITE.read_text(encoding="utf-8"))
 ITEMS = sum(len(o["articles"]) for o in SITE["outlets"])
@@ -184,7 +185,7 @@ def test_cli_exits_2_on_a_bad_allow_list(tmp_path):
 
 
 def test_pages_are_classified_in_the_workers_as_the_load_would_classify_them(sample_settings):
-    from pipeline.classify import base_model
+    from pipeline.classify.versions import base_model
 
     jobs = [job for batch in ingest.plan(sample_settings) for job in batch]
     batch = ingest.collect(sample_settings, jobs)

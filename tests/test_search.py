@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline import search, store
+from pipeline import store
 from pipeline.cli import main
 from pipeline.errors import ConfigError
+from pipeline.load import search_index
+from pipeline.publish import search
 from tests.test_views import Item, Newsroom, prose
 
 NOW = datetime.now(UTC)
@@ -128,7 +130,7 @@ def test_moving_postings_to_the_sorted_table_changes_no_result(room, tmp_path):
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(room.db.read_bytes())
     with store.open_db(copy) as con:
-        assert search.merge(con)
+        assert search_index.merge(con)
         assert con.execute("select count(*) from search_postings_recent").fetchone() == (0,)
         after = con.execute(
             "select article_id, score from search('extorsión OR cupos OR transportistas')"
@@ -324,7 +326,7 @@ def test_cli_search_filters_and_formats(known, capsys):
 
 
 def test_the_macro_works_in_the_official_duckdb_shell(known):
-    from pipeline import analysis_cli
+    from pipeline.cli import analyst as analysis_cli
 
     cli = analysis_cli.duckdb_cli()
     assert cli is not None, "duckdb-cli is a locked dependency"

@@ -1,0 +1,536 @@
+"""HTTP for feeds and pages: network guard, caps, deadlines, redirects, politeness.
+
+Strangers' servers decide what we download, so every request here is bounded:
+
+* the **network guard** checks the address actually connected to (after DNS, on every
+  redirect hop), so a public name that resolves inward, DNS rebinding, or a public URL
+  redirecting to 169.254.169.254 are all refused; only ``VIGIA_ALLOW_NETWORKS`` opens a
+  non-public range;
+* the body is decoded here, from the raw stream, with ``zlib``'s ``max_length``, so a gzip
+  bomb stops at the cap instead of inflating first;
+* one overall deadline covers connection, redirects and body, so a server dripping a byte
+  every two seconds is cut off (httpx's read timeout alone never fires on it);
+* redirects are followed by hand: each hop's scheme is checked, loops are detected, and we
+  know whether every hop was permanent (the only case where a feed's stored URL moves);
+* at most ``per_host_concurrency`` requests run per host, and a host's ``Retry-After`` holds
+  back every later request to that host in this cycle;
+* a deadline counts only the time a request is under way: waiting for a slot (per host or
+  overall) is not the server's fault and never counts against it; a request that could not
+  start before ``start_by`` (the cycle's time is up) raises ``Deferred``, having asked nothing;
+* whatever a server sends (a Location with an impossible port, a Retry-After in the year 9999,
+  an unknown Content-Encoding) ends as a FetchError of its own kind, never another exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import ipaddress
+import logging
+import re
+import select
+import socket
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from pipeline.errors import (
+    Blocked,
+    ConnectFailed,
+    Deferred,
+    FetchError,
+    FetchTimeout,
+    RedirectError,
+    TooLarge,
+)
+from pipeline.extract.decoding import CHUNK, CappedBody, Decoder
+from pipeline.settings import Network, Settings
+from pipeline.urls import BadURL, parse_http_url
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Ranges that `is_global` lets through but that must not be reached from a feed link.
+_EXTRA_BLOCKED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "100.64.0.0/10",  # carrier-grade NAT (older Pythons call it global)
+        "192.0.0.0/24",  # IETF protocol assignments
+        "198.18.0.0/15",  # benchmarking
+        "224.0.0.0/4",  # IPv4 multicast, some of it "global"
+        "240.0.0.0/4",  # reserved
+        "ff00::/8",  # IPv6 multicast
+        "64:ff9b:1::/48",  # local-use NAT64
+    )
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+# The longest wait a Retry-After can impose; VIGIA_RETRY_AFTER_MAX_HOURS can only shorten it.
+RETRY_AFTER_CAP = timedelta(days=7)
+REDIRECT_CODES = {301, 302, 303, 307, 308}
+PERMANENT_CODES = {301, 308}
+
+
+def address_allowed(address: str | IPAddress, allow: Iterable[Network] = ()) -> bool:
+    """True when a connection to ``address`` is allowed: a public address, or one in ``allow``.
+
+    IPv6 forms that embed an IPv4 address (mapped, 6to4, Teredo, NAT64) are judged by the
+    IPv4 address they carry, so ``::ffff:10.0.0.1`` is as private as ``10.0.0.1``.
+    """
+    try:
+        ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
+        return False  # scoped (zone) addresses are link-local by construction
+    for net in allow:
+        if ip.version == net.version and ip in net:
+            return True
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return address_allowed(embedded, allow)
+    if any(ip.version == net.version and ip in net for net in _EXTRA_BLOCKED):
+        return False
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves names itself, connects only to allowed addresses, and checks the peer.
+
+    Connecting to the checked IP literal (not the name) means the address that was checked is
+    the one used: a second DNS answer (rebinding) never gets a say. TLS still verifies and sends
+    SNI for the original host name, which httpcore passes to ``start_tls`` separately.
+    """
+
+    def __init__(self, allow: tuple[Network, ...]) -> None:
+        self._allow = allow
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise ConnectFailed(f"cannot resolve {host}: {exc}") from exc
+        except TimeoutError as exc:
+            raise FetchTimeout(f"resolving {host} timed out") from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        allowed = [a for a in addresses if address_allowed(a, self._allow)]
+        if not allowed:
+            raise Blocked(f"{host} resolves to {', '.join(addresses)}: not a public address")
+        last_exc: Exception | None = None
+        for address in allowed:
+            try:
+                stream = await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last_exc = exc
+                continue
+            peer = stream.get_extra_info("server_addr")
+            if not peer or not address_allowed(peer[0], self._allow):
+                await stream.aclose()
+                raise Blocked(f"connected to {peer[0] if peer else '?'}: not a public address")
+            return _Stream(stream)
+        raise ConnectFailed(f"cannot connect to {host}: {last_exc}")
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise Blocked("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection whose socket facts are looked up once.
+
+    httpcore's pool asks every pooled connection whether it is readable (closed by the server)
+    each time a request starts or ends, and anyio answers each question by building a table of
+    socket attributes with a ``getpeername`` system call: with a few dozen connections that was
+    a large share of the main process's time per page. The answers cannot change for a
+    connected socket, except readability, which is a zero-timeout poll on the same socket.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._facts = {key: inner.get_extra_info(key) for key in ("socket", "server_addr", "client_addr")}
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        if info == "is_readable":
+            sock = self._facts["socket"]
+            if sock is None or sock.fileno() < 0:
+                return True  # as httpcore: a socket that is gone reads as the end of the stream
+            poll = select.poll()
+            poll.register(sock.fileno(), select.POLLIN)
+            return bool(poll.poll(0))
+        if info in self._facts:
+            return self._facts[info]
+        return self._inner.get_extra_info(info)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(trust_env=False)
+        limits = httpx.Limits(max_connections=settings.concurrency * 2, max_keepalive_connections=32)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(settings.allow_networks),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    url: str  # the URL asked for
+    final_url: str  # after redirects
+    status_code: int
+    headers: httpx.Headers
+    body: bytes  # decoded (unless asked not to: see encoding); empty for 304 and for error statuses
+    permanent_redirect: bool  # there was at least one hop and every hop was 301/308
+    elapsed_ms: int
+    encoding: str = ""  # the Content-Encoding body still has (get(decode=False)); "" when decoded
+
+    def retry_after(self, now: datetime | None = None, cap: timedelta = RETRY_AFTER_CAP) -> datetime | None:
+        return parse_retry_after(self.headers.get("retry-after"), now, cap)
+
+
+_SECONDS = re.compile(r"\d{1,12}(\.\d{1,6})?", re.ASCII)
+
+
+def parse_retry_after(
+    value: str | None, now: datetime | None = None, cap: timedelta = RETRY_AFTER_CAP
+) -> datetime | None:
+    """A Retry-After header as an instant between ``now`` and ``now + cap``; None when absent or unusable.
+
+    Seconds (``120``, even ``120.5``), any HTTP date form (IMF, RFC 850, asctime) or an ISO 8601
+    instant; a date without a zone is UTC, a past date means now, and no form waits past the cap.
+    """
+    if not value:
+        return None
+    now = now or datetime.now(UTC)
+    value = value.strip()
+    if _SECONDS.fullmatch(value):
+        return now + min(timedelta(seconds=float(value)), cap)
+    when = _http_date(value[:200])
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return min(max(when, now), now + cap)
+    except (OverflowError, ValueError):  # beyond what datetime can compare in UTC
+        return now + cap
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+class UnusableURL(ValueError):
+    """A URL that cannot be requested as it is (malformed host or port, spaces, too long)."""
+
+
+def request_url(url: str) -> httpx.URL:
+    """``url`` as it will be requested. Raises Blocked for a scheme or a host form we never follow,
+    UnusableURL for a URL that is not well formed."""
+    try:
+        parse_http_url(url)
+        parsed = httpx.URL(url)
+        _ = parsed.host  # an "xn--" label is decoded (and refused) only when the host is read
+        return parsed
+    except BadURL as exc:
+        if exc.refused:
+            raise Blocked(str(exc)) from exc
+        raise UnusableURL(str(exc)) from exc
+    except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are ValueErrors
+        raise UnusableURL(f"{type(exc).__name__}: {exc}: {url[:200]!r}"[:500]) from exc
+
+
+def host_key(url: str) -> str:
+    """``host:port`` of a URL, the unit of politeness. Total: a URL that cannot be parsed is its own key."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url[:200]
+    return f"{parts.hostname}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+
+class Fetcher:
+    """An async HTTP client for one cycle. Use as ``async with Fetcher(settings) as f``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
+            pool=None,
+        )
+        self._client = httpx.AsyncClient(
+            transport=_GuardedTransport(settings),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,  # an environment proxy would bypass the guard
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            event_hooks={"response": [_set_location_aside]},
+        )
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._not_before: dict[str, datetime] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    def host_wait(self, url: str) -> datetime | None:
+        """When the host asked us (Retry-After) not to come back before a later instant."""
+        until = self._not_before.get(host_key(url))
+        return until if until and until > datetime.now(UTC) else None
+
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        max_bytes: int,
+        deadline: float,
+        accept: str = "*/*",
+        decode: bool = True,
+        start_by: float | None = None,
+    ) -> Response:
+        """GET ``url`` following redirects; error statuses are returned, not raised.
+
+        ``deadline`` (seconds) bounds the time the request is under way, over every hop: connection,
+        redirects and body, but not the wait for a free slot. ``start_by`` (the event loop's clock)
+        bounds that wait: a request that could not start by then raises Deferred.
+
+        ``decode=False`` returns the body as sent (``Response.encoding`` says how it is encoded)
+        with ``max_bytes`` capping the encoded bytes; whoever decodes it applies the cap again
+        (``pipeline.extract.decoding.decode_body``). Raises a FetchError subclass for everything that is
+        not an HTTP answer.
+        """
+        try:
+            request_url(url)
+        except UnusableURL as exc:
+            raise Blocked(f"not a usable URL: {exc}") from exc
+        budget = _Budget(deadline)
+        return await self._follow(url, headers or {}, max_bytes, accept, budget, decode, start_by)
+
+    async def _follow(
+        self,
+        url: str,
+        headers: dict[str, str],
+        max_bytes: int,
+        accept: str,
+        budget: _Budget,
+        decode: bool,
+        start_by: float | None,
+    ) -> Response:
+        seen = {url}
+        current = url
+        permanent = True
+        for _hop in range(self.settings.max_redirects + 1):
+            status, resp_headers, body = await self._one(
+                current, headers, max_bytes, accept, decode, budget, start_by
+            )
+            if status in REDIRECT_CODES and LOCATION in resp_headers:
+                permanent = permanent and status in PERMANENT_CODES
+                target = _redirect_target(current, resp_headers[LOCATION], status)
+                if target in seen:
+                    raise RedirectError(f"redirect loop at {target[:200]}", status_code=status)
+                seen.add(target)
+                current = target
+                # Validators belong to the URL they were given for.
+                stale = ("if-none-match", "if-modified-since")
+                headers = {k: v for k, v in headers.items() if k.lower() not in stale}
+                continue
+            if status in (429, 503):
+                retry = parse_retry_after(resp_headers.get("retry-after"), cap=self.retry_after_cap)
+                if retry is not None:
+                    self._not_before[host_key(current)] = retry
+            return Response(
+                url=url,
+                final_url=current,
+                status_code=status,
+                headers=resp_headers,
+                body=body,
+                permanent_redirect=permanent and current != url,
+                elapsed_ms=int(budget.spent * 1000),
+                encoding="" if decode or not body else resp_headers.get("content-encoding", ""),
+            )
+        raise RedirectError(f"more than {self.settings.max_redirects} redirects from {url[:200]}")
+
+    @property
+    def retry_after_cap(self) -> timedelta:
+        return min(RETRY_AFTER_CAP, timedelta(hours=self.settings.retry_after_max_hours))
+
+    @contextlib.asynccontextmanager
+    async def _slots(self, url: str, start_by: float | None) -> AsyncIterator[None]:
+        """A slot of the URL's host, then one of the overall limit (in that order, so a request
+        waiting for a busy host holds no slot other hosts could use)."""
+        host = self._hosts.setdefault(host_key(url), asyncio.Semaphore(self.settings.per_host_concurrency))
+        if start_by is not None and asyncio.get_running_loop().time() >= start_by:
+            raise Deferred("the cycle's time was up before this request could start")
+        try:
+            async with asyncio.timeout_at(start_by):
+                await host.acquire()
+                try:
+                    await self._global.acquire()
+                except BaseException:
+                    host.release()
+                    raise
+        except TimeoutError as exc:
+            raise Deferred("the cycle's time was up before a slot for this host was free") from exc
+        try:
+            yield
+        finally:
+            self._global.release()
+            host.release()
+
+    async def _one(
+        self,
+        url: str,
+        headers: dict[str, str],
+        max_bytes: int,
+        accept: str,
+        decode: bool,
+        budget: _Budget,
+        start_by: float | None,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        async with self._slots(url, start_by):
+            if self.host_wait(url) is not None:
+                # The host asked to wait (Retry-After) while this request waited for its slot.
+                raise Deferred("host asked to wait (Retry-After)", reason="host_wait")
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(budget.remaining):
+                    return await self._exchange(url, headers, max_bytes, accept, decode)
+            except TimeoutError as exc:
+                raise FetchTimeout(f"no complete answer within {budget.deadline:g} s") from exc
+            finally:
+                budget.spent += time.monotonic() - started
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], max_bytes: int, accept: str, decode: bool
+    ) -> tuple[int, httpx.Headers, bytes]:
+        try:
+            request = self._client.build_request("GET", url, headers={"Accept": accept, **headers})
+            response = await self._client.send(request, stream=True)
+        except FetchError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"{type(exc).__name__}: {exc}") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:
+            raise ConnectFailed(f"{type(exc).__name__}: {exc}"[:500]) from exc
+        try:
+            if response.status_code >= 300:
+                # Redirects, 304 and errors: the body is not needed.
+                return response.status_code, response.headers, b""
+            body = await _read_capped(response, max_bytes, decode)
+            return response.status_code, response.headers, body
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"{type(exc).__name__} while reading: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise ConnectFailed(f"{type(exc).__name__} while reading: {exc}"[:500]) from exc
+        finally:
+            await response.aclose()
+
+
+# Where a response's Location is kept. httpx parses a redirect's Location even when it is not
+# following it, and raises on what it cannot parse (port "8o", "xn--zz") as if the connection had
+# failed: moved aside before it looks, the Location is judged here (_redirect_target) instead.
+LOCATION = "x-vigia-location"
+
+
+async def _set_location_aside(response: httpx.Response) -> None:
+    if "location" in response.headers:
+        value = response.headers.get_list("location")[0]
+        del response.headers["location"]
+        response.headers[LOCATION] = value
+
+
+class _Budget:
+    """A request's deadline, spent only while one of its hops is under way."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.spent = 0.0
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - self.spent)
+
+
+def _redirect_target(current: str, location: str, status: int) -> str:
+    """Where a redirect leads, checked: Blocked for a scheme or host form we never follow,
+    RedirectError for a Location that is no usable URL."""
+    try:
+        target = urljoin(current, location.strip()).split("#", 1)[0]
+        request_url(target)
+    except Blocked as exc:
+        raise Blocked(str(exc), status_code=status) from exc
+    except ValueError as exc:  # UnusableURL, or urljoin on a malformed Location
+        raise RedirectError(f"redirect to an unusable URL: {exc}"[:500], status_code=status) from exc
+    return target
+
+
+_LENGTH = re.compile(r"\d{1,18}", re.ASCII)
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int, decode: bool = True) -> bytes:
+    """The body, decoded under ``max_bytes`` (``decode=False``: as sent, its encoded size under it)."""
+    declared = response.headers.get("content-length", "")
+    encoding = response.headers.get("content-encoding", "")
+    # isdigit() alone accepts "²" and 5,000-digit numbers, which int() refuses.
+    if _LENGTH.fullmatch(declared) and (not encoding or not decode) and int(declared) > max_bytes:
+        raise TooLarge(
+            f"Content-Length {declared} is over the {max_bytes}-byte cap", status_code=response.status_code
+        )
+    if not decode:
+        Decoder(encoding)  # an encoding we could not decode later fails now (DecodeFailed)
+    body = CappedBody(encoding if decode else "", max_bytes, response.status_code)
+    # Small raw chunks keep each decompression step small as well.
+    async for raw in response.aiter_raw(chunk_size=CHUNK):
+        body.add(raw)
+    return body.body()

@@ -1,0 +1,212 @@
+"""The stages of a cycle as the CLI and the Airflow DAG call them.
+
+plan(settings)                      → list of batches of FeedJobs   (reads the database)
+collect(settings, jobs)             → Batch                          (network + workers, no writes)
+stage(batch, dir) / read_staged(..) → Parquet files between Airflow tasks
+load(settings, tables, run_id)      → RunSummary                     (the only writer)
+run_once(settings)                  → all of it in one process
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, overload
+
+import pyarrow as pa
+
+from pipeline import staging, store
+from pipeline.collect.batch import Batch, FeedJob, batches_of, collect_batch, plan_jobs
+from pipeline.errors import StoreError
+from pipeline.load.transaction import Classifier, LazyClassifier, load_cycle
+from pipeline.records import Feed, FeedState, RunSummary
+from pipeline.registry import check_disabling
+from pipeline.settings import Settings, load_feeds
+from pipeline.store import reads
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id(prefix: str = "cli") -> str:
+    return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+
+
+def plan(settings: Settings) -> list[list[FeedJob]]:
+    """Read feeds.toml and the stored feed states; return the feeds to poll, in batches."""
+    feeds = load_feeds(settings.feeds_path)
+    # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
+    with store.open_db(settings, check_blocks=True) as con:
+        # Before anything is downloaded (the load checks again, in its transaction).
+        check_disabling(reads.enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
+        stored = reads.feed_states(con)
+    return batches_of(plan_jobs(feeds, stored), settings.feeds_per_batch)
+
+
+def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = None) -> Batch:
+    """Fetch one batch of feeds and their new articles, classified in the workers. Writes nothing."""
+    backend = store.backend(settings)
+    return asyncio.run(
+        collect_batch(
+            jobs,
+            settings,
+            reads.known_lookup(backend),
+            now,
+            lambda: worker_classifier(settings),
+            reads.backlog_lookup(backend, settings),
+        )
+    )
+
+
+def worker_classifier(settings: Settings) -> Classifier:
+    """The model the load will use, for the workers to classify with (built only if a page is extracted)."""
+    backend = store.backend(settings)
+    if not backend.exists():
+        return current_classifier(None, settings.cache_dir)
+    with backend.open(read_only=True) as con:
+        return current_classifier(con, settings.cache_dir)
+
+
+def current_classifier(con, cache_dir: Path | None = None) -> Classifier:
+    """The newest model version stored in the database, else the base model built from the repository
+    (its params read from ``cache_dir`` when an earlier cycle built them from the same inputs)."""
+    from pipeline.classify.versions import load_model
+
+    return load_model(con=con, cache_dir=cache_dir)
+
+
+def load(
+    settings: Settings,
+    tables: dict[str, pa.Table],
+    run_id: str,
+    feeds: Sequence[Feed] | None = None,
+    classifier: Classifier | None = None,
+) -> RunSummary:
+    """Load a cycle in one transaction, then publish the analyst copy. The only writer of a cycle."""
+    feeds = load_feeds(settings.feeds_path) if feeds is None else feeds
+    backend = store.backend(settings)
+    if classifier is None and backend.shared and tables["articles"].num_rows:
+        # Shared writers queue for one lock and its readers never wait: build the model (seconds) before
+        # queueing. (A lake that does not exist yet is created below, and the model built there.)
+        with contextlib.suppress(StoreError), backend.open(read_only=True) as con:
+            classifier = current_classifier(con, settings.cache_dir)
+    # Checkpointed and published on the way out (a lake compacts every so many loads instead).
+    with backend.writing() as con:
+        # Lazy: a cycle that changes no article never builds the model (a second or more).
+        model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con, settings.cache_dir))
+        summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC), settings)
+    return summary
+
+
+def run_once(settings: Settings, run_id: str | None = None) -> RunSummary:
+    """One whole cycle in this process: plan, collect every feed as one batch, load.
+
+    One batch, not the DAG's several: one worker pool and one HTTP client for the whole cycle, and
+    no batch waits for the slowest page of the batch before it. The cycle lock is held throughout:
+    a second cycle stops (DatabaseBusy) before downloading anything.
+    """
+    run_id = run_id or new_run_id()
+    with store.cycle_lock(settings):
+        feeds = load_feeds(settings.feeds_path)
+        jobs = [job for batch in plan(settings) for job in batch]
+        return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=feeds)
+
+
+def stage(settings: Settings, run_id: str, index: int, batch: Batch) -> str:
+    directory = run_staging_dir(settings, run_id) / f"batch-{index:05d}"
+    return str(staging.write_batch(batch, directory))
+
+
+def read_staged(paths: Sequence[str]) -> dict[str, pa.Table]:
+    return staging.read_batches([Path(p) for p in paths])
+
+
+def run_staging_dir(settings: Settings, run_id: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+    return settings.staging / safe
+
+
+def clear_staging(settings: Settings, run_id: str) -> None:
+    shutil.rmtree(run_staging_dir(settings, run_id), ignore_errors=True)
+
+
+def jobs_to_json(jobs: Sequence[FeedJob]) -> list[dict]:
+    """FeedJobs as plain JSON for XCom (a few hundred bytes a feed, no article data)."""
+    out = []
+    for job in jobs:
+        s = job.state
+        out.append(
+            {
+                "feed": {"name": job.feed.name, "url": job.feed.url, "language": job.feed.language},
+                "state": {
+                    "name": s.name,
+                    "url": s.url,
+                    "etag": s.etag,
+                    "last_modified": s.last_modified,
+                    "consecutive_failures": s.consecutive_failures,
+                    "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at else None,
+                    "last_full_fetch_at": s.last_full_fetch_at.isoformat() if s.last_full_fetch_at else None,
+                    "gone": s.gone,
+                },
+            }
+        )
+    return out
+
+
+def jobs_from_json(items: Sequence[dict]) -> list[FeedJob]:
+    jobs = []
+    for item in items:
+        s = dict(item["state"])
+        for key in ("next_fetch_at", "last_full_fetch_at"):
+            s[key] = datetime.fromisoformat(s[key]) if s[key] else None
+        jobs.append(FeedJob(Feed(**item["feed"]), FeedState(**s)))
+    return jobs
+
+
+# ---------------------------------------------------------------- the Airflow tasks' entry points
+
+
+def plan_to_files(settings: Settings, run_id: str) -> list[str]:
+    """Plan the run and write each batch's jobs to a JSON file; returns the files (XCom stays small)."""
+    import json
+
+    directory = run_staging_dir(settings, run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, jobs in enumerate(plan(settings)):
+        path = directory / f"jobs-{i:05d}.json"
+        path.write_text(json.dumps(jobs_to_json(jobs)), encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+@overload
+def collect_to_file(
+    settings: Settings, jobs_file: str, run_id: str, index: int, with_batch: Literal[False] = False
+) -> str: ...
+@overload
+def collect_to_file(
+    settings: Settings, jobs_file: str, run_id: str, index: int, with_batch: Literal[True]
+) -> tuple[str, Batch]: ...
+def collect_to_file(
+    settings: Settings, jobs_file: str, run_id: str, index: int, with_batch: bool = False
+) -> str | tuple[str, Batch]:
+    """Collect the batch planned in ``jobs_file`` and stage it; returns the staged directory (and
+    the batch, ``with_batch``). ``python -m pipeline collect`` runs it for an Airflow collect task."""
+    import json
+
+    jobs = jobs_from_json(json.loads(Path(jobs_file).read_text(encoding="utf-8")))
+    batch = collect(settings, jobs)
+    path = stage(settings, run_id, index, batch)
+    return (path, batch) if with_batch else path
+
+
+def load_staged(settings: Settings, staged: Sequence[str], run_id: str) -> dict:
+    summary = load(settings, read_staged(staged), run_id)
+    clear_staging(settings, run_id)
+    print(summary.line())
+    return {k: getattr(summary, k) for k in summary.__dataclass_fields__}
