@@ -14,6 +14,7 @@ from pipeline.classify import base_model, load_model
 from pipeline.classify.cli import classify_lines, cmd_classify, register
 from pipeline.classify.registry import labelled_documents, newest_model_from
 from pipeline.store import open_db
+from tests import manual
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,7 +89,7 @@ def label(db: Path, *rows: tuple[str, str]) -> None:
 
 
 def test_commands_are_documented():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = manual.text()  # README.md and docs/
     for command in ("classify", "evaluate", "retrain", "reclassify"):
         assert f"python -m pipeline {command}" in readme
 
