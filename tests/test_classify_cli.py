@@ -16,8 +16,6 @@ from pipeline.classify.registry import labelled_documents, newest_model_from
 from pipeline.store import open_db
 from tests import manual
 
-REPO = Path(__file__).resolve().parent.parent
-
 ARTICLES = [
     (
         "a1",
