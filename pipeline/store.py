@@ -114,7 +114,7 @@ def _wait(
                 raise DatabaseBusy(
                     f"{what} stayed locked by another process for {timeout:g} s{holder()}"
                     f" ({publication.first_line(exc)}). Analysts should open the analyst copy instead;"
-                    " see README, 'Connecting while ingestion runs'."
+                    " see docs/analysts.md, 'Connecting while ingestion runs'."
                 ) from exc
             log.info("%s is locked; retrying in %.2f s", what, delay)
             time.sleep(delay)
@@ -132,7 +132,7 @@ def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConn
 
 # ---------------------------------------------------------------- errors: "the database cannot be used"
 
-# Phrases of DuckDB and OS errors, and what they mean for the operator (README, Exit codes).
+# Phrases of DuckDB and OS errors, and what they mean for the operator (docs/operations.md, Exit codes).
 _DAMAGE = re.compile(
     r"Corrupt database file|checksum|not a valid DuckDB database|Serialization Error|"
     r"Could not read enough bytes|Failure while replaying WAL|Invalid WAL",
@@ -144,7 +144,8 @@ _STORAGE_ERRNOS = frozenset(
 )
 _PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP})
 RESTORE_HINT = (
-    "restore the last good copy: python -m pipeline restore (README, 'When the database will not open')"
+    "restore the last good copy: python -m pipeline restore"
+    " (docs/operations.md, 'When the database will not open')"
 )
 
 
