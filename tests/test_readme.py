@@ -40,6 +40,14 @@ def test_every_make_target_is_in_the_manual():
     assert not missing
 
 
+def test_make_help_lists_every_target():
+    phony = re.search(r"^\.PHONY:(.*)$", (REPO / "Makefile").read_text(), re.M).group(1).split()
+    shown = subprocess.run(["make", "--no-print-directory", "help"], capture_output=True, text=True, cwd=REPO)
+    assert shown.returncode == 0
+    listed = {line.split()[1] for line in shown.stdout.splitlines() if line.startswith("make ")}
+    assert listed == set(phony) - {"help", "venv", "clean"}
+
+
 # Settings fields with a short variable name instead of VIGIA_<FIELD>, and one that is internal.
 SHORT = {
     "feeds_path": "VIGIA_FEEDS",
