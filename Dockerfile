@@ -1,5 +1,5 @@
 # Vigía on Airflow 3.3: the official image, the project's locked requirements, and its code.
-# docker-compose.yml builds it (`docker compose build`); the README section "Running Vigía as a service" explains the setup.
+# docker-compose.yml builds it (`docker compose build`); docs/deployment.md ("Running Vigía as a service") explains the setup.
 FROM apache/airflow:3.3.2
 
 # requirements.txt is uv.lock exported (`uv export --frozen --no-dev --no-hashes --no-emit-project

@@ -19,7 +19,7 @@ DB_FLAG := $(if $(DB),--db $(DB))
 # The report's period: FROM=2026-11-01 TO=2026-11-30 (Peru days; default the last 30 days).
 REPORT_FLAGS := $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
-.PHONY: help venv run once demo test sql report bench lint clean
+.PHONY: help venv run once demo test sql report bench lint docs clean
 
 help:
 	@echo "make run    start Airflow (standalone) with the ingestion DAG unpaused: a cycle now, then every 15 min"
@@ -30,6 +30,7 @@ help:
 	@echo "make report the HTML report of the last 30 days under data/report/ (DB=demo, FROM=, TO=)"
 	@echo "make bench  run the benchmark (figures printed and written to bench-results/)"
 	@echo "make lint   ruff and mypy"
+	@echo "make docs   the manual (docs/) as a website in site/, built offline with mkdocs --strict"
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -68,5 +69,9 @@ lint: venv
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
+# The manual as a website (mkdocs.yml); --strict fails on a broken link or anchor.
+docs: venv
+	.venv/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf .venv .tools .airflow data/staging
+	rm -rf .venv .tools .airflow data/staging site

@@ -8,8 +8,8 @@ Serves ``../shared/corpus`` (or, without it, a generated corpus of the same shap
 hosts (``benchmarks.server``), then, in one run: a first cycle through ``pipeline.tasks`` (fetch,
 extract, classify, load) into a fresh database, two more cycles in which nothing changed, the F1
 of the stored texts, the extraction limit, the cron-script way, and a bulk load. Prints the
-figures and writes them as JSON under ``bench-results/`` to compare commits. The README
-("Performance") says what each figure means.
+figures and writes them as JSON under ``bench-results/`` to compare commits. docs/performance.md
+says what each figure means.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ one ``pipeline.alerts.jobs`` function; nothing is imported, read or opened at pa
   failed (older mail still goes out) and succeeds during an SMTP outage: the mail stays pending
   and goes out on a later run of this DAG or of ``vigia_watchdog``.
 
-Configuration (recipients, filters, thresholds): README, section Alert emails.
+Configuration (recipients, filters, thresholds): docs/alerts.md.
 """
 
 from __future__ import annotations

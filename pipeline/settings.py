@@ -118,7 +118,7 @@ class Settings:
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
     snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.store.publication)
 
-    # Alert emails (README, Alert emails). Under Airflow an Airflow Variable of the same VIGIA_* name
+    # Alert emails (docs/alerts.md). Under Airflow an Airflow Variable of the same VIGIA_* name
     # overrides each of these at run time; the SMTP host and credentials live only in the connection.
     alert_to: str = ""  # recipients, comma-separated
     alert_from: str = ""  # sender; default: the connection's from_email
@@ -165,7 +165,7 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f.name, raw, f.type)
-        # Short names documented in the README.
+        # Short names documented in docs/configuration.md.
         for name, key in SHORT_NAMES.items():
             if env.get(name):
                 values[key] = _convert(key, env[name], "Path")
@@ -191,7 +191,7 @@ def _refuse_unknown(env: Mapping[str, str]) -> None:
         if name.startswith("VIGIA_") and name not in known and not name.startswith(_OTHER_PREFIXES):
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"{name} is not a Vigía setting{hint}; see README, Settings")
+            raise ConfigError(f"{name} is not a Vigía setting{hint}; see docs/configuration.md, Settings")
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -13,8 +13,7 @@ import pytest
 from pipeline.classify.versions import base_model, labelled_documents, load_model, newest_model_from
 from pipeline.cli.classify import classify_lines, cmd_classify, register
 from pipeline.store import open_db
-
-REPO = Path(__file__).resolve().parent.parent
+from tests import manual
 
 ARTICLES = [
     (
@@ -87,7 +86,7 @@ def label(db: Path, *rows: tuple[str, str]) -> None:
 
 
 def test_commands_are_documented():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = manual.text()  # README.md and docs/
     for command in ("classify", "evaluate", "retrain", "reclassify"):
         assert f"python -m pipeline {command}" in readme
 

@@ -1,6 +1,6 @@
-"""The README's exit-code table, row by row, through the real command line in subprocesses.
+"""The manual's exit-code table (docs/operations.md, "Exit codes"), row by row, through the real command line in subprocesses.
 
-Each row of the table under "### Exit codes" has a case here that makes it happen for real (a
+Each row of the table under "## Exit codes" has a case here that makes it happen for real (a
 damaged file, a full disk, a read-only file system, a cycle running...) and checks the documented
 code, and for 2 and 3 that stderr is one line starting as documented. A row without a case, or a
 case without a row, fails the test.
@@ -26,16 +26,16 @@ import pytest
 from pipeline import store
 from pipeline import tasks as ingest
 from pipeline.settings import Settings
+from tests import manual
 from tests.conftest import REPO, make_settings, run_cli
 from tests.localweb import LocalWeb, sample_feeds_toml, sample_site
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
 BLOCK = 262144
 
 
 def table() -> dict[str, int]:
-    """case → exit code, from the README's table."""
-    section = README.split("### Exit codes", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    """case → exit code, from the manual's table."""
+    section = manual.section("## Exit codes")
     rows = re.findall(r"^\| (.+?) \| (\d) \| .+ \|$", section, re.M)
     return {case: int(code) for case, code in rows}
 

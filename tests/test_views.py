@@ -22,6 +22,7 @@ from pipeline import tasks as ingest
 from pipeline.collect.batch import Batch, Sighting
 from pipeline.load.transaction import load_cycle
 from pipeline.records import Article, Classification, Feed, FeedFetch, FeedState, Place
+from tests import manual
 from tests.conftest import REPO
 
 VIEWS = sorted(p.stem for p in (REPO / "sql" / "views").glob("*.sql"))
@@ -550,7 +551,7 @@ def test_source_health_shows_failing_deferred_gone_and_silent_feeds(tmp_path):
 
 def test_every_view_file_is_documented_for_analysts():
     """Each view file opens with a comment, and the analysts' guide shows each documented view."""
-    guide = (REPO / "README.md").read_text(encoding="utf-8")
+    guide = manual.text()
     for view in VIEWS:
         text = (REPO / "sql" / "views" / f"{view}.sql").read_text(encoding="utf-8")
         assert text.startswith(f"-- {view}:"), view

@@ -1,10 +1,10 @@
-"""The analyst's workbench as the README shows it: every command and query of its analysts' part,
-run for real — `make demo` then every make target, the shell, the one-liners, the notebook example."""
+"""The analyst's workbench as the manual shows it: the README's walk from `make demo`, and every
+command and query of the analysts' guide (docs/analysts.md, docs/views.md), run for real — `make demo`
+then every make target, the shell, the one-liners, the notebook example."""
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -14,20 +14,12 @@ import pytest
 
 from pipeline import tasks as ingest
 from pipeline.cli import main
+from tests import manual
 from tests.conftest import REPO, make_settings
 from tests.localweb import sample_feeds_toml
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
-
-
-def _section(heading: str) -> str:
-    start = README.index(heading)
-    following = re.search(r"^#{2,3} ", README[start + len(heading) :], re.M)
-    return README[start : start + len(heading) + (following.start() if following else len(README))]
-
-
-def _blocks(section: str, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+_section = manual.section
+_blocks = manual.blocks
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +35,7 @@ def loaded(tmp_path_factory):
 
 
 def test_every_one_liner_of_the_questions_runs_on_a_loaded_database(loaded):
-    (block,) = _blocks(_section("### Questions in one line"), "sql")
+    (block,) = _blocks(_section("## Questions in one line"), "sql")
     queries = [line for line in block.splitlines() if line.startswith("select")]
     assert len(queries) >= 8
     with duckdb.connect(str(loaded.analyst_db), read_only=True) as con:
@@ -54,7 +46,7 @@ def test_every_one_liner_of_the_questions_runs_on_a_loaded_database(loaded):
 
 
 def test_the_views_examples_and_the_search_macro_examples_run(loaded):
-    section = _section("### The views") + _section("### Search")
+    section = _section("## The views") + _section("## Search")
     with duckdb.connect(str(loaded.analyst_db), read_only=True) as con:
         for block in _blocks(section, "sql"):
             for statement in duckdb.extract_statements(block):
@@ -63,17 +55,17 @@ def test_the_views_examples_and_the_search_macro_examples_run(loaded):
 
 def test_the_notebook_example_runs_as_written(loaded, monkeypatch):
     (example,) = [
-        b for b in _blocks(_section("### Connecting while ingestion runs"), "python") if "duckdb" in b
+        b for b in _blocks(_section("## Connecting while ingestion runs"), "python") if "duckdb" in b
     ]
     monkeypatch.chdir(loaded.db_path.parent.parent)  # where data/vigia.analyst.duckdb is
     namespace: dict = {}
-    exec(compile(example, "README", "exec"), namespace)  # noqa: S102
+    exec(compile(example, "docs/analysts.md", "exec"), namespace)  # noqa: S102
     assert namespace["rows"] and namespace["table"].num_columns > 5
 
 
-def test_the_readme_search_and_report_commands_run(loaded, capsys):
+def test_the_guide_s_search_and_report_commands_run(loaded, capsys):
     commands = []
-    for section in ("### Search", "### Report", "### Calling the commands"):
+    for section in ("## Search", "## Report", "## Calling the commands", "## Calling the command line"):
         for block in _blocks(_section(section), "sh"):
             for line in block.splitlines():
                 line = line.split("#")[0].split(">")[0].strip()
@@ -88,8 +80,8 @@ def test_the_readme_search_and_report_commands_run(loaded, capsys):
     capsys.readouterr()
 
 
-def test_the_readme_exports_work_in_the_shell(loaded):
-    (block,) = [b for b in _blocks(_section("### Connecting while ingestion runs"), "sql") if "copy" in b]
+def test_the_guide_s_exports_work_in_the_shell(loaded):
+    (block,) = [b for b in _blocks(_section("## Connecting while ingestion runs"), "sql") if "copy" in b]
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
     run = subprocess.run(
         [sys.executable, "-m", "pipeline", "sql", "--db", str(loaded.db_path)],
@@ -125,6 +117,22 @@ def test_every_make_target_an_analyst_uses_works_right_after_make_demo(tmp_path)
     demo = make("demo")
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "make sql DB=demo" in demo.stdout and (tmp_path / "data" / "demo" / "demo.analyst.duckdb").exists()
+    # The README's walk after the demo, each command as it shows it; its one-line question typed
+    # into the shell.
+    walk = _section("## Try it first: `make demo` (offline)")
+    (question,) = _blocks(walk, "sql")
+    lines = [line.split(" #")[0].strip() for block in _blocks(walk, "sh") for line in block.splitlines()]
+    assert lines[0] == "make demo" and len(lines) >= 5
+    for line in lines[1:]:
+        words = shlex.split(line)
+        if words[0] == "make":
+            run = make(*words[1:], stdin=question)
+        else:  # .venv/bin/python -m pipeline ..., from the repository's root
+            run = subprocess.run(words, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+        assert run.returncode == 0, (line, run.stderr[-3000:])
+        assert run.stdout.strip() or "report" in line, line
+        if line == "make sql DB=demo":
+            assert "current_stories" in run.stdout and "extortion" in run.stdout
     for args in (("sql",), ("sql", "DB=demo")):
         run = make(*args, stdin="select count(*) as stories from stories;\n.tables\n")
         assert run.returncode == 0, run.stderr

@@ -47,7 +47,7 @@ HTML = """<!DOCTYPE html>
 </table>
 <h3>Exception</h3>
 <pre style="white-space:pre-wrap;background:#f6f6f6;padding:8px">{{ vigia_exception | e }}</pre>
-<p style="color:#888;font-size:12px">Vigía — failure emails: README, section Alert emails.</p>
+<p style="color:#888;font-size:12px">Vigía — failure emails: docs/alerts.md.</p>
 </body></html>
 """
 

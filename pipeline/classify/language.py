@@ -1,6 +1,6 @@
 """Language identification (py3langid) and word stems (Snowball, through PyStemmer).
 
-Both are well-kept libraries whose data ship inside their packages. The README gives the measured
+Both are well-kept libraries whose data ship inside their packages. docs/relevance.md gives the measured
 comparison with the hand-written code they replace (a stop-word count and a six-letter prefix).
 Analyst search uses a Snowball stemmer too, so a stem here is the same word there.
 """

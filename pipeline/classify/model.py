@@ -46,7 +46,7 @@ PARAMS_FORMAT = 2  # 2: places settled by gazetteers, Snowball stems, corruption
 
 # The documented decision threshold. The model is a logistic regression fitted with both classes
 # weighted equally, so 0.5 is where it finds relevant and not relevant equally likely; the
-# cross-validated scores on the project's own examples (see training.cross_validate and the README)
+# cross-validated scores on the project's own examples (see training.cross_validate and docs/relevance.md)
 # show precision and recall both stay high over a wide band around it, so no tuning to one data set
 # went into it.
 MODEL_THRESHOLD = 0.5

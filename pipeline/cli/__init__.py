@@ -1,6 +1,6 @@
 """``python -m pipeline <command>``: the same functions the DAGs call.
 
-Exit codes (README, "Exit codes"): 0 success (also when some feeds failed: they are recorded),
+Exit codes (docs/operations.md, "Exit codes"): 0 success (also when some feeds failed: they are recorded),
 2 configuration or usage error, 3 database unusable (busy, damaged, disk full or read-only),
 4 our worker pool failed or every feed failed for one reason of ours, 1 anything unexpected (a bug:
 with its traceback). Every 2, 3 and 4 is one line on stderr.

@@ -87,7 +87,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    alerts = subparsers.add_parser("alerts", help="alert emails: preview, queue, send (README, Alert emails)")
+    alerts = subparsers.add_parser("alerts", help="alert emails: preview, queue, send (docs/alerts.md)")
     sub = alerts.add_subparsers(dest="alerts_command", required=True)
     commands = (
         ("preview", cmd_preview, "print (and with --out write .eml/.html) what would be queued now"),

@@ -116,7 +116,7 @@ def register(subparsers: Any) -> None:
 def exports_dir(settings: Settings) -> Path:
     """The one directory an analyst session may read and write files in (``copy ... to``):
     ``exports/`` beside the analyst copy (``data/exports``); the demo's database exports there too,
-    so the README's examples work the same after ``make demo``."""
+    so the manual's examples work the same after ``make demo``."""
     if settings.db_path.name == "demo.duckdb" and settings.db_path.parent.name == "demo":
         return settings.db_path.parent.parent / "exports"
     return settings.analyst_db.parent / "exports"

@@ -107,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backfill.set_defaults(func=cmd_backfill)
 
     bench = subparsers.add_parser(
-        "bench", help="run the benchmark (README, Performance): the same as `make bench`"
+        "bench", help="run the benchmark (docs/performance.md): the same as `make bench`"
     )
     bench.add_argument("--quick", action="store_true", help="40 of the 200 feeds")
     bench.set_defaults(func=cmd_bench)

@@ -95,9 +95,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "score": {"es": "puntaje", "en": "score"},
     "no_link": {"es": "(sin enlace)", "en": "(no link)"},
     "footer": {
-        "es": "Vigía — monitor de noticias de seguridad en el Perú."
-        " Configuración: README, sección Alert emails.",
-        "en": "Vigía — Peruvian security news monitor. Configuration: README, section Alert emails.",
+        "es": "Vigía — monitor de noticias de seguridad en el Perú. Configuración: docs/alerts.md.",
+        "en": "Vigía — Peruvian security news monitor. Configuration: docs/alerts.md.",
     },
     "other_topic": {"es": "Otros", "en": "Other"},
 }

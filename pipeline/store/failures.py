@@ -6,7 +6,7 @@ A DuckDB or file-system error met while opening, writing or reading the database
     CorruptDatabase   the file is damaged: restore the last good copy                 exit 3
     StoreError        a full, read-only or failing disk; any other storage error      exit 3
 
-(README, "Exit codes"); a bug in a query stays what it is.
+(docs/operations.md, "Exit codes"); a bug in a query stays what it is.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import duckdb
 
 from pipeline.errors import ConfigError, CorruptDatabase, StoreError, VigiaError
 
-# Phrases of DuckDB and OS errors, and what they mean for the operator (README, Exit codes).
+# Phrases of DuckDB and OS errors, and what they mean for the operator (docs/operations.md, Exit codes).
 _DAMAGE = re.compile(
     r"Corrupt database file|checksum|not a valid DuckDB database|Serialization Error|"
     r"Could not read enough bytes|Failure while replaying WAL|Invalid WAL",
@@ -31,7 +31,8 @@ _STORAGE_ERRNOS = frozenset(
 )
 _PATH_ERRNOS = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP})
 RESTORE_HINT = (
-    "restore the last good copy: python -m pipeline restore (README, 'When the database will not open')"
+    "restore the last good copy: python -m pipeline restore"
+    " (docs/operations.md, 'When the database will not open')"
 )
 # What reading the analyst copy says when it cannot (the copy is replaced, never repaired).
 REPUBLISH = "the next cycle (or python -m pipeline init) publishes a new analyst copy"

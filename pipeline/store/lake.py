@@ -359,4 +359,4 @@ class DuckLake(Backend):
         raise ConfigError(NO_RESTORE)
 
 
-NO_RESTORE = "restore is for the DuckDB file; a lake keeps its own history (README, Scaling out)"
+NO_RESTORE = "restore is for the DuckDB file; a lake keeps its own history (docs/deployment.md, Scaling out)"

@@ -106,7 +106,7 @@ def retry(
                 raise DatabaseBusy(
                     f"{what} stayed locked by another process for {timeout:g} s{holder()}"
                     f" ({first_line(exc)}). Analysts should open the analyst copy instead;"
-                    " see README, 'Connecting while ingestion runs'."
+                    " see docs/analysts.md, 'Connecting while ingestion runs'."
                 ) from exc
             log.info("%s is locked; retrying in %.2f s", what, delay)
             time.sleep(delay)
