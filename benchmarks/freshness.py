@@ -22,7 +22,8 @@ minutes or so, four loopback hosts with 30 to 150 ms of latency each).
    the load's end to the alerts run and its email.
 
 Latencies: p50, p95 and max over the items published in the window (nearest rank; an item never
-delivered counts as infinitely late). The issue's targets: p95 ≤ 5 min to the analyst copy,
+delivered counts as infinitely late), over all items and for hot and quiet feeds apart. The
+issue's targets, for feeds that publish often (the hot ones): p95 ≤ 5 min to the analyst copy,
 ≤ 6 min to the email.
 """
 
@@ -594,24 +595,46 @@ def report(r: dict[str, Any]) -> str:
     def line(label: str, text: str) -> str:
         return f"{label + ' ':.<40} {text}"
 
-    hot = sum(1 for i in r["items"] if i["kind"] == "hot")
+    hot_items = sum(1 for i in r["items"] if i["kind"] == "hot")
+
+    def kind(name: str, key: str) -> dict[str, Any]:
+        mine = [i for i in r["items"] if i["kind"] == name]
+        if key == "email_s":
+            mine = [i for i in mine if i.get("own_story") or i["analyst_s"] is None]
+        return summary([i[key] for i in mine])
+
     lines = [
         f"Vigía freshness {m['when']}: {m['minutes']:g} min of publishing, {m['feeds']['hot']} hot and "
         f"{m['feeds']['quiet']} quiet feeds on {m['hosts']} hosts ({m['latency_ms'][0]:.0f}-"
         f"{m['latency_ms'][-1]:.0f} ms latency); load average {m['load_average_at_start'][0]:.1f} at start",
         "",
-        line("Items published in the window", f"{a['items']} ({hot} from hot feeds)"),
+        line("Items published in the window", f"{a['items']} ({hot_items} from hot feeds)"),
         line(
             "Publication → analyst copy",
             f"p50 {mins(a['p50_s'])}, p95 {mins(a['p95_s'])}, max {mins(a['max_s'])}; "
-            f"{a['delivered']}/{a['items']} delivered" + mark(a["p95_s"], TARGETS["analyst_p95_s"]),
+            f"{a['delivered']}/{a['items']} delivered",
         ),
         line(
             "Publication → digest email",
             f"p50 {mins(e['p50_s'])}, p95 {mins(e['p95_s'])}, max {mins(e['max_s'])}; "
-            f"{e['delivered']}/{e['items']} mailed" + mark(e["p95_s"], TARGETS["email_p95_s"]),
+            f"{e['delivered']}/{e['items']} mailed",
         ),
     ]
+    # The targets are for feeds that publish often: the hot ones.
+    for name in ("hot", "quiet"):
+        to_copy, to_mail = kind(name, "analyst_s"), kind(name, "email_s")
+        if not to_copy["items"]:
+            continue
+        hot = name == "hot"
+        lines.append(
+            line(
+                f"  {name} feeds' items ({to_copy['items']})",
+                f"analyst copy p50 {mins(to_copy['p50_s'])}, p95 {mins(to_copy['p95_s'])}"
+                + (mark(to_copy["p95_s"], TARGETS["analyst_p95_s"]) if hot else "")
+                + f"; email p50 {mins(to_mail['p50_s'])}, p95 {mins(to_mail['p95_s'])}"
+                + (mark(to_mail["p95_s"], TARGETS["email_p95_s"]) if hot else ""),
+            )
+        )
     b = r.get("breakdown", {})
     if b.get("wait_for_run", {}).get("median_s") is not None:
         lines.append(
