@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.extract import EXTRACT_OPTIONS
+from pipeline.extract.pages import EXTRACT_OPTIONS
 
 _PAGES: list[str] = []  # in a limit worker: every page, decoded
 

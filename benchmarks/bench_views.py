@@ -7,8 +7,8 @@ Builds (once; ``--rebuild`` to redo) a database through the real migrations, fil
 synthetic data: 60 feeds of 40 outlets over two years ending now, N articles (titles and ~120-word
 texts drawn from a skewed vocabulary of security news words), two model versions' classifications
 (30% relevant), stories (a fifth of the articles in 5-article stories), the search index built by
-``pipeline.search`` itself, the recent story index built by ``pipeline.stories``, and four million
-fetches. Then times each documented view as an analyst would query it (the median and best of
+``pipeline.publish.search`` itself, the recent story index built by ``pipeline.load.stories``, and
+four million fetches. Then times each documented view as an analyst would query it (the median and best of
 ``--rounds``), the search macro, and one load-side step: a cycle of 500 new articles assigned to
 stories and indexed against the full database.
 
@@ -29,7 +29,9 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline import search, store, stories  # noqa: E402
+from pipeline import store  # noqa: E402
+from pipeline.load import stories  # noqa: E402
+from pipeline.publish import search  # noqa: E402
 
 DAYS = 730
 FEEDS, OUTLETS = 60, 40
@@ -70,12 +72,12 @@ def build(path: Path, n: int, now: datetime) -> None:
         timed("classifications", lambda: _classifications(con, start, n, step_us))
         timed("stories", lambda: _stories(con))
         timed(
-            "trend facts (full rebuild by pipeline.stories.refresh_trends)",
+            "trend facts (full rebuild by pipeline.load.stories.refresh_trends)",
             lambda: stories.refresh_trends(con, [], now),
         )
         timed("fetches", lambda: _fetches(con, start, now))
         timed(
-            "search index (by pipeline.search.index_articles, 20,000 articles at a time)",
+            "search index (by pipeline.publish.search.index_articles, 20,000 articles at a time)",
             lambda: _search_index(con, n, now),
         )
         timed("story index (last 14 days)", lambda: _story_index(con, now))

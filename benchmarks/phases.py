@@ -1,6 +1,6 @@
 """The pipeline's side of the benchmark: a first cycle, unchanged cycles, F1 and the loading rate.
 
-Each cycle runs the three stages ``pipeline.ingest.run_once`` runs (``plan``, ``collect`` of
+Each cycle runs the three stages ``pipeline.tasks.run_once`` runs (``plan``, ``collect`` of
 every feed as one batch, ``load``), through the same public functions, each timed on its own.
 """
 
@@ -20,11 +20,13 @@ import duckdb
 
 from benchmarks.corpus import Served, page_index
 from benchmarks.measure import Stage, TreeMonitor, f1, timed
-from pipeline import ingest, search, staging, store, stories
-from pipeline import load as load_module
-from pipeline.cycle import Batch
-from pipeline.feeds import parse_feed
-from pipeline.load import _load_articles, load_cycle
+from pipeline import staging, store, tasks
+from pipeline.collect.batch import Batch
+from pipeline.extract.feeds import parse_feed
+from pipeline.load import stories
+from pipeline.load import transaction as load_module
+from pipeline.load.transaction import _load_articles, load_cycle
+from pipeline.publish import search
 from pipeline.settings import Settings, load_feeds
 
 MB = 1024 * 1024
@@ -58,15 +60,15 @@ def local_only(served: Served) -> tuple[list[int], int]:
 
 
 def cycle(settings: Settings, tree: TreeMonitor, run_id: str) -> tuple[dict[str, Any], Batch]:
-    """One cycle, stage by stage, exactly as ``ingest.run_once`` composes it."""
+    """One cycle, stage by stage, exactly as ``tasks.run_once`` composes it."""
     feeds = load_feeds(settings.feeds_path)
     with Stage(tree) as total:
         with Stage(tree) as plan:
-            jobs = [job for batch in ingest.plan(settings) for job in batch]
+            jobs = [job for batch in tasks.plan(settings) for job in batch]
         with Stage(tree) as collect:
-            batch = ingest.collect(settings, jobs)
+            batch = tasks.collect(settings, jobs)
         with Stage(tree) as load, timed(LOAD_STEPS, load_steps := {}):
-            summary = ingest.load(settings, staging.batch_tables(batch), run_id, feeds=feeds)
+            summary = tasks.load(settings, staging.batch_tables(batch), run_id, feeds=feeds)
     outcomes = Counter(f.outcome for f in batch.fetches)
     statuses = Counter(a.extraction_status for a in batch.articles)
     extracted = sum(1 for a in batch.articles if _extraction_ran(a))
@@ -207,7 +209,7 @@ def bulk_load(
     bulk_settings = replace(
         settings, db_path=directory / "bulk.duckdb", analyst_db_path=directory / "bulk.analyst.duckdb"
     )
-    classifier = ingest.worker_classifier(settings)
+    classifier = tasks.worker_classifier(settings)
     steps: dict[str, float] = {}
     # The whole load of a part of them: stories and the search index take far longer per row.
     part = {

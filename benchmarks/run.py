@@ -8,7 +8,7 @@
     .venv/bin/python -m benchmarks.run --publication [--articles N] # the analyst copy at 1M articles
 
 Serves ``../shared/corpus`` (or, without it, a generated corpus of the same shape) on loopback
-hosts (``benchmarks.server``), then, in one run: a first cycle through ``pipeline.ingest`` (fetch,
+hosts (``benchmarks.server``), then, in one run: a first cycle through ``pipeline.tasks`` (fetch,
 extract, classify, load) into a fresh database, two more cycles in which nothing changed, the F1
 of the stored texts, the extraction limit, the cron-script way, and a bulk load. Prints the
 figures and writes them as JSON under ``bench-results/`` to compare commits. The README
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks import baselines, phases
     from benchmarks.measure import TreeMonitor
     from benchmarks.server import CorpusServer
-    from pipeline.extract import decode_html
+    from pipeline.extract.pages import decode_html
     from pipeline.settings import Settings
 
     corpus = choose_corpus(args)
@@ -271,7 +271,7 @@ def _meta(args: argparse.Namespace, corpus: Corpus) -> dict[str, Any]:
     import feedparser
     import trafilatura
 
-    from pipeline.extract import EXTRACT_OPTIONS
+    from pipeline.extract.pages import EXTRACT_OPTIONS
 
     try:
         commit = subprocess.run(

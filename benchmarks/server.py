@@ -1,6 +1,6 @@
 """The benchmark's web: feeds and pages served on several loopback hosts by a separate process.
 
-``pipeline.localweb`` (one thread per request, in the caller's process) is right for tests; a
+``tests/localweb.py`` (one thread per request, in the caller's process) is right for tests; a
 benchmark needs a server that costs little and runs apart, so its work is neither counted as the
 pipeline's nor holds the pipeline's interpreter lock. This one is a single asyncio process with
 every response prepared in advance (plain and gzip), HTTP/1.1 keep-alive, and ETag /

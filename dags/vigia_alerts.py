@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from pipeline.dag_support import ARTICLES_LOADED, task_defaults
+from pipeline.schedule import ARTICLES_LOADED, task_defaults
 
 
 @dag(

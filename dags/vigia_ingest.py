@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
-from pipeline.dag_support import ARTICLES_LOADED, task_defaults
+from pipeline.schedule import ARTICLES_LOADED, task_defaults
 
 
 @dag(
@@ -26,7 +26,7 @@ from pipeline.dag_support import ARTICLES_LOADED, task_defaults
     catchup=False,
     max_active_runs=1,  # one loader at a time: DuckDB has one writer
     dagrun_timeout=timedelta(minutes=14),
-    # retries, and a failure email after the last try (pipeline.dag_support.task_defaults)
+    # retries, and a failure email after the last try (pipeline.schedule.task_defaults)
     default_args=task_defaults(retries=2, retry_delay=timedelta(seconds=30), retry_exponential_backoff=True),
     tags=["vigia"],
     doc_md=__doc__,
@@ -34,27 +34,27 @@ from pipeline.dag_support import ARTICLES_LOADED, task_defaults
 def vigia_ingest():
     @task
     def plan() -> list[str]:
-        from pipeline import ingest
+        from pipeline import tasks
         from pipeline.settings import Settings
 
-        return ingest.plan_to_files(Settings.from_env(), get_current_context()["run_id"])
+        return tasks.plan_to_files(Settings.from_env(), get_current_context()["run_id"])
 
     # Batches run one after another in a run: each already uses every core for extraction.
     # Each batch is collected in a process of our own (`python -m pipeline collect`), whose worker
-    # pool never re-runs the launcher of Airflow (pipeline/collect_process.py says why).
+    # pool never re-runs the launcher of Airflow (pipeline/collect/process.py says why).
     @task(max_active_tis_per_dagrun=1, execution_timeout=timedelta(minutes=10))
     def collect(jobs_file: str) -> str:
-        from pipeline.collect_process import run_collect
+        from pipeline.collect.process import run_collect
 
         context = get_current_context()
         return run_collect(jobs_file, context["run_id"], context["ti"].map_index)
 
     @task(outlets=[ARTICLES_LOADED])
     def load(staged: list[str]) -> dict:
-        from pipeline import ingest
+        from pipeline import tasks
         from pipeline.settings import Settings
 
-        return ingest.load_staged(Settings.from_env(), list(staged), get_current_context()["run_id"])
+        return tasks.load_staged(Settings.from_env(), list(staged), get_current_context()["run_id"])
 
     load(collect.expand(jobs_file=plan()))
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from pipeline.dag_support import task_defaults
+from pipeline.schedule import task_defaults
 
 
 @dag(

@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline import staging, store
-from pipeline.cycle import Batch, fetch_articles
-from pipeline.load import Classifier, reload_articles
-from pipeline.net import Fetcher
+from pipeline.collect.batch import Batch, fetch_articles
+from pipeline.collect.net import Fetcher
+from pipeline.extract.workers import WorkerPool
+from pipeline.load.transaction import Classifier, reload_articles
 from pipeline.records import Article, Classification, FeedEntry
 from pipeline.settings import Settings
-from pipeline.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def backfill(
     classifier: Callable[[], Any] | None = None,
 ) -> BackfillSummary:
     """Re-extract and reclassify the stored articles published from ``since`` (up to ``until``)."""
-    from pipeline.ingest import current_classifier, worker_classifier
+    from pipeline.tasks import current_classifier, worker_classifier
 
     started = time.monotonic()
     selected = select_articles(settings, since, until, feed)
@@ -115,9 +115,7 @@ def backfill(
     if selected:
         factory = classifier or (lambda: worker_classifier(settings))
         asyncio.run(_run(settings, selected, max(1, chunk), factory, current_classifier, summary))
-        if settings.store == "duckdb":
-            with store.write_lock(settings):
-                store.publish_analyst_copy(settings)
+        store.backend(settings).refresh_analyst_copy()
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -27,7 +27,7 @@ and mails its failure: ConfigError, StoreError, WorkerError, CycleFailed, Collec
 exception that is not a VigiaError (a bug). A FetchError whose cause may be ours (a worker that died
 or passed its memory limit, an exception in our own parsing code) is still recorded for its feed or
 page, with ``ours`` naming that cause; when every feed of a cycle failed with the same such cause,
-the cycle raises CycleFailed instead of recording them (``pipeline.cycle``).
+the cycle raises CycleFailed instead of recording them (``pipeline.collect.batch``).
 """
 
 from __future__ import annotations

@@ -80,6 +80,15 @@ class FeedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownArticle:
+    """What is stored of an article a feed lists again: enough to tell whether to download it."""
+
+    entry_hash: str
+    extraction_status: str
+    extraction_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeferredEntry:
     """A feed entry whose page waits for a later cycle (table ``entry_backlog``): over the feed's
     limit of new articles in one cycle, or not asked before the cycle's time was up."""
@@ -194,3 +203,32 @@ class Classification:
     primary_department: str | None = None  # the place of the event (a `departments` code), if any
     province: str | None = None  # INEI ubigeo of its province (4 digits), when the text names it
     district: str | None = None  # INEI ubigeo of its district (6 digits), when the text names it
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one load did (a ``runs`` row), and the line ``python -m pipeline run`` prints."""
+
+    run_id: str
+    feeds_ok: int
+    feeds_failed: int
+    feeds_deferred: int
+    items_seen: int
+    new_articles: int
+    updated_articles: int
+    relevant: int
+    model_version: str | None  # None: nothing to classify, so no model was built
+    retried_articles: int = 0  # pages asked again after a failure or a deferral
+    waiting_entries: int = 0  # in the backlog after this load, waiting for later cycles (collect/backlog.py)
+    revisions_held: int = 0  # outlets' changes over the daily revision limit, stored later
+
+    def line(self) -> str:
+        held = f", {self.revisions_held} revisions held" if self.revisions_held else ""
+        return (
+            f"vigia run {self.run_id}: feeds {self.feeds_ok} ok, {self.feeds_failed} failed, "
+            f"{self.feeds_deferred} deferred; items {self.items_seen} seen; "
+            f"articles {self.new_articles} new, {self.updated_articles} revised, "
+            f"{self.retried_articles} retried{held}; "
+            f"{self.waiting_entries} waiting for later cycles; "
+            f"{self.relevant} relevant (model {self.model_version or 'not needed'})"
+        )

@@ -116,7 +116,7 @@ class Settings:
     # Loading
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
-    snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.publication)
+    snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.store.publication)
 
     # Alert emails (README, Alert emails). Under Airflow an Airflow Variable of the same VIGIA_* name
     # overrides each of these at run time; the SMTP host and credentials live only in the connection.

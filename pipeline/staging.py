@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.cycle import Batch, Sighting
-from pipeline.load import CLASSIFIED_SCHEMA, classified_table
+from pipeline.collect.batch import Batch, Sighting
+from pipeline.load.transaction import CLASSIFIED_SCHEMA, classified_table
 from pipeline.records import Article, DeferredEntry, FeedFetch, FeedState, TakenEntry
 
 T = TypeVar("T")

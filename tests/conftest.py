@@ -25,8 +25,8 @@ os.environ.update(
 for _name in [k for k in os.environ if k.startswith("VIGIA_")]:
     del os.environ[_name]
 
-from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
+from tests.localweb import LocalWeb, sample_feeds_toml, sample_site  # noqa: E402
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
 

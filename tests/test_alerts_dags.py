@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline import ingest
+from pipeline import tasks as ingest
 from pipeline.alerts import jobs
-from pipeline.dag_support import ARTICLES_LOADED, on_task_failure
-from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site
+from pipeline.schedule import ARTICLES_LOADED, on_task_failure
 from pipeline.settings import Settings
 from tests import test_alerts_outbox as shared
 from tests.conftest import make_settings
+from tests.localweb import LocalWeb, sample_feeds_toml, sample_site
 from tests.test_dags import dagbag
 
 # The SMTP server and the once-loaded database, shared with test_alerts_outbox.py.

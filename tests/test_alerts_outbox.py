@@ -23,10 +23,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import ingest, stories
+from pipeline import tasks as ingest
 from pipeline.alerts import detect, jobs, outbox
-from pipeline.localweb import SAMPLE_SITE, LocalWeb, sample_feeds_toml, sample_site
+from pipeline.load import stories
 from tests.conftest import REPO, make_settings
+from tests.localweb import SAMPLE_SITE, LocalWeb, sample_feeds_toml, sample_site
 
 RECIPIENTS = "ana@example.org, luis@example.org"
 

@@ -11,10 +11,11 @@ from dataclasses import replace
 import duckdb
 import pytest
 
-from pipeline import analysis_cli, ingest
+from pipeline import tasks as ingest
+from pipeline.cli import analyst as analysis_cli
 from pipeline.cli import main
-from pipeline.localweb import sample_feeds_toml
 from tests.conftest import make_settings
+from tests.localweb import sample_feeds_toml
 
 
 def _feeds_toml(base: str, outlets: set[str]) -> str:

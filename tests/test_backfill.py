@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline import bench_cli, ingest
+from pipeline import tasks as ingest
 from pipeline.backfill import backfill, select_articles
-from pipeline.localweb import SAMPLE_SITE, Route
+from pipeline.cli import cycle as bench_cli
+from tests.localweb import SAMPLE_SITE, Route
 
 SITE = json.loads(SAMPLE_SITE.read_text(encoding="utf-8"))
 ITEMS = sum(len(o["articles"]) for o in SITE["outlets"])

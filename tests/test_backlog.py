@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline import cli, ingest
+from pipeline import cli
+from pipeline import tasks as ingest
 from pipeline.alerts import detect
-from pipeline.localweb import LocalWeb, Route, sample_feeds_toml
 from tests.conftest import make_settings
+from tests.localweb import LocalWeb, Route, sample_feeds_toml
 
 
 def rss(items: str) -> bytes:

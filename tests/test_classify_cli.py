@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.classify import base_model, load_model
-from pipeline.classify.cli import classify_lines, cmd_classify, register
-from pipeline.classify.registry import labelled_documents, newest_model_from
+from pipeline.classify.versions import labelled_documents, newest_model_from
+from pipeline.cli.classify import classify_lines, cmd_classify, register
 from pipeline.store import open_db
 
 REPO = Path(__file__).resolve().parent.parent

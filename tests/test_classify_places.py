@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipeline.alerts.detect import new_stories
-from pipeline.classify.cli import register
 from pipeline.classify.ubigeo import TABLE, table, unit
+from pipeline.cli.classify import register
 from pipeline.store import open_db
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,13 +20,13 @@ import textwrap
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import ingest
-from pipeline.collect_process import child_environment, run_collect
-from pipeline.cycle import _fail_if_all_ours
+from pipeline import tasks as ingest
+from pipeline.collect.batch import _fail_if_all_ours
+from pipeline.collect.process import child_environment, run_collect
 from pipeline.errors import CollectFailed, CycleFailed
-from pipeline.localweb import sample_feeds_toml
 from tests import test_alerts_outbox as outbox_tests
 from tests.conftest import REPO
+from tests.localweb import sample_feeds_toml
 from tests.test_dags import dagbag
 
 mail = outbox_tests.mail
@@ -41,7 +41,7 @@ logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(messag
 
 def pool_parse():
     from pipeline.settings import Settings
-    from pipeline.workers import WorkerPool
+    from pipeline.extract.workers import WorkerPool
 
     async def parse():
         async with WorkerPool(Settings.from_env(env={}, workers=1)) as pool:
@@ -50,7 +50,7 @@ def pool_parse():
     asyncio.run(parse())
 
 def collect(jobs_file, run_id):
-    from pipeline.collect_process import run_collect
+    from pipeline.collect.process import run_collect
     print(json.dumps({"staged": run_collect(jobs_file, run_id, 0)}))
 
 globals()[sys.argv[1]](*sys.argv[2:])
@@ -180,12 +180,12 @@ def test_one_cause_of_ours_behind_every_failure_fails_the_cycle():
 # its fork server and so every worker): each page's extraction kills its own worker, for real.
 DYING_WORKERS = """
 import os, signal
-import pipeline.workers
+import pipeline.extract.workers
 
 def _die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-pipeline.workers._extract = _die
+pipeline.extract.workers._extract = _die
 """
 
 

@@ -10,10 +10,11 @@ import sys
 import duckdb
 import pytest
 
-from pipeline import ingest, staging
-from pipeline.cycle import Batch
-from pipeline.localweb import SAMPLE_SITE, Route, sample_feeds_toml
+from pipeline import staging
+from pipeline import tasks as ingest
+from pipeline.collect.batch import Batch
 from tests.conftest import REPO, make_settings
+from tests.localweb import SAMPLE_SITE, Route, sample_feeds_toml
 
 SITE = json.loads(SAMPLE_SITE.read_text(encoding="utf-8"))
 ITEMS = sum(len(o["articles"]) for o in SITE["outlets"])

@@ -9,8 +9,8 @@ import sys
 import duckdb
 import pytest
 
-from pipeline.localweb import sample_feeds_toml
 from tests.conftest import REPO
+from tests.localweb import sample_feeds_toml
 
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 

@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from pipeline.decoding import CappedBody, decode_body
 from pipeline.errors import DecodeFailed, TooLarge
+from pipeline.extract.decoding import CappedBody, decode_body
 
 PAGE = b"<html><body>" + b"<p>La policia detuvo a la banda.</p>" * 2000 + b"</body></html>"
 

@@ -28,14 +28,14 @@ import duckdb
 import psutil
 import pytest
 
-from pipeline.localweb import LocalWeb, Route, sample_feeds_toml, sample_site
 from tests.conftest import REPO
+from tests.localweb import LocalWeb, Route, sample_feeds_toml, sample_site
 from tests.test_alerts_outbox import MailServer, free_port
 
 # Each run starts Airflow from nothing (its database, then every component): minutes, not seconds.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
-SAMPLE_ARTICLES = 12  # tests/fixtures/web/site.json: four outlets
+SAMPLE_ARTICLES = 12  # pipeline/data/sample_site.json: four outlets
 START_TIMEOUT = 420  # seconds for a cold start to the first digest on a loaded 2-core machine
 STOP_TIMEOUT = 60
 VENV_BIN = REPO / ".venv" / "bin"

@@ -23,10 +23,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import ingest, store
-from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site
+from pipeline import store
+from pipeline import tasks as ingest
 from pipeline.settings import Settings
 from tests.conftest import REPO, make_settings, run_cli
+from tests.localweb import LocalWeb, sample_feeds_toml, sample_site
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 BLOCK = 262144
@@ -314,12 +315,12 @@ def smtp_unavailable(env: Env):
 # cycle through sitecustomize, so by the fork server and so by every worker).
 DYING_WORKERS = """
 import os, signal
-import pipeline.workers
+import pipeline.extract.workers
 
 def _die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-pipeline.workers._extract = _die
+pipeline.extract.workers._extract = _die
 """
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract import (
+from pipeline.extract.pages import (
     decode_html,
     detect_charset,
     detect_language,
     extract_page,
     plain_element_lookup,
 )
-from pipeline.localweb import SAMPLE_SITE, sample_site
+from tests.localweb import SAMPLE_SITE, sample_site
 
 SHARED_PAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pages"
 

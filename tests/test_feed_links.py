@@ -17,7 +17,7 @@ import feedparser
 import pytest
 
 from pipeline.errors import ContentError
-from pipeline.feeds import parse_feed
+from pipeline.extract.feeds import parse_feed
 from pipeline.urls import canonical_url
 from tests.conftest import REPO
 

@@ -10,7 +10,7 @@ import feedparser
 import pytest
 
 from pipeline.errors import ContentError
-from pipeline.feeds import html_to_text, parse_feed
+from pipeline.extract.feeds import html_to_text, parse_feed
 
 NOW = datetime(2025, 10, 20, 12, 0, tzinfo=UTC)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -184,11 +184,11 @@ def _unbuffered(monkeypatch, body: bytes, **kw):
 
 
 def test_feedparser_reads_through_the_buffered_reader_and_gets_the_same_entries(monkeypatch):
-    import pipeline.feeds
+    import pipeline.extract.feeds
 
     made = []
-    original = pipeline.feeds.create_parser
-    monkeypatch.setattr(pipeline.feeds, "create_parser", lambda: made.append(1) or original())
+    original = pipeline.extract.feeds.create_parser
+    monkeypatch.setattr(pipeline.extract.feeds, "create_parser", lambda: made.append(1) or original())
     # Escaped HTML full of entity and character references: expat's many small text pieces.
     html = (
         "&lt;p&gt;Extorsi&amp;oacute;n &amp;amp; sicariato en &lt;b&gt;Trujillo&lt;/b&gt;&#8230;&lt;/p&gt;"

@@ -24,16 +24,24 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from pipeline import cycle, polling
-from pipeline.decoding import decode_body
+from pipeline.collect import batch as cycle
+from pipeline.collect import polling
+from pipeline.collect.net import (
+    RETRY_AFTER_CAP,
+    Fetcher,
+    _redirect_target,
+    host_key,
+    parse_retry_after,
+    request_url,
+)
 from pipeline.errors import OUTCOMES, ContentError, FetchError
-from pipeline.feeds import parse_feed
-from pipeline.localweb import LocalWeb, Route, sample_site
-from pipeline.net import RETRY_AFTER_CAP, Fetcher, _redirect_target, host_key, parse_retry_after, request_url
+from pipeline.extract.decoding import decode_body
+from pipeline.extract.feeds import parse_feed
+from pipeline.extract.workers import WorkerPool, _extract
 from pipeline.records import Feed, FeedState
 from pipeline.settings import Settings
 from pipeline.urls import BadURL, absolute_url, article_key, canonical_url, parse_http_url
-from pipeline.workers import WorkerPool, _extract
+from tests.localweb import LocalWeb, Route, sample_site
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FAST = hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

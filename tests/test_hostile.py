@@ -16,9 +16,9 @@ import duckdb
 import psutil
 import pytest
 
-from pipeline import ingest
-from pipeline.localweb import LocalWeb, Route, sample_feeds_toml
+from pipeline import tasks as ingest
 from tests.conftest import make_settings
+from tests.localweb import LocalWeb, Route, sample_feeds_toml
 
 
 def rss(items: str) -> bytes:

@@ -24,14 +24,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import ingest, lake, staging, store
-from pipeline.cycle import Batch, Sighting
+from pipeline import staging, store
+from pipeline import tasks as ingest
+from pipeline.collect.batch import Batch, Sighting
 from pipeline.errors import DatabaseBusy, StoreError
-from pipeline.load import load_cycle
-from pipeline.localweb import SAMPLE_SITE, LocalWeb, sample_feeds_toml, sample_site
+from pipeline.load.transaction import load_cycle
 from pipeline.records import Article, Feed, FeedFetch, FeedState
 from pipeline.settings import Settings
+from pipeline.store import lake, lake_sql
 from tests.conftest import REPO, make_settings
+from tests.localweb import SAMPLE_SITE, LocalWeb, sample_feeds_toml, sample_site
 
 FEEDS = ["diario-sur", "agencia-andes", "noticias-norte", "lima-post", "radio-centro", "el-callao"]
 FEEDS_TOML = "".join(f'[[feed]]\nname = "{f}"\nurl = "http://127.0.0.1:9/{f}.xml"\n\n' for f in FEEDS)
@@ -286,9 +288,9 @@ def test_constraints_are_dropped_and_conflicts_become_anti_joins(tmp_path):
         "update parent set kind = 'b' where id = 'p1';\n",
         encoding="utf-8",
     )
-    migrations, _ = lake.translate(tmp_path)
+    migrations, _, _ = lake_sql.translate(tmp_path)
     statements = [s for _, group in migrations for s in group]
-    text = lake._mask("\n".join(statements)).lower()  # string literals blanked
+    text = lake_sql._mask("\n".join(statements)).lower()  # string literals blanked
     for absent in ("primary key", "unique", "check", "references", "index", "on conflict", "or ignore"):
         assert absent not in text
     con = duckdb.connect()  # the translation runs; its inserts run again and add nothing
@@ -318,7 +320,7 @@ def test_an_upsert_a_migration_cannot_express_on_the_lake_is_refused_with_the_mi
         encoding="utf-8",
     )
     with pytest.raises(StoreError, match="001_x.sql.*MERGE INTO"):
-        lake.translate(tmp_path)
+        lake_sql.translate(tmp_path)
 
 
 def test_reading_a_lake_that_does_not_exist_is_a_clear_error(tmp_path, postgres):
@@ -332,7 +334,8 @@ def test_reading_a_lake_that_does_not_exist_is_a_clear_error(tmp_path, postgres)
 WRITER = """
 import json, sys, time
 from pathlib import Path
-from pipeline import ingest, staging
+from pipeline import staging
+from pipeline import tasks as ingest
 from pipeline.settings import Settings
 
 settings = Settings.from_env()
@@ -479,7 +482,9 @@ def test_a_writer_waits_for_the_lock_and_a_killed_holder_releases_it_at_once(tmp
 CRASH = """
 import sys, time
 from pathlib import Path
-from pipeline import ingest, load, staging
+from pipeline import staging
+from pipeline import tasks as ingest
+from pipeline.load import transaction as load
 from pipeline.settings import Settings
 real = load.classify_articles
 def classify_then_hang(*args, **kwargs):

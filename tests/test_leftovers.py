@@ -17,7 +17,7 @@ from tests.conftest import REPO, run_cli
 # A cycle that stops once the workers' model file exists, as if a page took forever.
 HANG_IN_COLLECT = """
 import asyncio, sys
-from pipeline import workers
+from pipeline.extract import workers
 async def extract(self, *args, **kwargs):
     print("model", await self._model(), flush=True)
     await asyncio.sleep(600)

@@ -12,10 +12,10 @@ import zlib
 
 import pytest
 
+from pipeline.collect.net import RETRY_AFTER_CAP, Fetcher, address_allowed, parse_retry_after
 from pipeline.errors import Blocked, DecodeFailed, Deferred, FetchError, FetchTimeout, RedirectError, TooLarge
-from pipeline.localweb import LocalWeb, Route
-from pipeline.net import RETRY_AFTER_CAP, Fetcher, address_allowed, parse_retry_after
 from pipeline.settings import Settings
+from tests.localweb import LocalWeb, Route
 
 LOOPBACK_ONLY = (ipaddress.ip_network("127.0.0.1/32"),)
 

@@ -12,9 +12,9 @@ import time
 import duckdb
 import pytest
 
-from pipeline import ingest
-from pipeline.localweb import LocalWeb, Route
+from pipeline import tasks as ingest
 from tests.conftest import REPO, run_cli
+from tests.localweb import LocalWeb, Route
 
 HELD_FEED = "/diario-sur/feed.xml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipeline import polling
+from pipeline.collect import polling
 from pipeline.records import Feed, FeedFetch, FeedState
 from pipeline.settings import Settings
 

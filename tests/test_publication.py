@@ -14,11 +14,13 @@ from dataclasses import replace
 import duckdb
 import pytest
 
-from pipeline import ingest, publication, store
+from pipeline import store
+from pipeline import tasks as ingest
 from pipeline.errors import ConfigError, CorruptDatabase, StoreError
-from pipeline.localweb import sample_feeds_toml
+from pipeline.store import publication
 from tests import test_alerts_dags, test_alerts_outbox
 from tests.conftest import REPO, make_settings, run_cli
+from tests.localweb import sample_feeds_toml
 
 # The SMTP server on 127.0.0.1 and the deployment's environment, as the alert DAG tests use them.
 mail = test_alerts_outbox.mail
@@ -240,14 +242,14 @@ def test_an_existing_file_that_is_not_duckdb_is_never_overwritten_by_the_analyst
     assert "is not a DuckDB database; refusing to overwrite it" in line
     assert notes.read_text() == "an analyst's notes\n"
     with pytest.raises(ConfigError, match="is the database itself"):
-        store.check_paths(replace(sample_settings, analyst_db_path=sample_settings.db_path))
+        store.backend(replace(sample_settings, analyst_db_path=sample_settings.db_path)).check_paths()
 
 
 # ---------------------------------------------------------------- leftovers of killed runs
 
 PUBLISH_THEN_HANG = """
 import sys, time
-from pipeline import publication
+from pipeline.store import publication
 real = publication.verify
 def verify_then_hang(path):
     scan = real(path)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipeline import cli, ingest
+from pipeline import cli
+from pipeline import tasks as ingest
 from pipeline.errors import ConfigError
-from pipeline.localweb import sample_feeds_toml
 from pipeline.records import Feed
 from pipeline.registry import check_disabling, load_feeds
 from tests.conftest import make_settings
+from tests.localweb import sample_feeds_toml
 
 GOOD = '[[feed]]\nname = "a"\nurl = "https://a.pe/rss"\n'
 

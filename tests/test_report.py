@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import duckdb
 import pytest
 
-from pipeline import report
 from pipeline.cli import main
+from pipeline.publish import report
 from tests.test_views import LIMA_OFFSET, Item, Newsroom, daily_history, prose
 
 TOPICS = ["extortion", "homicide", "organized_crime", "illegal_mining", "drug_trafficking", "prisons"]

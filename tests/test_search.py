@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline import search, store
+from pipeline import store
 from pipeline.cli import main
 from pipeline.errors import ConfigError
+from pipeline.publish import search
 from tests.test_views import Item, Newsroom, prose
 
 NOW = datetime.now(UTC)
@@ -324,7 +325,7 @@ def test_cli_search_filters_and_formats(known, capsys):
 
 
 def test_the_macro_works_in_the_official_duckdb_shell(known):
-    from pipeline import analysis_cli
+    from pipeline.cli import analyst as analysis_cli
 
     cli = analysis_cli.duckdb_cli()
     assert cli is not None, "duckdb-cli is a locked dependency"

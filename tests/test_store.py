@@ -12,7 +12,8 @@ import time
 import duckdb
 import pytest
 
-from pipeline import ingest, store
+from pipeline import store
+from pipeline import tasks as ingest
 from pipeline.errors import DatabaseBusy, StoreError
 from tests.conftest import REPO
 
@@ -85,7 +86,8 @@ def test_a_foreign_lock_on_the_file_makes_the_writer_back_off_then_succeed(tmp_p
 
 CRASH = """
 import sys, time
-from pipeline import ingest, load
+from pipeline import tasks as ingest
+from pipeline.load import transaction as load
 from pipeline.settings import Settings
 settings = Settings.from_env()
 real = load.classify_articles

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline import ingest, store, stories
+from pipeline import store
+from pipeline import tasks as ingest
+from pipeline.load import stories
 from pipeline.settings import REPO_ROOT
 from tests.test_views import Item, Newsroom, prose
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import ingest, staging, store
-from pipeline.cycle import Batch, Sighting
-from pipeline.load import load_cycle
+from pipeline import staging, store
+from pipeline import tasks as ingest
+from pipeline.collect.batch import Batch, Sighting
+from pipeline.load.transaction import load_cycle
 from pipeline.records import Article, Classification, Feed, FeedFetch, FeedState, Place
 from tests.conftest import REPO
 

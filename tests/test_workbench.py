@@ -12,10 +12,10 @@ import sys
 import duckdb
 import pytest
 
-from pipeline import ingest
+from pipeline import tasks as ingest
 from pipeline.cli import main
-from pipeline.localweb import sample_feeds_toml
 from tests.conftest import REPO, make_settings
+from tests.localweb import sample_feeds_toml
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -32,7 +32,7 @@ def _blocks(section: str, language: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    from pipeline.localweb import LocalWeb, sample_site
+    from tests.localweb import LocalWeb, sample_site
 
     tmp = tmp_path_factory.mktemp("workbench")
     with LocalWeb() as web:

@@ -9,6 +9,6 @@
     failures.py  the failure email every Vigía task sends after its last try (SmtpNotifier)
     jobs.py      the entry points the DAGs and ``python -m pipeline alerts`` call
 
-Nothing here is imported when a DAG file is parsed: ``pipeline.dag_support`` imports these
+Nothing here is imported when a DAG file is parsed: ``pipeline.schedule`` imports these
 modules inside the callbacks and tasks that use them.
 """

@@ -1,6 +1,6 @@
 """The failure email of a Vigía task: sent by the Airflow SMTP provider's ``SmtpNotifier``.
 
-Every task of every Vigía DAG has ``on_failure_callback=[pipeline.dag_support.on_task_failure]``
+Every task of every Vigía DAG has ``on_failure_callback=[pipeline.schedule.on_task_failure]``
 (task level: a DAG-level ``SmtpNotifier`` breaks ``dag.test()``, airflow 64649). Airflow calls it
 once, after the last try. It:
 

@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from pipeline import store
-from pipeline.alerts import chart, detect
+from pipeline.alerts import detect
 from pipeline.alerts.config import AlertConfig, load_config
 from pipeline.alerts.outbox import Alert, enqueue, flush
 from pipeline.alerts.render import render_digest, render_feed_changes, render_freshness, render_spikes
+from pipeline.publish import charts as chart
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from pipeline.alerts.detect import FeedChange, Spike, Staleness, Story, hours_text
-from pipeline.i18n import text
-from pipeline.i18n import topic_label as i18n_topic
+from pipeline.publish.i18n import text
+from pipeline.publish.i18n import topic_label as i18n_topic
 from pipeline.settings import LIMA
 
 CHART_CID = "trend-chart@vigia"  # the Content-ID of the inline chart (one image per message)

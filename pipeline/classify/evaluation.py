@@ -323,8 +323,8 @@ def evaluate(model: Model, documents: Iterable[Document], threshold: float | Non
 def open_world_items(directory: Path) -> Iterator[tuple[str, str, str, str | None]]:
     """(key, title, text, language) of every feed entry (``feeds/*``, deduplicated by article key) and
     every page (``pages/*.html`` or ``*.html.gz``, extracted as the pipeline extracts) of a directory."""
-    from pipeline.extract import extract_page
-    from pipeline.feeds import parse_feed
+    from pipeline.extract.feeds import parse_feed
+    from pipeline.extract.pages import extract_page
 
     seen: set[str] = set()
     feeds = directory / "feeds"

@@ -275,7 +275,7 @@ def load_model(
     if cache_dir is not None:
         lexicon.use_cache(cache_dir)
     if con is not None or db_path is not None:
-        from pipeline.classify.registry import newest_model, newest_model_from
+        from pipeline.classify.versions import newest_model, newest_model_from
 
         stored = newest_model_from(con) if con is not None else newest_model(db_path)  # type: ignore[arg-type]
         if stored is not None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.classify import registry
+from pipeline.classify import versions as registry
 from pipeline.classify.evaluation import Metrics, Report, report
 from pipeline.classify.model import Model, base_model, make_version
 from pipeline.classify.training import Document, build_params, cross_validate, project_documents

@@ -33,7 +33,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.ingest import run_once
+    from pipeline.tasks import run_once
 
     summary = run_once(settings_from_args(args))
     print(summary.line())
@@ -53,15 +53,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Put the newest good snapshot (or ``--from``) back in place of a damaged database."""
-    from pipeline import publication, store
+    from pipeline import store
+    from pipeline.store import publication
 
     settings = settings_from_args(args)
-    if settings.store != "duckdb":
-        raise ConfigError(
-            "restore is for the DuckDB file; a lake keeps its own history (README, Scaling out)"
-        )
+    backend = store.backend(settings)
+    sources = backend.restore_sources()  # ConfigError on a lake: it keeps its own history
     if args.list:
-        sources = publication.restore_sources(settings)
         if not sources:
             print(f"no snapshot in {publication.snapshot_dir(settings)} and no analyst copy")
         for path in sources:
@@ -70,9 +68,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     source = args.source
     if source is not None and not source.exists():
         raise ConfigError(f"--from {source}: no such file (python -m pipeline restore --list shows them)")
-    with store.write_lock(settings):
-        restored = publication.restore(settings, source)
-        store.publish_analyst_copy(settings)
+    restored = backend.restore(source)
     as_of = f" (published {restored.as_of:%Y-%m-%d %H:%M:%S} UTC)" if restored.as_of else ""
     kept = f"; the file it replaced is kept as {restored.damaged}" if restored.damaged else ""
     print(
@@ -105,19 +101,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import duckdb
 
-    from pipeline.ingest import run_once
-    from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site
+    from pipeline.demo import SampleWeb, sample_feeds_toml
+    from pipeline.tasks import run_once
 
     directory = args.dir or Settings.from_env().db_path.parent / "demo"
     directory.mkdir(parents=True, exist_ok=True)
     db = directory / "demo.duckdb"
     for old in [*directory.glob("demo.*"), *directory.glob("snapshots/demo.*")]:
         old.unlink()  # a fresh demo every time
-    with LocalWeb() as web:
-        web.routes.update(sample_site(web.base))
+    with SampleWeb() as web:
         feeds = directory / "feeds.toml"
         feeds.write_text(sample_feeds_toml(web.base), encoding="utf-8")
-        print(f"serving {len(web.routes)} sample pages and feeds at {web.base}")
+        print(f"serving {len(web.pages)} sample pages and feeds at {web.base}")
         settings = Settings.from_env(
             feeds_path=feeds, db_path=db, allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)
         )
@@ -181,11 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules that add their own subcommands through ``register(subparsers)``.
 COMMAND_MODULES = (
-    "pipeline.classify.cli",
-    "pipeline.analysis_cli",
-    "pipeline.alerts_cli",
-    "pipeline.bench_cli",
-    "pipeline.collect_process",
+    "pipeline.cli.classify",
+    "pipeline.cli.analyst",
+    "pipeline.cli.alerts",
+    "pipeline.cli.cycle",
+    "pipeline.collect.process",
 )
 
 

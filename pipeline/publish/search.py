@@ -43,7 +43,7 @@ import pyarrow as pa
 import Stemmer
 
 from pipeline.errors import ConfigError
-from pipeline.stories import id_filter
+from pipeline.load.stories import id_filter
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ def _draw(days: list[date], series: dict[str, list[int]], language: str = "es") 
     from matplotlib.dates import DateFormatter, date2num
     from matplotlib.ticker import MaxNLocator
 
-    from pipeline.i18n import text, topic_label
+    from pipeline.publish.i18n import text, topic_label
 
     fig, ax = plt.subplots(figsize=(7, 2.8), dpi=100)
     try:

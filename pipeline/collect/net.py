@@ -40,7 +40,6 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from pipeline.decoding import CHUNK, CappedBody, Decoder
 from pipeline.errors import (
     Blocked,
     ConnectFailed,
@@ -50,6 +49,7 @@ from pipeline.errors import (
     RedirectError,
     TooLarge,
 )
+from pipeline.extract.decoding import CHUNK, CappedBody, Decoder
 from pipeline.settings import Network, Settings
 from pipeline.urls import BadURL, parse_http_url
 
@@ -347,7 +347,7 @@ class Fetcher:
 
         ``decode=False`` returns the body as sent (``Response.encoding`` says how it is encoded)
         with ``max_bytes`` capping the encoded bytes; whoever decodes it applies the cap again
-        (``pipeline.decoding.decode_body``). Raises a FetchError subclass for everything that is
+        (``pipeline.extract.decoding.decode_body``). Raises a FetchError subclass for everything that is
         not an HTTP answer.
         """
         try:

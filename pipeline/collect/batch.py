@@ -8,7 +8,7 @@
 A cycle never lets a flood or a slow host decide what is lost: at most ``max_new_per_feed`` new
 articles a feed are taken per cycle, and a page that could not be asked before the cycle's
 ``collect_budget`` was up (or a quarter of it after the feeds were in, if that is later) is put
-off, attempts untouched; both wait in the backlog (``pipeline.backlog``), which the next cycles
+off, attempts untouched; both wait in the backlog (``pipeline.collect.backlog``), which the next cycles
 take first.
 
 The CLI runs all feeds as one batch in one process; the Airflow DAG runs one mapped task per
@@ -28,11 +28,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline import backlog, polling
+from pipeline.collect import backlog, polling
+from pipeline.collect.net import Fetcher, host_key
 from pipeline.errors import ContentError, CycleFailed, Deferred, FetchError
-from pipeline.extract import ArticleContent, ExtractedPage, article_content, usable
-from pipeline.feeds import ParsedFeed
-from pipeline.net import Fetcher, host_key
+from pipeline.extract.feeds import ParsedFeed
+from pipeline.extract.pages import ArticleContent, ExtractedPage, article_content, usable
+from pipeline.extract.workers import WorkerPool
 from pipeline.records import (
     Article,
     Classification,
@@ -41,10 +42,10 @@ from pipeline.records import (
     FeedEntry,
     FeedFetch,
     FeedState,
+    KnownArticle,
     TakenEntry,
 )
 from pipeline.settings import Settings
-from pipeline.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,6 @@ TRANSIENT_PAGE_OUTCOMES = frozenset({"timeout", "connect_error", "rate_limited",
 class FeedJob:
     feed: Feed
     state: FeedState
-
-
-@dataclass(frozen=True, slots=True)
-class KnownArticle:
-    entry_hash: str
-    extraction_status: str
-    extraction_attempts: int
 
 
 @dataclass(frozen=True, slots=True)

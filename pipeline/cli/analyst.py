@@ -37,9 +37,11 @@ from typing import Any, TextIO
 
 import duckdb
 
+from pipeline import store
 from pipeline.cli import settings_from_args
 from pipeline.errors import ConfigError, StoreError
 from pipeline.settings import LIMA, Settings
+from pipeline.store.failures import NO_DATA_HINT, REPUBLISH
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +113,6 @@ def register(subparsers: Any) -> None:
     label.set_defaults(func=cmd_label)
 
 
-REPUBLISH = "the next cycle (or python -m pipeline init) publishes a new analyst copy"
-
-
 def exports_dir(settings: Settings) -> Path:
     """The one directory an analyst session may read and write files in (``copy ... to``):
     ``exports/`` beside the analyst copy (``data/exports``); the demo's database exports there too,
@@ -131,9 +130,7 @@ def session_lockdown(settings: Settings) -> list[str]:
     would make the next load wait); then the configuration is locked, so none of this can be
     ``SET`` back. (DuckDB takes ``allowed_directories`` only before external access is disabled.)
     """
-    allowed = [str(exports_dir(settings).absolute()) + os.sep]
-    if settings.store == "ducklake" and settings.lake_data_path:
-        allowed.append(settings.lake_data_path.rstrip("/") + "/")  # the lake's Parquet files
+    allowed = [str(exports_dir(settings).absolute()) + os.sep, *store.backend(settings).analyst_directories()]
     listed = ", ".join(_quote(p) for p in allowed)
     return [
         f"set allowed_directories = [{listed}]",
@@ -170,26 +167,7 @@ def lock_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 @contextlib.contextmanager
 def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, locked connection to what analysts read: the analyst copy, or the lake."""
-    from pipeline import publication, store
-
-    if settings.store == "ducklake":
-        from pipeline import lake
-
-        con = lake.connect(settings, read_only=True)
-    else:
-        store.check_paths(settings)  # the same configuration errors as for a cycle
-        path = settings.analyst_db
-        if not path.exists():
-            raise StoreError(f"no analyst copy at {path}: {NO_DATA_HINT}")
-        if not publication.is_duckdb_file(path):  # as a cycle, which refuses to overwrite it
-            raise ConfigError(
-                f"VIGIA_ANALYST_DB: {path} is not a DuckDB database (if it was the analyst copy, it is "
-                "damaged beyond its header: move it aside and run python -m pipeline init)"
-            )
-        try:
-            con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
-            raise store.storage_error(exc, path, "cannot open the analyst copy", REPUBLISH) from exc
+    con = store.backend(settings).analyst_connection()
     try:
         with contextlib.suppress(OSError):  # a read-only share: exports are refused, reads work
             exports_dir(settings).mkdir(parents=True, exist_ok=True)
@@ -202,12 +180,6 @@ def analyst_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection
     finally:
         with contextlib.suppress(duckdb.Error):
             con.close()
-
-
-NO_DATA_HINT = (
-    "`make demo` builds an offline demo database (then `make sql DB=demo`); "
-    "`make once` or `make run` collect the configured feeds"
-)
 
 
 def demo_db(settings: Settings) -> Path:
@@ -224,7 +196,8 @@ def analyst_settings(args: argparse.Namespace) -> Settings:
         settings = settings_from_args(args)
         return dataclasses.replace(settings, db_path=demo_db(settings), analyst_db_path=None)
     settings = settings_from_args(args)
-    if settings.store != "duckdb" or getattr(args, "db", None) is not None or settings.analyst_db.exists():
+    analyst_file = store.backend(settings).analyst_file
+    if analyst_file is None or getattr(args, "db", None) is not None or analyst_file.exists():
         return settings
     demo = dataclasses.replace(settings, db_path=demo_db(settings), analyst_db_path=None)
     if demo.analyst_db.exists():
@@ -250,7 +223,7 @@ SEARCH_COLUMNS = ("rank", "score", "day", "outlet", "title", "url", "relevant", 
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from pipeline.search import search
+    from pipeline.publish.search import search
 
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
@@ -312,7 +285,7 @@ MAX_REPORT_DAYS = 366  # a year of daily bars is already 366 bars wide
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.report import write_report
+    from pipeline.publish.report import write_report
 
     if args.days < 1:
         raise ConfigError(f"--days must be at least 1, not {args.days}")
@@ -347,7 +320,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         with analyst_connection(settings) as con:
             return run_statements(con, args.command, sys.stdout)
     cli = duckdb_cli()
-    if cli is not None and settings.store == "duckdb":
+    if cli is not None and store.backend(settings).analyst_file is not None:
         return official_shell(cli, settings)
     with analyst_connection(settings) as con:
         return repl(con)
@@ -383,8 +356,6 @@ def write_statements(settings: Settings, text: str, out: TextIO) -> int:
     A script that manages transactions itself (or attaches databases) is refused before anything
     runs (ConfigError); one that fails to parse is rolled back before anything runs.
     """
-    from pipeline import store
-
     try:
         statements = duckdb.extract_statements(text)
     except duckdb.Error as exc:
@@ -409,7 +380,6 @@ def write_statements(settings: Settings, text: str, out: TextIO) -> int:
 def cmd_label(args: argparse.Namespace) -> int:
     import getpass
 
-    from pipeline import store
     from pipeline.urls import canonical_url
 
     settings = settings_from_args(args)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.i18n import day_label, text, topic_label
+from pipeline.publish.i18n import day_label, text, topic_label
 from pipeline.settings import LIMA, REPO_ROOT
 
 log = logging.getLogger(__name__)

@@ -34,10 +34,10 @@ from typing import Any
 import pebble
 
 from pipeline import leftovers
-from pipeline.decoding import decode_body
 from pipeline.errors import ContentError, FetchError, WorkerError
-from pipeline.extract import ArticleContent, ExtractedPage, article_content, extract_page, usable
-from pipeline.feeds import ParsedFeed, parse_feed
+from pipeline.extract.decoding import decode_body
+from pipeline.extract.feeds import ParsedFeed, parse_feed
+from pipeline.extract.pages import ArticleContent, ExtractedPage, article_content, extract_page, usable
 from pipeline.records import Classification, FeedEntry
 from pipeline.settings import Settings
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from pipeline.feeds import primary_language
+from pipeline.extract.feeds import primary_language
 from pipeline.records import FeedEntry
 
 log = logging.getLogger(__name__)

@@ -159,7 +159,7 @@ def write_classifications(con: duckdb.DuckDBPyConnection, table: pa.Table) -> No
 
 def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = False) -> tuple[int, int]:
     """Score stored articles with ``model`` into ``classifications``. Returns (scored, relevant)."""
-    from pipeline.load import classifications_table
+    from pipeline.load.transaction import classifications_table
 
     scored = relevant = 0
     now = datetime.now(UTC)

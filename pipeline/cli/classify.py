@@ -162,8 +162,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _writer(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A write connection under the writer lock; afterwards the analyst copy is republished."""
     from pipeline import store
+    from pipeline.load.stories import refresh_trends
     from pipeline.settings import Settings
-    from pipeline.stories import refresh_trends
 
     settings = Settings.from_env(db_path=db) if db is not None else Settings.from_env()
     with store.writing(settings) as con:
@@ -192,7 +192,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 def cmd_reclassify(args: argparse.Namespace) -> int:
     from pipeline.classify.model import base_model
-    from pipeline.classify.registry import newest_model_from, reclassify
+    from pipeline.classify.versions import newest_model_from, reclassify
 
     with _writer(args.db) as con:
         model = newest_model_from(con) or base_model()

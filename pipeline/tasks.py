@@ -20,13 +20,14 @@ from typing import Literal, overload
 
 import pyarrow as pa
 
-from pipeline import backlog, staging, store
-from pipeline.cycle import Batch, FeedJob, batches_of, collect_batch, plan_jobs
+from pipeline import staging, store
+from pipeline.collect.batch import Batch, FeedJob, batches_of, collect_batch, plan_jobs
 from pipeline.errors import StoreError
-from pipeline.load import Classifier, LazyClassifier, enabled_feeds, load_cycle
-from pipeline.records import DeferredEntry, Feed, FeedState
+from pipeline.load.transaction import Classifier, LazyClassifier, load_cycle
+from pipeline.records import Feed, FeedState, RunSummary
 from pipeline.registry import check_disabling
 from pipeline.settings import Settings, load_feeds
+from pipeline.store import reads
 
 log = logging.getLogger(__name__)
 
@@ -41,42 +42,32 @@ def plan(settings: Settings) -> list[list[FeedJob]]:
     # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
     with store.open_db(settings, check_blocks=True) as con:
         # Before anything is downloaded (the load checks again, in its transaction).
-        check_disabling(enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
-        stored = store.read_feed_states(con)
+        check_disabling(reads.enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
+        stored = reads.feed_states(con)
     return batches_of(plan_jobs(feeds, stored), settings.feeds_per_batch)
 
 
 def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = None) -> Batch:
     """Fetch one batch of feeds and their new articles, classified in the workers. Writes nothing."""
+    backend = store.backend(settings)
     return asyncio.run(
         collect_batch(
             jobs,
             settings,
-            store.known_lookup(settings),
+            reads.known_lookup(backend),
             now,
             lambda: worker_classifier(settings),
-            backlog_lookup(settings),
+            reads.backlog_lookup(backend, settings),
         )
     )
 
 
-def backlog_lookup(settings: Settings):
-    """The entries waiting in the backlog for some feeds (read-only, just for the question)."""
-
-    def lookup(feeds: Sequence[str]) -> list[DeferredEntry]:
-        if settings.store == "duckdb" and not settings.db_path.exists():
-            return []
-        with store.open_db(settings, read_only=True) as con:
-            return backlog.read(con, feeds, settings.max_new_per_feed)
-
-    return lookup
-
-
 def worker_classifier(settings: Settings) -> Classifier:
     """The model the load will use, for the workers to classify with (built only if a page is extracted)."""
-    if settings.store == "duckdb" and not settings.db_path.exists():
+    backend = store.backend(settings)
+    if not backend.exists():
         return current_classifier(None, settings.cache_dir)
-    with store.open_db(settings, read_only=True) as con:
+    with backend.open(read_only=True) as con:
         return current_classifier(con, settings.cache_dir)
 
 
@@ -94,23 +85,24 @@ def load(
     run_id: str,
     feeds: Sequence[Feed] | None = None,
     classifier: Classifier | None = None,
-) -> store.RunSummary:
+) -> RunSummary:
     """Load a cycle in one transaction, then publish the analyst copy. The only writer of a cycle."""
     feeds = load_feeds(settings.feeds_path) if feeds is None else feeds
-    if classifier is None and settings.store == "ducklake" and tables["articles"].num_rows:
-        # Lake writers queue for one lock and its readers never wait: build the model (seconds) before
+    backend = store.backend(settings)
+    if classifier is None and backend.shared and tables["articles"].num_rows:
+        # Shared writers queue for one lock and its readers never wait: build the model (seconds) before
         # queueing. (A lake that does not exist yet is created below, and the model built there.)
-        with contextlib.suppress(StoreError), store.open_db(settings, read_only=True) as con:
+        with contextlib.suppress(StoreError), backend.open(read_only=True) as con:
             classifier = current_classifier(con, settings.cache_dir)
     # Checkpointed and published on the way out (a lake compacts every so many loads instead).
-    with store.writing(settings) as con:
+    with backend.writing() as con:
         # Lazy: a cycle that changes no article never builds the model (a second or more).
         model: Classifier = classifier or LazyClassifier(lambda: current_classifier(con, settings.cache_dir))
         summary = load_cycle(con, tables, feeds, run_id, model, datetime.now(UTC), settings)
     return summary
 
 
-def run_once(settings: Settings, run_id: str | None = None) -> store.RunSummary:
+def run_once(settings: Settings, run_id: str | None = None) -> RunSummary:
     """One whole cycle in this process: plan, collect every feed as one batch, load.
 
     One batch, not the DAG's several: one worker pool and one HTTP client for the whole cycle, and

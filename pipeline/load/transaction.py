@@ -23,11 +23,14 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 
-from pipeline import backlog, search, stories
-from pipeline.records import Classification, Feed
+from pipeline.collect import backlog
+from pipeline.load import stories
+from pipeline.publish import search
+from pipeline.records import Classification, Feed, RunSummary
 from pipeline.registry import check_disabling
 from pipeline.settings import Settings
-from pipeline.store import RunSummary, transaction, upsert_feeds
+from pipeline.store import transaction
+from pipeline.store.reads import enabled_feeds
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +135,44 @@ def load_cycle(
     return summary
 
 
-def enabled_feeds(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The feeds the database has enabled: what the registry is compared with."""
-    return {r[0] for r in con.execute("select name from feeds where enabled").fetchall()}
+def upsert_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[Feed], now: datetime) -> None:
+    """Make the feeds table list exactly the configured feeds (removed ones stay, disabled)."""
+    cfg = pa.table(
+        {
+            "name": [f.name for f in feeds],
+            "url": [f.url for f in feeds],
+            "language": pa.array([f.language for f in feeds], pa.string()),
+            "enabled": [f.enabled for f in feeds],
+        }
+    )
+    con.register("_cfg", cfg)
+    try:
+        con.execute(
+            """
+            insert into feeds (name, url, configured_url, language, enabled, added_at)
+            select c.name, c.url, c.url, c.language, c.enabled, ? from _cfg c
+            where not exists (select 1 from feeds f where f.name = c.name)
+            """,
+            [now],
+        )
+        # A URL edited in feeds.toml resets what was learnt about the old one.
+        con.execute(
+            """
+            update feeds set url = c.url, configured_url = c.url, etag = null, last_modified = null,
+                   consecutive_failures = 0, next_fetch_at = null, gone_at = null, last_full_fetch_at = null
+            from _cfg c where feeds.name = c.name and feeds.configured_url <> c.url
+            """
+        )
+        con.execute(
+            """
+            update feeds set language = c.language, enabled = c.enabled from _cfg c
+            where feeds.name = c.name
+              and (feeds.language is distinct from c.language or feeds.enabled <> c.enabled)
+            """
+        )
+        con.execute("update feeds set enabled = false where enabled and name not in (select name from _cfg)")
+    finally:
+        con.unregister("_cfg")
 
 
 def _change_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -1,54 +1,51 @@
-"""A small web of news sites served on 127.0.0.1, for the tests, ``make demo`` and the benchmark.
+"""``python -m pipeline demo``: the sample outlets served on 127.0.0.1, for a cycle without the internet.
 
-``LocalWeb`` is a threaded HTTP server whose routes are canned responses. It speaks enough
-HTTP to exercise the pipeline for real: ETag/Last-Modified with 304, gzip, redirects, error
-statuses with Retry-After, and slow or endless bodies. ``sample_site()`` builds the routes of
-the repository's own sample outlets (``tests/fixtures/web/site.json``): an RSS, an Atom and an
-RDF feed whose items link to article pages wrapped in navigation, a "most read" box, comments
-and a footer, as real news sites are.
+The outlets (``pipeline/data/sample_site.json``) are four small Peruvian news sites: an RSS, an Atom
+and an RDF feed whose items link to article pages wrapped in navigation, a "most read" box,
+comments and a footer, as real news sites are. ``SampleWeb`` serves them from a thread of the
+calling process, with ETag and Last-Modified (and 304 to a conditional GET). The test suite serves
+the same pages through its own server (``tests/localweb.py``), which adds redirects, errors and
+slow bodies.
 """
 
 from __future__ import annotations
 
 import email.utils
-import gzip
 import hashlib
 import html
 import json
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from pipeline.settings import REPO_ROOT
+SAMPLE_SITE = Path(__file__).resolve().parent / "data" / "sample_site.json"
+# What every sample page says it was last modified (its validator, with its ETag).
+LAST_MODIFIED = email.utils.format_datetime(datetime(2025, 10, 20, 12, 0, tzinfo=UTC), usegmt=True)
 
-SAMPLE_SITE = REPO_ROOT / "tests" / "fixtures" / "web" / "site.json"
 
-
-@dataclass
-class Route:
-    body: bytes = b""
-    status: int = 200
+@dataclass(frozen=True, slots=True)
+class Page:
+    body: bytes
     content_type: str = "text/html; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-    etag: bool = True  # answer If-None-Match / If-Modified-Since with 304
-    gzip: bool = False
-    drip_seconds: float = 0.0  # send the body one byte at a time, this long apart
-    handler: Callable[[BaseHTTPRequestHandler], None] | None = None  # full control
 
 
-class LocalWeb:
-    """``with LocalWeb(routes) as web: web.url('/feed.xml')``. Routes can be changed while it runs."""
+def etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
 
-    def __init__(
-        self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        self.routes: dict[str, Route] = dict(routes or {})
-        self.requests: list[tuple[str, dict[str, str]]] = []  # (path, headers) of every request
-        self._lock = threading.Lock()
+
+def not_modified(handler: BaseHTTPRequestHandler, tag: str) -> bool:
+    """Whether the request's validators match this page's (If-None-Match wins over If-Modified-Since)."""
+    if "If-None-Match" in handler.headers:
+        return handler.headers.get("If-None-Match") == tag
+    return handler.headers.get("If-Modified-Since") == LAST_MODIFIED
+
+
+class SampleWeb:
+    """``with SampleWeb() as web: web.url('/diario-sur/feed.xml')``: the sample outlets on 127.0.0.1."""
+
+    def __init__(self, host: str = "127.0.0.1", now: datetime | None = None) -> None:
         web = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,29 +55,34 @@ class LocalWeb:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
-                with web._lock:
-                    web.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                route = web.routes.get(self.path) or web.routes.get(self.path.split("?", 1)[0])
-                if route is None:
-                    self._send(404, b"not found", "text/plain", {})
+                page = web.pages.get(self.path) or web.pages.get(self.path.split("?", 1)[0])
+                if page is None:
+                    self.send_response(404)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", "9")
+                    self.end_headers()
+                    self.wfile.write(b"not found")
                     return
-                if route.handler is not None:
-                    route.handler(self)
+                tag = etag(page.body)
+                if not_modified(self, tag):
+                    self.send_response(304)
+                    self.send_header("ETag", tag)
+                    self.send_header("Last-Modified", LAST_MODIFIED)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
-                web._serve(self, route)
-
-            def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
+                self.send_response(200)
+                self.send_header("Content-Type", page.content_type)
+                self.send_header("Content-Length", str(len(page.body)))
+                self.send_header("ETag", tag)
+                self.send_header("Last-Modified", LAST_MODIFIED)
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(page.body)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.pages = sample_pages(self.base, now=now)
 
     @property
     def base(self) -> str:
@@ -90,59 +92,13 @@ class LocalWeb:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def __enter__(self) -> LocalWeb:
+    def __enter__(self) -> SampleWeb:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-    def hits(self, path: str) -> int:
-        with self._lock:
-            return sum(1 for p, _ in self.requests if p == path)
-
-    @staticmethod
-    def _serve(handler: BaseHTTPRequestHandler, route: Route) -> None:
-        tag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'
-        modified = email.utils.format_datetime(datetime(2025, 10, 20, 12, 0, tzinfo=UTC), usegmt=True)
-        headers = dict(route.headers)
-        if route.etag and route.status == 200:
-            headers.setdefault("ETag", tag)
-            headers.setdefault("Last-Modified", modified)
-            if handler.headers.get("If-None-Match") == tag or (
-                "If-None-Match" not in handler.headers
-                and handler.headers.get("If-Modified-Since") == modified
-            ):
-                handler.send_response(304)
-                for k, v in headers.items():
-                    handler.send_header(k, v)
-                handler.send_header("Content-Length", "0")
-                handler.end_headers()
-                return
-        body = route.body
-        if route.gzip:
-            body = gzip.compress(body)
-            headers["Content-Encoding"] = "gzip"
-        handler.send_response(route.status)
-        handler.send_header("Content-Type", route.content_type)
-        handler.send_header("Content-Length", str(len(body)))
-        for k, v in headers.items():
-            handler.send_header(k, v)
-        handler.end_headers()
-        try:
-            if route.drip_seconds:
-                for i in range(len(body)):
-                    handler.wfile.write(body[i : i + 1])
-                    handler.wfile.flush()
-                    time.sleep(route.drip_seconds)
-            else:
-                handler.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
-# ---------------------------------------------------------------- the sample outlets
 
 
 def _page(outlet: dict, article: dict, others: list[dict]) -> bytes:
@@ -275,24 +231,25 @@ def _feed(outlet: dict, articles: list[dict], base: str) -> tuple[bytes, str]:
     return body.encode(), "application/rss+xml; charset=utf-8"
 
 
-def sample_site(base: str, site_file: Path = SAMPLE_SITE, now: datetime | None = None) -> dict[str, Route]:
-    """Routes for the sample outlets. Publication dates are shifted so the newest is ``now`` minus an hour."""
+def sample_pages(base: str, site_file: Path = SAMPLE_SITE, now: datetime | None = None) -> dict[str, Page]:
+    """Path → page of the sample outlets served at ``base``. Publication dates are shifted so the newest
+    is ``now`` minus an hour."""
     site = json.loads(site_file.read_text(encoding="utf-8"))
     now = now or datetime.now(UTC)
     newest = max(datetime.fromisoformat(a["published"]) for o in site["outlets"] for a in o["articles"])
     shift = (now - timedelta(hours=1)) - newest
-    routes: dict[str, Route] = {}
+    pages: dict[str, Page] = {}
     for outlet in site["outlets"]:
         articles = [
             {**a, "published": (datetime.fromisoformat(a["published"]) + shift).isoformat(timespec="seconds")}
             for a in outlet["articles"]
         ]
         body, ctype = _feed(outlet, articles, base)
-        routes[f"/{outlet['slug']}/feed.xml"] = Route(body=body, content_type=ctype)
+        pages[f"/{outlet['slug']}/feed.xml"] = Page(body, ctype)
         for a in articles:
             others = [o for o in articles if o is not a]
-            routes[f"/{outlet['slug']}/{a['slug']}.html"] = Route(body=_page(outlet, a, others))
-    return routes
+            pages[f"/{outlet['slug']}/{a['slug']}.html"] = Page(_page(outlet, a, others))
+    return pages
 
 
 def sample_feeds_toml(base: str, site_file: Path = SAMPLE_SITE) -> str:

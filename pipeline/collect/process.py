@@ -170,14 +170,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from pipeline import ingest
+    from pipeline import tasks
     from pipeline.cli import settings_from_args
 
     _stop_with_parent()
     # The task's log gets the pipeline's lines, not one line per HTTP request.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    path, batch = ingest.collect_to_file(
+    path, batch = tasks.collect_to_file(
         settings_from_args(args), str(args.jobs), args.run_id, args.index, with_batch=True
     )
     failed = sum(1 for f in batch.fetches if f.outcome in FAILED_FEED_OUTCOMES)

@@ -16,7 +16,7 @@ A published file is never modified in place (it is replaced by a rename, and is 
 0444), so a snapshot is a hard link to the published copy: taking one copies no bytes, and the
 disk holds one file per snapshot that differs from the current copy.
 
-Every function here is called with the writer lock held (``store.write_lock``), no connection
+Every function here is called with the writer lock held (``Backend.write_lock``), no connection
 to the database open. Publication cost grows with the database (one copy, one read); a cheaper
 scheme changes these functions only.
 """
@@ -38,6 +38,7 @@ import numpy as np
 from pipeline.errors import ConfigError, CorruptDatabase, StoreError
 from pipeline.leftovers import remove_quietly
 from pipeline.settings import Settings
+from pipeline.store.failures import describe_os_error, first_line
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +169,6 @@ def verify(path: Path) -> BlockScan:
     finally:
         con.close()
     return scan
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------- the analyst copy and snapshots
@@ -368,11 +364,6 @@ def sweep(settings: Settings) -> list[Path]:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def describe_os_error(exc: OSError) -> str:
-    where = f": {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
 
 
 def _fsync(path: Path) -> None:

@@ -1,0 +1,1 @@
+"""The extract stage: feed bytes → entries, page bytes → article text, in worker processes."""

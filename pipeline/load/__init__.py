@@ -1,0 +1,1 @@
+"""The load stage: a cycle's staged tables → the database, in one transaction."""

@@ -1,0 +1,1 @@
+"""What analysts get: search, the report and its charts, in their words."""

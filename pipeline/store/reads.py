@@ -1,0 +1,121 @@
+"""What a cycle reads before it writes: feed states, the articles it may know, the backlog.
+
+The collect stage never opens the database: it is given these lookups (``known_lookup``,
+``backlog_lookup``), each opening the store read-only just for its question, so a cycle's
+downloads never hold the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.records import DeferredEntry, FeedState, KnownArticle
+from pipeline.settings import Settings
+from pipeline.store.backend import Backend
+
+KnownLookup = Callable[[Sequence[str]], dict[str, KnownArticle]]
+BacklogLookup = Callable[[Sequence[str]], list[DeferredEntry]]  # feed names → their waiting entries
+
+_BACKLOG_COLUMNS = (
+    "feed, article_id, url, link, guid, title, summary, author, published_at, language, entry_hash,"
+    " reason, queued_at"
+)
+
+
+def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[FeedState, str]]:
+    """Every stored feed: name → (its state, the URL feeds.toml gave it)."""
+    rows = con.execute(
+        "select name, url, etag, last_modified, consecutive_failures, next_fetch_at, last_full_fetch_at,"
+        " gone_at is not null, configured_url from feeds"
+    ).fetchall()
+    return {
+        r[0]: (
+            FeedState(
+                name=r[0],
+                url=r[1],
+                etag=r[2],
+                last_modified=r[3],
+                consecutive_failures=r[4],
+                next_fetch_at=r[5],
+                last_full_fetch_at=r[6],
+                gone=r[7],
+            ),
+            r[8],
+        )
+        for r in rows
+    }
+
+
+def enabled_feeds(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The feeds the database has enabled: what the registry is compared with."""
+    return {r[0] for r in con.execute("select name from feeds where enabled").fetchall()}
+
+
+def known_articles(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, KnownArticle]:
+    """What is stored of these articles: lets a cycle skip known items before downloading them."""
+    if not article_ids:
+        return {}
+    ids = pa.table({"article_id": pa.array(list(article_ids), pa.string())})
+    con.register("_lookup_ids", ids)
+    try:
+        rows = con.execute(
+            "select a.article_id, a.entry_hash, a.extraction_status, a.extraction_attempts"
+            " from articles a join _lookup_ids using (article_id)"
+        ).fetchall()
+    finally:
+        con.unregister("_lookup_ids")
+    return {r[0]: KnownArticle(r[1], r[2], r[3]) for r in rows}
+
+
+def waiting_entries(
+    con: duckdb.DuckDBPyConnection, feeds: Sequence[str], per_feed: int
+) -> list[DeferredEntry]:
+    """The oldest ``per_feed`` entries the backlog holds for each of ``feeds``, oldest first."""
+    if not feeds:
+        return []
+    names = pa.table({"feed": pa.array(list(feeds), pa.string())})
+    con.register("_backlog_feeds", names)
+    try:
+        rows = con.execute(
+            f"""
+            with waiting as (
+                select {_BACKLOG_COLUMNS},
+                       row_number() over (partition by feed order by queued_at, article_id) as place
+                from entry_backlog
+                where feed in (select feed from _backlog_feeds)
+            )
+            select {_BACKLOG_COLUMNS} from waiting where place <= ? order by queued_at, article_id
+            """,
+            [per_feed],
+        ).fetchall()
+    finally:
+        con.unregister("_backlog_feeds")
+    return [DeferredEntry(*row) for row in rows]
+
+
+def known_lookup(backend: Backend) -> KnownLookup:
+    """A lookup of known articles that opens the store read-only just for the question (nothing
+    is known of a database not created yet)."""
+
+    def lookup(article_ids: Sequence[str]) -> dict[str, KnownArticle]:
+        if not backend.exists():
+            return {}
+        with backend.open(read_only=True) as con:
+            return known_articles(con, article_ids)
+
+    return lookup
+
+
+def backlog_lookup(backend: Backend, settings: Settings) -> BacklogLookup:
+    """The entries waiting in the backlog for some feeds (read-only, just for the question)."""
+
+    def lookup(feeds: Sequence[str]) -> list[DeferredEntry]:
+        if not backend.exists():
+            return []
+        with backend.open(read_only=True) as con:
+            return waiting_entries(con, feeds, settings.max_new_per_feed)
+
+    return lookup
