@@ -224,3 +224,43 @@ def test_a_batch_repr_is_short_whatever_it_holds():
     )  # fmt: skip
     batch = Batch(articles=[article] * 1_000)
     assert repr(batch) == "Batch(0 fetches, 1000 articles, 0 classified)"
+
+
+def test_the_scheduler_plans_only_the_feeds_due_at_their_own_rhythm(sample_settings, sample_web):
+    from datetime import UTC, datetime, timedelta
+
+    def due_at(now):
+        return sorted(
+            job.feed.name for batch in ingest.plan(sample_settings, only_due=True, now=now) for job in batch
+        )
+
+    every = sorted(job.feed.name for batch in ingest.plan(sample_settings) for job in batch)
+    assert due_at(datetime.now(UTC)) == every, "never polled: all due"
+    ingest.run_once(sample_settings)
+    polled_at = query(sample_settings, "select max(last_fetch_at) from feeds")[0][0]
+    # Every feed had something new at that poll: each rests the shortest time (2 minutes).
+    assert due_at(polled_at + timedelta(seconds=30)) == []
+    assert due_at(polled_at + timedelta(minutes=2)) == every
+    # A feed silent for a day before its last poll rests the longest (an hour); one failing follows
+    # its back-off instead; the CLI's cycle still plans every feed.
+    quiet, failing = every[0], every[1]
+    with duckdb.connect(str(sample_settings.db_path)) as con:
+        con.execute(
+            "update feeds set last_new_item_at = last_fetch_at - interval 1 day where name = ?", [quiet]
+        )
+        con.execute(
+            "update feeds set consecutive_failures = 2, next_fetch_at = ? where name = ?",
+            [polled_at + timedelta(minutes=30), failing],
+        )
+    assert due_at(polled_at + timedelta(minutes=2)) == every[2:]
+    assert due_at(polled_at + timedelta(minutes=31)) == every[1:]
+    assert due_at(polled_at + timedelta(minutes=60)) == every
+    assert sorted(job.feed.name for batch in ingest.plan(sample_settings) for job in batch) == every
+
+
+def test_a_scheduler_run_with_no_feed_due_plans_no_batch(sample_settings, sample_web):
+    ingest.run_once(sample_settings)
+    requests = len(sample_web.requests)
+    assert ingest.plan_to_files(sample_settings, "scheduled-nothing-due") == []
+    assert not ingest.run_staging_dir(sample_settings, "scheduled-nothing-due").exists()
+    assert len(sample_web.requests) == requests
