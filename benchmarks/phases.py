@@ -28,6 +28,7 @@ from pipeline.load import transaction as load_module
 from pipeline.load.transaction import _load_articles, load_cycle
 from pipeline.publish import search
 from pipeline.settings import Settings, load_feeds
+from pipeline.store import publication
 
 MB = 1024 * 1024
 # The steps of a load worth timing apart: the pipeline calls them through these modules' attributes.
@@ -37,7 +38,7 @@ LOAD_STEPS = [
     (stories, "assign"),
     (stories, "refresh_trends"),
     (search, "index_articles"),
-    (store, "publish_analyst_copy"),
+    (publication, "publish"),
 ]
 
 

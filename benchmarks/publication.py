@@ -55,8 +55,8 @@ def run(args: Any) -> dict[str, Any]:
 def measure(path: Path, n: int) -> dict[str, Any]:
     from benchmarks import bench_views
     from benchmarks.measure import timed
-    from pipeline import publication
     from pipeline.settings import Settings
+    from pipeline.store import publication
 
     built_s = None
     if not path.exists():
@@ -115,7 +115,8 @@ def small_load(path: Path, now: datetime, count: int = 500, feeds: int = 200) ->
     updated; ``feeds`` fetches logged and feed states updated."""
     import duckdb
 
-    from pipeline import search, stories
+    from pipeline.load import stories
+    from pipeline.publish import search
 
     con = duckdb.connect(str(path))
     steps = {}
@@ -179,8 +180,8 @@ def changed_blocks(path: Path, published: Path) -> dict[str, Any]:
     their bytes. Publishes again afterwards, so the next measurement starts from a fresh copy."""
     import numpy as np
 
-    from pipeline import publication
     from pipeline.settings import Settings
+    from pipeline.store import publication
 
     before_size = path.stat().st_size
     steps = small_load(path, datetime.now(UTC) - timedelta(seconds=1))

@@ -163,9 +163,11 @@ def _now() -> str:
 def _cycle(settings, tree, run_id: str, web, server_cpu) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """One cycle in this process, stage by stage, as ``ingest.run_once`` composes it."""
     from benchmarks.measure import Stage, timed
-    from pipeline import ingest, staging, store
-    from pipeline import load as load_module
+    from pipeline import staging
+    from pipeline import tasks as ingest
+    from pipeline.load import transaction as load_module
     from pipeline.settings import load_feeds
+    from pipeline.store import publication, reads
 
     plan_steps: dict[str, float] = {}
     load_steps: dict[str, float] = {}
@@ -173,7 +175,7 @@ def _cycle(settings, tree, run_id: str, web, server_cpu) -> dict[str, Any]:  # t
     with Stage(tree) as total:
         with (
             Stage(tree) as plan,
-            timed([(ingest, "load_feeds"), (store, "read_feed_states"), (ingest, "plan_jobs")], plan_steps),
+            timed([(ingest, "load_feeds"), (reads, "feed_states"), (ingest, "plan_jobs")], plan_steps),
         ):
             jobs = [job for batch in ingest.plan(settings) for job in batch]
         with Stage(tree) as collect:
@@ -187,7 +189,7 @@ def _cycle(settings, tree, run_id: str, web, server_cpu) -> dict[str, Any]:  # t
                 (load_module, "_load_fetches"),
                 (load_module, "_load_articles"),
                 (load_module, "_load_sources"),
-                (store, "publish_analyst_copy"),
+                (publication, "publish"),
             ]
             with timed(targets, load_steps):
                 summary = ingest.load(settings, tables, run_id, feeds=feeds)

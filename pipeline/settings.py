@@ -305,7 +305,8 @@ def _validate(s: Settings) -> None:
             _check_text(variable, str(value))
     if s.poll_max_minutes and s.poll_min_minutes > s.poll_max_minutes:
         raise ConfigError(
-            f"VIGIA_POLL_MIN_MINUTES={s.poll_min_minutes:g} is above VIGIA_POLL_MAX_MINUTES={s.poll_max_minutes:g}"
+            f"VIGIA_POLL_MIN_MINUTES={s.poll_min_minutes:g} is above"
+            f" VIGIA_POLL_MAX_MINUTES={s.poll_max_minutes:g}"
         )
     if 0 < s.worker_memory_mb < MIN_WORKER_MEMORY_MB:
         raise ConfigError(

@@ -23,7 +23,7 @@ from benchmarks import freshness
 from benchmarks.clockweb import ClockWeb, FeedPlan
 from benchmarks.newsgen import story
 from benchmarks.run import main
-from pipeline.feeds import parse_feed
+from pipeline.extract.feeds import parse_feed
 
 
 def test_the_clock_web_publishes_new_items_only_once_its_clock_runs(tmp_path):
@@ -155,10 +155,8 @@ def test_scale_mode_measures_unchanged_cycles_and_httpx_alone(tmp_path, capsys):
     assert r["unchanged_200"]["outcomes"] == {"ok": 64} and r["unchanged_200"]["articles"] == 0
     for key in ("unchanged_304", "unchanged_200"):
         stages = r[key]["stages"]
-        assert set(stages["plan"]["steps_s"]) == {"load_feeds", "read_feed_states", "plan_jobs"}
-        assert {"_load_feed_states", "_load_fetches", "publish_analyst_copy"} <= set(
-            stages["load"]["steps_s"]
-        )
+        assert set(stages["plan"]["steps_s"]) == {"load_feeds", "feed_states", "plan_jobs"}
+        assert {"_load_feed_states", "_load_fetches", "publish"} <= set(stages["load"]["steps_s"])
         assert r[key]["cpu_ms_per_feed"] > 0 and r[key]["server"]["peak_open_host"] <= 2  # politeness
         assert r[f"cli_{key}"]["exit"] == 0 and r[f"cli_{key}"]["feeds_asked"] == 64
         assert r[f"cli_{key}"]["peak_rss_mb"] > 0
@@ -168,8 +166,9 @@ def test_scale_mode_measures_unchanged_cycles_and_httpx_alone(tmp_path, capsys):
 
 
 def test_publication_mode_times_each_step_and_counts_the_blocks_a_load_changes(tmp_path, capsys):
-    from pipeline import publication, store
+    from pipeline import store
     from pipeline.settings import Settings
+    from pipeline.store import publication
 
     db = tmp_path / "bench" / "publication-1000.duckdb"  # there already: the builder is not run
     now = datetime.now(UTC)
