@@ -122,6 +122,9 @@ class Settings:
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
     snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.store.publication)
+    # A publication writes only the blocks a load changed and checks those; every block and table of
+    # the analyst copy is read back at least this often (and after every whole copy). 0: every time.
+    publish_verify_minutes: float = 60.0
 
     # Alert emails (README, Alert emails). Under Airflow an Airflow Variable of the same VIGIA_* name
     # overrides each of these at run time; the SMTP host and credentials live only in the connection.
@@ -271,6 +274,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "alert_max_attempts": (1, 1000),
     "task_retries": (0, 100),
     "snapshots": (0, MAX_SNAPSHOTS),
+    "publish_verify_minutes": (0, WEEK * 60),
 }
 # Measured: a worker limited to 60 MB could not parse any of 40 corpus feeds or extract any of 40
 # corpus pages, 85-90 MB failed one, 100 MB none. 0 means no limit at all.
