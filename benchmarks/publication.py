@@ -3,19 +3,21 @@
     .venv/bin/python -m benchmarks.run --publication [--articles 1000000] [--db data/bench/]
     make bench MODE=publication
 
-After every load, with the writer lock held, ``pipeline.publication.publish`` copies the whole
-database, verifies the copy (every block's checksum, then every table read back), snapshots it
-(a hard link) and renames it over the analyst copy. This mode builds databases of a tenth, three
+After every load, with the writer lock held, ``pipeline.store.publication.publish`` patches the
+spare (or copies the whole database), checks what it wrote (or verifies the whole copy),
+snapshots it (a hard link) and renames it over the analyst copy. This mode builds databases of a tenth, three
 tenths and all of ``--articles`` synthetic articles with ``benchmarks/bench_views.py``'s builder
 (the real migrations, two years of articles, classifications, stories, trend facts, fetches and
 the search index; kept under ``--db`` and reused, as ``bench_views`` does), then for each:
 
-1. publishes it three times as a load does, timing each step: the copy, the block checksums, the
-   tables read back, the rest (snapshot link, fsync, rename, pruning);
-2. makes one small load (500 new articles with their classifications, stories, trend facts and
-   search index, 200 fetches and feed-state updates; committed and checkpointed, as a cycle's
-   load) and counts the blocks of the file that differ from the last published copy: what a
-   publication proportional to the load's changes would have to write.
+1. publishes it once as a whole copy (no spare, the whole check): what every publication cost
+   before the spare;
+2. then, ``snapshots + 1 + 3`` times, makes one small load (500 new articles with their
+   classifications, stories, trend facts and search index, 200 fetches and feed-state updates;
+   committed and checkpointed, as a cycle's load) and publishes, timing each step (the copy or
+   the patch of the spare, the block checksums, the tables read back or counted, the rest:
+   snapshot link, fsync, rename, pruning) and counting the blocks written. The first rounds copy
+   whole until a snapshot is pruned into the spare; the last one makes the periodic whole check.
 
 The file is in the page cache (just built or read): these are the costs of a warm machine.
 """
@@ -54,7 +56,6 @@ def run(args: Any) -> dict[str, Any]:
 
 def measure(path: Path, n: int) -> dict[str, Any]:
     from benchmarks import bench_views
-    from benchmarks.measure import timed
     from pipeline.settings import Settings
     from pipeline.store import publication
 
@@ -65,47 +66,85 @@ def measure(path: Path, n: int) -> dict[str, Any]:
         built_s = time.perf_counter() - started
     analyst = path.with_name(path.stem + ".analyst.duckdb")
     settings = Settings.from_env(env={}, db_path=path, analyst_db_path=analyst)
+    # A whole copy first (no spare, no recent whole check): what every publication cost before.
+    publication.spare_path(settings).unlink(missing_ok=True)
+    publication.verified_marker(settings).unlink(missing_ok=True)
+    whole = publish_timed(settings)
+    # Then a small load before each publication, as the scheduler's runs do; the first ones copy
+    # whole until a snapshot is pruned into the spare, the later ones patch it.
     rounds = []
-    for _ in range(ROUNDS):
-        steps: dict[str, float] = {}
-        copy_s = [0.0]
-        original_copy = shutil.copyfile
-
-        def copy(src, dst, *, follow_symlinks=True, _copy=original_copy, _spent=copy_s):  # type: ignore[no-untyped-def]
-            started = time.perf_counter()
-            try:
-                return _copy(src, dst, follow_symlinks=follow_symlinks)
-            finally:
-                _spent[0] += time.perf_counter() - started
-
-        cpu, wall = time.process_time(), time.perf_counter()
-        publication.shutil.copyfile = copy  # type: ignore[attr-defined]
-        try:
-            with timed([(publication, "scan_blocks"), (publication, "verify")], steps):
-                publication.publish(settings)
-        finally:
-            publication.shutil.copyfile = original_copy  # type: ignore[attr-defined]
-        total = time.perf_counter() - wall
-        rounds.append(
-            {
-                "wall_s": total,
-                "cpu_s": time.process_time() - cpu,
-                "copy_s": copy_s[0],
-                "block_checksums_s": steps.get("scan_blocks", 0.0),
-                "tables_read_s": steps.get("verify", 0.0) - steps.get("scan_blocks", 0.0),
-                "rest_s": total - copy_s[0] - steps.get("verify", 0.0),
-            }
-        )
+    for i in range(settings.snapshots + 1 + ROUNDS):
+        if i == settings.snapshots + ROUNDS:
+            # The last one with the whole check (every block and table read back), as once an hour.
+            os.utime(publication.verified_marker(settings), (0, 0))
+        load = small_load(path, datetime.now(UTC) - timedelta(seconds=1))
+        rounds.append({**publish_timed(settings), **load})
+    patched = [r for r in rounds if r["patched"] and not r["whole_check"]]
+    checked = [r for r in rounds if r["patched"] and r["whole_check"]]
     size = path.stat().st_size
-    median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    median = {key: statistics.median(r[key] for r in patched) for key in STEPS} if patched else None
     return {
         "articles": n,
         "file_mb": size / MB,
         "built_s": built_s,
+        "whole": whole,
         "rounds": rounds,
         "median": median,
-        "copy_mb_per_s": size / MB / median["copy_s"] if median["copy_s"] else None,
-        "changed_by_a_small_load": changed_blocks(path, analyst),
+        "patched_with_whole_check": checked[-1] if checked else None,
+        "copy_mb_per_s": size / MB / whole["copy_s"] if whole["copy_s"] else None,
+    }
+
+
+STEPS = ("wall_s", "cpu_s", "copy_s", "patch_s", "block_checksums_s", "tables_read_s", "rest_s")
+
+
+def publish_timed(settings: Any) -> dict[str, Any]:
+    """One publication as a load makes it, each step timed."""
+    from benchmarks.measure import timed
+    from pipeline.store import publication
+
+    steps: dict[str, float] = {}
+    copy_s = [0.0]
+    original_copy = shutil.copyfile
+
+    def copy(src, dst, *, follow_symlinks=True, _copy=original_copy, _spent=copy_s):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return _copy(src, dst, follow_symlinks=follow_symlinks)
+        finally:
+            _spent[0] += time.perf_counter() - started
+
+    targets = [
+        (publication, "_patch"),
+        (publication, "verify"),
+        (publication, "scan_blocks"),
+        (publication, "check_blocks"),
+        (publication, "check_opens"),
+    ]
+    cpu, wall = time.process_time(), time.perf_counter()
+    publication.shutil.copyfile = copy  # type: ignore[attr-defined]
+    try:
+        with timed(targets, steps):
+            publication.publish(settings)
+    finally:
+        publication.shutil.copyfile = original_copy  # type: ignore[attr-defined]
+    total = time.perf_counter() - wall
+    (done,) = publication.LAST
+    checksums = steps.get("scan_blocks", 0.0) + steps.get("check_blocks", 0.0)
+    tables = steps.get("verify", 0.0) - steps.get("scan_blocks", 0.0) + steps.get("check_opens", 0.0)
+    spent = copy_s[0] + steps.get("_patch", 0.0) + checksums + tables
+    return {
+        "patched": done.patched,
+        "blocks_written": done.blocks_written,
+        "whole_check": done.whole_check,
+        "file_blocks": publication.check_header(settings.db_path)[1],
+        "wall_s": total,
+        "cpu_s": time.process_time() - cpu,
+        "copy_s": copy_s[0],
+        "patch_s": steps.get("_patch", 0.0),
+        "block_checksums_s": checksums,
+        "tables_read_s": tables,
+        "rest_s": total - spent,
     }
 
 
@@ -174,83 +213,43 @@ def small_load(path: Path, now: datetime, count: int = 500, feeds: int = 200) ->
     return steps
 
 
-def changed_blocks(path: Path, published: Path) -> dict[str, Any]:
-    """Make a small load on ``path``, then count its blocks that differ from ``published`` (the copy
-    published before the load): their checksums (each block's first 8 bytes) or, failing that,
-    their bytes. Publishes again afterwards, so the next measurement starts from a fresh copy."""
-    import numpy as np
-
-    from pipeline.settings import Settings
-    from pipeline.store import publication
-
-    before_size = path.stat().st_size
-    steps = small_load(path, datetime.now(UTC) - timedelta(seconds=1))
-    block_size, blocks_after = publication.check_header(path)
-    _, blocks_before = publication.check_header(published)
-    changed = 0
-    with open(path, "rb") as new, open(published, "rb") as old:
-        new.seek(publication.DATA_START)
-        old.seek(publication.DATA_START)
-        per = 64
-        compared = 0
-        while compared < blocks_after:
-            a = new.read(block_size * per)
-            b = old.read(block_size * per)
-            if not a:
-                break
-            count = len(a) // block_size
-            va = np.frombuffer(a[: count * block_size], dtype="<u8").reshape(count, -1)[:, 0]
-            vb_raw = b[: count * block_size].ljust(count * block_size, b"\0")
-            vb = np.frombuffer(vb_raw, dtype="<u8").reshape(count, -1)[:, 0]
-            differ = va != vb
-            # Same checksum, different bytes is possible in principle: compare those blocks' bytes.
-            for i in np.nonzero(~differ)[0]:
-                start = int(i) * block_size
-                if a[start : start + block_size] != vb_raw[start : start + block_size]:
-                    differ[i] = True
-            changed += int(differ[: max(0, min(count, blocks_after - compared))].sum())
-            compared += count
-    publication.publish(Settings.from_env(env={}, db_path=path, analyst_db_path=published))
-    return {
-        **steps,
-        "block_size": block_size,
-        "blocks_before": blocks_before,
-        "blocks_after": blocks_after,
-        "blocks_changed": changed,
-        "changed_mb": changed * block_size / MB,
-        "changed_share": changed / blocks_after if blocks_after else None,
-        "file_mb_before": before_size / MB,
-        "file_mb_after": path.stat().st_size / MB,
-    }
-
-
 def report(r: dict[str, Any]) -> str:
     m = r["meta"]
     lines = [
-        f"Vigía publication {m['when']}: the analyst copy published as a load does (copy, verify, snapshot, "
-        f"rename); load average {m['load_average_at_start'][0]:.1f} at start",
+        f"Vigía publication {m['when']}: the analyst copy published as a load does; load average "
+        f"{m['load_average_at_start'][0]:.1f} at start",
         "",
-        f"{'articles':>10} {'file MB':>8} {'publish s':>10} {'copy s':>7} {'checksums s':>12} "
-        f"{'tables s':>9} "
-        f"{'rest s':>7} {'CPU s':>6} {'small load s':>13} {'blocks changed':>22}",
+        f"{'articles':>10} {'file MB':>8} {'whole copy s':>13} {'patched s':>10} {'CPU s':>6} "
+        f"{'patch s':>8} {'checks s':>9} {'blocks written':>20} {'+ whole check s':>16} {'small load s':>13}",
     ]
     for s in r["sizes"]:
-        md, ch = s["median"], s["changed_by_a_small_load"]
-        changed = f"{ch['blocks_changed']}/{ch['blocks_after']} ({ch['changed_share']:.1%})"
+        md, w, wc = s["median"], s["whole"], s["patched_with_whole_check"]
+        if md is None:
+            lines.append(
+                f"{s['articles']:>10,} {s['file_mb']:>8.0f} {w['wall_s']:>13.2f}   (no patched round)"
+            )
+            continue
+        patched = [x for x in s["rounds"] if x["patched"] and not x["whole_check"]]
+        written = statistics.median(x["blocks_written"] for x in patched)
+        blocks = statistics.median(x["file_blocks"] for x in patched)
+        load = statistics.median(x["load_s"] + x["checkpoint_s"] for x in patched)
         lines.append(
-            f"{s['articles']:>10,} {s['file_mb']:>8.0f} {md['wall_s']:>10.2f} {md['copy_s']:>7.2f} "
-            f"{md['block_checksums_s']:>12.2f} {md['tables_read_s']:>9.2f} {md['rest_s']:>7.2f} "
-            f"{md['cpu_s']:>6.2f} {ch['load_s'] + ch['checkpoint_s']:>13.2f} {changed:>22}"
+            f"{s['articles']:>10,} {s['file_mb']:>8.0f} {w['wall_s']:>13.2f} {md['wall_s']:>10.2f} "
+            f"{md['cpu_s']:>6.2f} {md['patch_s']:>8.2f} "
+            f"{md['block_checksums_s'] + md['tables_read_s']:>9.2f} "
+            f"{f'{written:.0f}/{blocks:.0f} ({written / blocks:.0%})':>20} "
+            f"{wc['wall_s'] if wc else float('nan'):>16.2f} {load:>13.2f}"
         )
-    big = r["sizes"][-1]
-    small = r["sizes"][0]
-    if big["median"]["wall_s"] and small["median"]["wall_s"]:
+    big, small = r["sizes"][-1], r["sizes"][0]
+    if big["median"] and small["median"]:
+        grows_whole = big["whole"]["wall_s"] / small["whole"]["wall_s"]
+        grows_patched = big["median"]["wall_s"] / small["median"]["wall_s"]
+        share = big["median"]["wall_s"] / big["whole"]["wall_s"]
         lines += [
             "",
             f"From {small['articles']:,} to {big['articles']:,} articles the file grows "
-            f"{big['file_mb'] / small['file_mb']:.1f}x and a publication "
-            f"{big['median']['wall_s'] / small['median']['wall_s']:.1f}x "
-            f"({big['median']['wall_s'] / big['file_mb'] * 1024:.2f} s a GB at the largest); all of it "
-            "inside the writer lock.",
+            f"{big['file_mb'] / small['file_mb']:.1f}x; a whole copy {grows_whole:.1f}x, "
+            f"a patched publication {grows_patched:.1f}x. At the largest a patched one is {share:.2f}"
+            " of a whole copy (the median of the rounds after a small load, inside the writer lock).",
         ]
     return "\n".join(lines)

@@ -165,6 +165,10 @@ def test_scale_mode_measures_unchanged_cycles_and_httpx_alone(tmp_path, capsys):
     assert "httpx alone, same conditional GETs" in capsys.readouterr().out
 
 
+def digest_equal(a, b) -> bool:
+    return a.read_bytes() == b.read_bytes()
+
+
 def test_publication_mode_times_each_step_and_counts_the_blocks_a_load_changes(tmp_path, capsys):
     from pipeline import store
     from pipeline.settings import Settings
@@ -190,11 +194,15 @@ def test_publication_mode_times_each_step_and_counts_the_blocks_a_load_changes(t
     assert main(["--publication", "--articles", "1000", "--db", str(db.parent), "--out", str(tmp_path)]) == 0
     (written,) = tmp_path.glob("*.json")
     (size,) = json.loads(written.read_text(encoding="utf-8"))["sizes"]
-    assert size["articles"] == 1000 and len(size["rounds"]) == 3
-    assert size["median"]["copy_s"] > 0 and size["median"]["block_checksums_s"] > 0
-    changed = size["changed_by_a_small_load"]
-    assert 0 < changed["blocks_changed"] <= changed["blocks_after"]
+    assert size["articles"] == 1000 and size["whole"]["copy_s"] > 0 and not size["whole"]["patched"]
+    rounds = size["rounds"]
+    assert len(rounds) == 3 + 1 + 3 and not rounds[0]["patched"], "copied whole until the spare exists"
+    patched = [r for r in rounds if r["patched"]]
+    assert len(patched) >= 3 and all(0 < r["blocks_written"] < r["file_blocks"] for r in patched)
+    assert rounds[-1]["patched"] and rounds[-1]["whole_check"] and not rounds[-2]["whole_check"]
+    assert size["median"]["patch_s"] > 0 and size["median"]["copy_s"] == 0
     settings = Settings.from_env(env={}, db_path=db)
     assert len(publication.snapshots(settings)) <= settings.snapshots
     publication.verify(settings.analyst_db)
-    assert "blocks changed" in capsys.readouterr().out
+    assert "blocks written" in capsys.readouterr().out
+    assert digest_equal(db, settings.analyst_db)
