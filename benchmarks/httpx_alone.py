@@ -5,7 +5,7 @@
 ``FILE`` holds one ``URL<TAB>ETag`` a line (the scale benchmark writes it from the feed states a
 cycle stored). Every URL is asked once with ``If-None-Match`` (and ``If-Modified-Since``),
 through one ``httpx.AsyncClient`` with the pipeline's connection pool (``VIGIA_CONCURRENCY`` × 2
-connections, 32 kept alive), at most ``--concurrency`` requests in flight and ``--per-host`` per
+connections, all kept alive), at most ``--concurrency`` requests in flight and ``--per-host`` per
 host, the pipeline's defaults; each body is read to the end. Prints one JSON line: wall and CPU
 seconds of the requests alone (after the imports), and the answers by status.
 """
@@ -27,7 +27,7 @@ LAST_MODIFIED = "Mon, 20 Oct 2025 12:00:00 GMT"
 
 
 async def fetch_all(pairs: list[tuple[str, str]], concurrency: int, per_host: int) -> Counter[int]:
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=32)
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     overall = asyncio.Semaphore(concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
     async with httpx.AsyncClient(limits=limits, timeout=30.0, trust_env=False) as client:
