@@ -264,3 +264,27 @@ def test_a_scheduler_run_with_no_feed_due_plans_no_batch(sample_settings, sample
     assert ingest.plan_to_files(sample_settings, "scheduled-nothing-due") == []
     assert not ingest.run_staging_dir(sample_settings, "scheduled-nothing-due").exists()
     assert len(sample_web.requests) == requests
+
+
+def test_a_feed_answering_304_again_moves_only_its_times_and_any_change_is_stored_whole(
+    sample_settings, sample_web
+):
+    columns = (
+        "name, url, etag, last_modified, consecutive_failures, next_fetch_at, last_full_fetch_at, gone_at,"
+        " last_outcome, last_status_code, last_error, last_new_item_at"
+    )
+    ingest.run_once(sample_settings)
+    ingest.run_once(sample_settings)  # 304: the last outcome becomes a clean 304
+    before = query(sample_settings, f"select {columns}, last_fetch_at from feeds order by name")
+    ingest.run_once(sample_settings)  # 304 again: the times move, nothing else
+    after = query(
+        sample_settings, f"select {columns}, last_fetch_at, last_success_at from feeds order by name"
+    )
+    assert [row[:-2] for row in after] == [row[:-1] for row in before]
+    assert all(a[-2] > b[-1] and a[-1] == a[-2] for a, b in zip(after, before, strict=True))
+    # A feed that fails next has its whole state stored.
+    failing = next(path for path, _ in sample_web.requests if path.endswith("feed.xml"))
+    sample_web.routes[failing] = Route(status=500, etag=False)
+    ingest.run_once(sample_settings)
+    rows = query(sample_settings, "select last_outcome, last_status_code, consecutive_failures from feeds")
+    assert sorted(rows) == [("http_error", 500, 1)] + [("not_modified", 304, 0)] * 3

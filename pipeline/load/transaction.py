@@ -210,9 +210,15 @@ def reload_articles(
 
 
 def _load_feed_states(con: duckdb.DuckDBPyConnection) -> None:
+    """Store what the cycle learnt about each feed polled.
+
+    Most feeds of a large registry answer 304 cycle after cycle with nothing else new: for those
+    only the two times move (``last_fetch_at``, ``last_success_at``), so they are updated apart,
+    two columns instead of fifteen (DuckDB rewrites every column an UPDATE names).
+    """
     # "requested": an HTTP request was sent (a deferred feed, or one already known gone, was not asked).
     con.execute(
-        """
+        f"""
         update feeds set
             url = s.url,
             etag = s.etag,
@@ -233,9 +239,30 @@ def _load_feed_states(con: duckdb.DuckDBPyConnection) -> None:
             select *, outcome <> 'deferred' and not (outcome = 'gone' and status_code is null) as requested
             from _stage_fetches
         ) x on x.feed = s.name
-        where feeds.name = s.name
+        where feeds.name = s.name and not ({_UNCHANGED_304})
         """
     )
+    con.execute(
+        f"""
+        update feeds set last_fetch_at = x.started_at, last_success_at = x.started_at
+        from _stage_states s
+        join _stage_fetches x on x.feed = s.name
+        where feeds.name = s.name and {_UNCHANGED_304}
+        """
+    )
+
+
+# A feed that answered 304 again, its state as stored, its last outcome already a clean 304.
+_UNCHANGED_304 = """
+    x.outcome = 'not_modified' and x.status_code = 304 and x.error is null and x.new_items = 0
+    and feeds.last_outcome = 'not_modified' and feeds.last_status_code = 304 and feeds.last_error is null
+    and feeds.gone_at is null and not s.gone
+    and s.url = feeds.url and s.etag is not distinct from feeds.etag
+    and s.last_modified is not distinct from feeds.last_modified
+    and s.consecutive_failures = feeds.consecutive_failures
+    and s.next_fetch_at is not distinct from feeds.next_fetch_at
+    and s.last_full_fetch_at is not distinct from feeds.last_full_fetch_at
+"""
 
 
 def _load_fetches(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
