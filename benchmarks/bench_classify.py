@@ -15,8 +15,8 @@ import itertools
 import statistics
 import time
 
-from pipeline.classify.model import base_model
 from pipeline.classify.training import load_examples
+from pipeline.classify.versions import base_model
 
 
 def articles(length: int, count: int) -> list[tuple[str, str, str | None]]:

@@ -30,8 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline import store  # noqa: E402
-from pipeline.load import stories  # noqa: E402
-from pipeline.publish import search  # noqa: E402
+from pipeline.load import search_index, stories  # noqa: E402
 
 DAYS = 730
 FEEDS, OUTLETS = 60, 40
@@ -77,7 +76,7 @@ def build(path: Path, n: int, now: datetime) -> None:
         )
         timed("fetches", lambda: _fetches(con, start, now))
         timed(
-            "search index (by pipeline.publish.search.index_articles, 20,000 articles at a time)",
+            "search index (by pipeline.load.search_index.index_articles, 20,000 articles at a time)",
             lambda: _search_index(con, n, now),
         )
         timed("story index (last 14 days)", lambda: _story_index(con, now))
@@ -243,8 +242,8 @@ def _search_index(con: duckdb.DuckDBPyConnection, n: int, now: datetime) -> None
                 "select article_id from _ids where i >= ? and i < ?", [lo, lo + chunk]
             ).fetchall()
         ]
-        search.index_articles(con, ids, now)
-    search.merge(con)
+        search_index.index_articles(con, ids, now)
+    search_index.merge(con)
 
 
 def _story_index(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
@@ -342,7 +341,7 @@ def bench_cycle(path: Path, now: datetime, count: int = 500) -> None:
         stories.refresh_trends(con, assigned, now)
         steps["trend facts"] = time.perf_counter() - t
         t = time.perf_counter()
-        search.index_articles(con, ids, now)
+        search_index.index_articles(con, ids, now)
         steps["search index"] = time.perf_counter() - t
         joined = con.execute(
             "select count(*) from article_stories where assigned_at = ? and matched_by <> 'first'", [now]

@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             del pages
             if not args.no_cron:
-                from pipeline.classify import load_model
+                from pipeline.classify.versions import load_model
 
                 model = load_model()
                 with phases.Stage(tree) as cron_stage:

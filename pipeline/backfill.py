@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline import staging, store
+from pipeline import sql, staging, store
 from pipeline.collect.batch import Batch, fetch_articles
 from pipeline.collect.net import Fetcher
 from pipeline.extract.workers import WorkerPool
@@ -40,17 +40,6 @@ from pipeline.settings import Settings
 log = logging.getLogger(__name__)
 
 CHUNK = 2_000  # articles downloaded, then loaded in one transaction, at a time
-
-_SELECT = """
-select article_id, url, feed, guid, title, summary, author, published_at, language, entry_hash,
-       extraction_attempts
-from articles
-where url is not null
-  and coalesce(published_at, first_seen_at) >= ?
-  and (? is null or coalesce(published_at, first_seen_at) < ?)
-  and (? is null or feed = ?)
-order by coalesce(published_at, first_seen_at), article_id
-"""
 
 
 @dataclass
@@ -76,7 +65,9 @@ def select_articles(
 ) -> list[tuple[FeedEntry, int]]:
     """The stored articles to backfill, as the feed entries they came from, with their attempt counts."""
     with store.open_db(settings, read_only=True) as con:
-        rows = con.execute(_SELECT, [since, until, until, feed, feed]).fetchall()
+        rows = sql.execute(
+            con, "backfill/articles", {"since": since, "until": until, "feed": feed}
+        ).fetchall()
     return [
         (
             FeedEntry(

@@ -11,8 +11,15 @@ Airflow tasks and compared in tests.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,3 +239,105 @@ class RunSummary:
             f"{self.waiting_entries} waiting for later cycles; "
             f"{self.relevant} relevant (model {self.model_version or 'not needed'})"
         )
+
+
+# ---------------------------------------------------------------- classifications as Arrow
+#
+# One serialisation of a Classification: the columns of the `classifications` table. The load and
+# `reclassify` write it (classifications_table); the extraction workers stage it before the load,
+# keyed by the content it scored (classified_table, classified_schema). Other records are staged by
+# pipeline.staging from their fields. PyArrow is imported when these run, not with the records: the
+# extraction workers import the records under a memory limit and never need it.
+
+
+def _decision_columns(results: Sequence[Classification]) -> dict[str, pa.Array]:
+    import pyarrow as pa
+
+    return {
+        "model_version": pa.array([c.model_version for c in results], pa.string()),
+        "score": pa.array([float(c.score) for c in results], pa.float64()),
+        "is_relevant": pa.array([bool(c.is_relevant) for c in results], pa.bool_()),
+        "topics": pa.array([list(c.topics) for c in results], pa.list_(pa.string())),
+        "departments": pa.array([[p.ubigeo for p in c.places] for c in results], pa.list_(pa.string())),
+        "evidence": pa.array([evidence_json(c) for c in results], pa.string()),
+    }
+
+
+def _place_columns(results: Sequence[Classification]) -> dict[str, pa.Array]:
+    import pyarrow as pa
+
+    # migration 008: where the decision places the article
+    return {
+        "primary_department": pa.array([c.primary_department for c in results], pa.string()),
+        "province": pa.array([c.province for c in results], pa.string()),
+        "district": pa.array([c.district for c in results], pa.string()),
+    }
+
+
+def classifications_table(
+    article_ids: Sequence[str], results: Sequence[Classification], now: datetime
+) -> pa.Table:
+    """Rows of `classifications`, in its column order, all classified at ``now``."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "article_id": pa.array(list(article_ids), pa.string()),
+            **_decision_columns(results),
+            "classified_at": pa.array([now] * len(results), pa.timestamp("us", tz="UTC")),
+            **_place_columns(results),
+        }
+    )
+
+
+@cache
+def classified_schema() -> pa.Schema:
+    """The staged classifications' columns: those of `classifications`, keyed by content."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("article_id", pa.string()),
+            ("content_hash", pa.string()),
+            ("model_version", pa.string()),
+            ("score", pa.float64()),
+            ("is_relevant", pa.bool_()),
+            ("topics", pa.list_(pa.string())),
+            ("departments", pa.list_(pa.string())),
+            ("evidence", pa.string()),
+            ("primary_department", pa.string()),
+            ("province", pa.string()),
+            ("district", pa.string()),
+        ]
+    )
+
+
+def classified_table(rows: Sequence[tuple[str, str, Classification]]) -> pa.Table:
+    """Classifications made before the load, as (article_id, content_hash, classification), for staging."""
+    import pyarrow as pa
+
+    results = [c for _, _, c in rows]
+    columns = {
+        "article_id": pa.array([r[0] for r in rows], pa.string()),
+        "content_hash": pa.array([r[1] for r in rows], pa.string()),
+        **_decision_columns(results),
+        **_place_columns(results),
+    }
+    return pa.Table.from_pydict(columns, schema=classified_schema())
+
+
+def evidence_json(c: Classification) -> str:
+    e = c.evidence
+    return json.dumps(
+        {
+            "terms": [[t, round(w, 4)] for t, w in e.terms],
+            "nearest_seed": e.nearest_seed,
+            "seed_similarity": round(e.seed_similarity, 4),
+            "notes": list(e.notes),
+            "places": [{"ubigeo": p.ubigeo, "name": p.name, "mentions": p.mentions} for p in c.places],
+            "primary_department": c.primary_department,
+            "province": c.province,
+            "district": c.district,
+        },
+        ensure_ascii=False,
+    )

@@ -20,8 +20,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.collect.batch import Batch, Sighting
-from pipeline.load.transaction import CLASSIFIED_SCHEMA, classified_table
-from pipeline.records import Article, DeferredEntry, FeedFetch, FeedState, TakenEntry
+from pipeline.records import (
+    Article,
+    DeferredEntry,
+    FeedFetch,
+    FeedState,
+    TakenEntry,
+    classified_schema,
+    classified_table,
+)
 
 T = TypeVar("T")
 
@@ -102,7 +109,7 @@ def read_batches(directories: Sequence[Path]) -> dict[str, pa.Table]:
             tables[name].append(pq.read_table(path))
         classified = Path(directory) / f"{CLASSIFIED}.parquet"
         if classified.exists():  # batches staged before classification moved to the workers have none
-            tables[CLASSIFIED].append(pq.read_table(classified, schema=CLASSIFIED_SCHEMA))
+            tables[CLASSIFIED].append(pq.read_table(classified, schema=classified_schema()))
     out = {
         name: pa.concat_tables(tables[name]) if tables[name] else to_table([], cls)
         for name, cls in PARTS.items()

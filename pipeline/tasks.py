@@ -106,7 +106,7 @@ def worker_classifier(settings: Settings) -> Classifier:
 def current_classifier(con, cache_dir: Path | None = None) -> Classifier:
     """The newest model version stored in the database, else the base model built from the repository
     (its params read from ``cache_dir`` when an earlier cycle built them from the same inputs)."""
-    from pipeline.classify import load_model
+    from pipeline.classify.versions import load_model
 
     return load_model(con=con, cache_dir=cache_dir)
 

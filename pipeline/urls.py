@@ -176,3 +176,22 @@ def article_key(url: str | None, feed: str, guid: str | None, title: str, summar
     if guid:
         return stable_key("guid", feed, guid, title)
     return stable_key("entry", feed, title, summary)
+
+
+# Controls (C0, C1), line separators, zero-width and bidirectional-override characters: a URL
+# holding one is never made a link.
+_UNSAFE_IN_LINK = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) URL, else None (shown as text, never as a link): what
+    the alert e-mails and the HTML report put in an href."""
+    if not url:
+        return None
+    url = url.strip()
+    if _UNSAFE_IN_LINK.search(url) or " " in url:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.hostname else None

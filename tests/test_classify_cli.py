@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.classify import base_model, load_model
-from pipeline.classify.versions import labelled_documents, newest_model_from
+from pipeline.classify.versions import base_model, labelled_documents, load_model, newest_model_from
 from pipeline.cli.classify import classify_lines, cmd_classify, register
 from pipeline.store import open_db
 

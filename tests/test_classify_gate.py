@@ -32,10 +32,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.classify import load_model
 from pipeline.classify.evaluation import evaluate, read_labelled, report
 from pipeline.classify.features import analyze
 from pipeline.classify.training import cross_validate, project_documents
+from pipeline.classify.versions import load_model
 
 # Floors: (precision, recall) for relevant vs not relevant.
 CROSS_VALIDATED_FLOORS = {"overall": (0.98, 0.97), "es": (0.97, 0.96), "en": (0.97, 0.97)}

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from pipeline.classify import MODEL_THRESHOLD, Model, ModelError, load_model
-from pipeline.classify.model import base_model, make_version
+from pipeline.classify import MODEL_THRESHOLD, Model, ModelError
+from pipeline.classify.model import make_version
 from pipeline.classify.seeds import load_seeds
 from pipeline.classify.training import build_base_params
+from pipeline.classify.versions import base_model, load_model
 from pipeline.records import Classification, Place
 
 # Short texts in the shape of feed items, written for these tests (not taken from any data set).
@@ -142,10 +143,10 @@ def test_unusable_params_raise_a_model_error():
 @pytest.fixture
 def fresh_process(monkeypatch):
     """As in a new process: no base model built yet."""
-    import pipeline.classify.model as model_module
+    import pipeline.classify.versions as versions_module
 
-    monkeypatch.setattr(model_module, "_BASE", None)
-    return model_module
+    monkeypatch.setattr(versions_module, "_BASE", None)
+    return versions_module
 
 
 def test_base_model_params_are_kept_between_processes(fresh_process, tmp_path, monkeypatch):

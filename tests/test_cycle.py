@@ -185,7 +185,7 @@ def test_cli_exits_2_on_a_bad_allow_list(tmp_path):
 
 
 def test_pages_are_classified_in_the_workers_as_the_load_would_classify_them(sample_settings):
-    from pipeline.classify import base_model
+    from pipeline.classify.versions import base_model
 
     jobs = [job for batch in ingest.plan(sample_settings) for job in batch]
     batch = ingest.collect(sample_settings, jobs)

@@ -340,7 +340,7 @@ from pipeline.settings import Settings
 
 settings = Settings.from_env()
 tables = staging.read_batches([Path(sys.argv[1])])
-from pipeline.classify.model import base_model
+from pipeline.classify.versions import base_model
 base_model()  # built once per process and cached: the race below is the loads' alone
 go = Path(sys.argv[3])
 print("ready", flush=True)

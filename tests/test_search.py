@@ -13,6 +13,7 @@ import pytest
 from pipeline import store
 from pipeline.cli import main
 from pipeline.errors import ConfigError
+from pipeline.load import search_index
 from pipeline.publish import search
 from tests.test_views import Item, Newsroom, prose
 
@@ -129,7 +130,7 @@ def test_moving_postings_to_the_sorted_table_changes_no_result(room, tmp_path):
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(room.db.read_bytes())
     with store.open_db(copy) as con:
-        assert search.merge(con)
+        assert search_index.merge(con)
         assert con.execute("select count(*) from search_postings_recent").fetchone() == (0,)
         after = con.execute(
             "select article_id, score from search('extorsión OR cupos OR transportistas')"

@@ -5,8 +5,8 @@
     feed_changes     `source_health` + each feed's rhythm → FeedChange: quiet once, recovered once
     freshness_change the last successful load             → Staleness: stale once, fresh again once
 
-Each reads the analysts' views (sql/views) through one query in ``queries/`` and records what it
-decided in the same connection; the caller commits that together with the queued emails, so a
+Each reads the analysts' views (sql/views) through one query of ``sql/queries/alerts/`` and records
+what it decided in the same connection; the caller commits that together with the queued emails, so a
 retried task neither loses nor repeats an alert.
 """
 
@@ -15,21 +15,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
-from pathlib import Path
 
 import duckdb
 
+from pipeline import sql
 from pipeline.settings import LIMA, Settings
 
 log = logging.getLogger(__name__)
-
-QUERIES = Path(__file__).resolve().parent / "queries"
-
-
-@cache
-def query(name: str) -> str:
-    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def lima_day(moment: datetime) -> date:
@@ -97,24 +89,16 @@ class Staleness:
 
 
 def _state(con: duckdb.DuckDBPyConnection, key: str) -> tuple[str, datetime | None] | None:
-    row = con.execute("select state, last_alert_at from alert_state where alert_key = ?", [key]).fetchone()
+    row = sql.execute(con, "alerts/state_of", {"key": key}).fetchone()
     return (row[0], row[1]) if row else None
 
 
 def _set_state(
     con: duckdb.DuckDBPyConnection, key: str, state: str, now: datetime, reason: str | None, alerted: bool
 ) -> None:
-    con.execute(
-        """
-        insert into alert_state (alert_key, state, reason, since, last_alert_at)
-        values ($key, $state, $reason, $now, case when $alerted then $now end)
-        on conflict (alert_key) do update set
-            state = excluded.state,
-            reason = excluded.reason,
-            since = case when alert_state.state = excluded.state then alert_state.since
-                         else excluded.since end,
-            last_alert_at = case when $alerted then $now else alert_state.last_alert_at end
-        """,
+    sql.execute(
+        con,
+        "alerts/state_set",
         {"key": key, "state": state, "reason": reason, "now": now, "alerted": alerted},
     )
 
@@ -139,7 +123,7 @@ def _transition(
 
 def new_stories(con: duckdb.DuckDBPyConnection, since: datetime) -> list[Story]:
     """Relevant stories not mailed yet whose first relevant article was loaded at or after ``since``."""
-    rows = con.execute(query("new_stories"), {"since": since}).fetchall()
+    rows = sql.execute(con, "alerts/new_stories", {"since": since}).fetchall()
     stories = []
     for row in rows:
         story_id, title, url, score, topics, departments, event_at, first_seen_at, links, body, primary = row
@@ -166,15 +150,13 @@ def record_stories(
 ) -> None:
     """Mark stories as mailed: no later digest lists them again."""
     if story_ids:
-        con.execute(
-            "insert into alert_stories (story_id, digest_id, queued_at)"
-            " select unnest(?::varchar[]), ?, ? on conflict do nothing",
-            [list(story_ids), digest_id, now],
+        sql.execute(
+            con, "alerts/stories_mailed", {"story_ids": list(story_ids), "digest_id": digest_id, "now": now}
         )
 
 
 def department_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    return dict(con.execute("select ubigeo, name from departments").fetchall())
+    return dict(sql.execute(con, "alerts/department_names").fetchall())
 
 
 # ---------------------------------------------------------------- spikes
@@ -182,7 +164,7 @@ def department_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def todays_spikes(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Spike]:
     day = lima_day(now)
-    rows = con.execute(query("spikes_today"), {"day": day}).fetchall()
+    rows = sql.execute(con, "alerts/spikes_today", {"day": day}).fetchall()
     return [Spike(r[0], r[1], r[2], day, int(r[3]), int(r[4]), float(r[5]), float(r[6])) for r in rows]
 
 
@@ -207,9 +189,7 @@ def spikes_to_alert(
         _set_state(con, key, "active", now, f"{spike.stories} stories on {spike.day}", alerted=True)
         to_alert.append(spike)
     # Topics and departments no longer spiking end their episode (without an email).
-    for (key,) in con.execute(
-        "select alert_key from alert_state where alert_key like 'spike:%' and state = 'active'"
-    ).fetchall():
+    for (key,) in sql.execute(con, "alerts/active_keys", {"prefix": "spike:%"}).fetchall():
         if key not in spiking:
             _set_state(con, key, "ok", now, None, alerted=False)
     return to_alert
@@ -231,7 +211,7 @@ class FeedHealth:
 
 
 def feed_health(con: duckdb.DuckDBPyConnection) -> list[FeedHealth]:
-    rows = con.execute(query("feed_health")).fetchall()
+    rows = sql.execute(con, "alerts/feed_health").fetchall()
     return [
         FeedHealth(r[0], r[1], int(r[2]), r[3], r[4], r[5], None if r[8] is None else float(r[8]), r[7])
         for r in rows
@@ -288,9 +268,7 @@ def feed_changes(con: duckdb.DuckDBPyConnection, settings: Settings, now: dateti
         elif transition == "recovered":
             changes.append(FeedChange(h.feed, "recovered", _recovery_reason(h)))
     # A feed disabled or removed from feeds.toml while quiet ends its episode without an email.
-    for (key,) in con.execute(
-        "select alert_key from alert_state where alert_key like 'feed:%' and state = 'active'"
-    ).fetchall():
+    for (key,) in sql.execute(con, "alerts/active_keys", {"prefix": "feed:%"}).fetchall():
         if key not in seen:
             _set_state(con, key, "ok", now, "disabled", alerted=False)
     return changes
@@ -311,7 +289,7 @@ def freshness_change(con: duckdb.DuckDBPyConnection, settings: Settings, now: da
     A database that was never loaded is left alone: the failure emails of the ingestion DAG cover it.
     """
     limit = timedelta(minutes=settings.freshness_limit_minutes)
-    row = con.execute(query("last_load")).fetchone()
+    row = sql.execute(con, "alerts/last_load").fetchone()
     if row is None:
         return None
     run_id, finished_at = row

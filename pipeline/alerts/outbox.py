@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 import duckdb
 
-from pipeline import store
+from pipeline import sql, store
 from pipeline.alerts.config import check_address
 from pipeline.alerts.render import CHART_CID, Email, clean_header
 from pipeline.errors import ConfigError, VigiaError
@@ -115,51 +115,36 @@ def enqueue(con: duckdb.DuckDBPyConnection, alerts: Sequence[Alert], now: dateti
         if not recipients:
             log.warning("alert %s has no recipient: not queued", a.alert_id)
             continue
-        before = _scalar(con, "select count(*) from alert_outbox where alert_id = ?", [a.alert_id])
-        con.execute(
-            """
-            insert into alert_outbox
-                (alert_id, kind, recipients, subject, text_body, html_body, chart_png, created_at)
-            values (?, ?, ?, ?, ?, ?, ?, ?)
-            on conflict (alert_id) do nothing
-            """,
-            [
-                a.alert_id,
-                a.kind,
-                recipients,
-                clean_header(a.email.subject),
-                a.email.text,
-                a.email.html,
-                a.email.chart_png,
-                now,
-            ],
+        before = _scalar(con, "alerts/outbox_count", {"alert_id": a.alert_id})
+        sql.execute(
+            con,
+            "alerts/outbox_add",
+            {
+                "alert_id": a.alert_id,
+                "kind": a.kind,
+                "recipients": recipients,
+                "subject": clean_header(a.email.subject),
+                "text_body": a.email.text,
+                "html_body": a.email.html,
+                "chart_png": a.email.chart_png,
+                "now": now,
+            },
         )
         added += 1 - before
     return added
 
 
 def pending(con: duckdb.DuckDBPyConnection, limit: int = FLUSH_BATCH) -> list[Pending]:
-    rows = con.execute(
-        """
-        select alert_id, kind, recipients, subject, text_body, html_body, chart_png, rejections
-        from alert_outbox
-        where sent_at is null and given_up_at is null
-        order by created_at, alert_id
-        limit ?
-        """,
-        [limit],
-    ).fetchall()
+    rows = sql.execute(con, "alerts/outbox_pending", {"limit": limit}).fetchall()
     return [Pending(r[0], r[1], tuple(r[2]), Email(r[3], r[4], r[5], r[6]), r[7]) for r in rows]
 
 
 def count_pending(con: duckdb.DuckDBPyConnection) -> int:
-    return int(
-        _scalar(con, "select count(*) from alert_outbox where sent_at is null and given_up_at is null")
-    )
+    return int(_scalar(con, "alerts/outbox_pending_count"))
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> Any:
-    row = con.execute(sql, params or []).fetchone()
+def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any] | None = None) -> Any:
+    row = sql.execute(con, query, params).fetchone()
     return row[0] if row else None
 
 
@@ -337,19 +322,15 @@ def _record(
     given_up = []
     with store.transaction(con):
         for alert_id, when in _journal_read(journal):
-            con.execute(
-                "update alert_outbox set sent_at = coalesce(sent_at, ?), attempts = attempts + 1,"
-                " last_attempt_at = ?, last_error = null where alert_id = ?",
-                [when, when, alert_id],
-            )
+            sql.execute(con, "alerts/outbox_sent", {"sent_at": when, "alert_id": alert_id})
         for alert_id, (rejected, error) in failures.items():
-            row = con.execute(
-                "update alert_outbox set attempts = attempts + 1, rejections = rejections + ?,"
-                " last_attempt_at = ?, last_error = ? where alert_id = ? returning rejections",
-                [int(rejected), now, error, alert_id],
+            row = sql.execute(
+                con,
+                "alerts/outbox_failed",
+                {"rejected": int(rejected), "now": now, "error": error, "alert_id": alert_id},
             ).fetchone()
             if rejected and row and row[0] >= max_attempts:
-                con.execute("update alert_outbox set given_up_at = ? where alert_id = ?", [now, alert_id])
+                sql.execute(con, "alerts/outbox_given_up", {"now": now, "alert_id": alert_id})
                 given_up.append(alert_id)
                 log.error("alert %s given up after %d refusals: %s", alert_id, row[0], error)
     journal.unlink(missing_ok=True)

@@ -19,12 +19,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from pipeline.alerts.detect import FeedChange, Spike, Staleness, Story, hours_text
 from pipeline.publish.i18n import text
 from pipeline.publish.i18n import topic_label as i18n_topic
 from pipeline.settings import LIMA
+from pipeline.urls import safe_href
 
 CHART_CID = "trend-chart@vigia"  # the Content-ID of the inline chart (one image per message)
 SUBJECT_MAX = 160
@@ -61,17 +61,6 @@ def clean_inline(text: str | None, limit: int = 400) -> str:
 
 def esc(text: object) -> str:
     return html.escape(clean_inline(str(text) if text is not None else "", 2000), quote=True)
-
-
-def safe_href(url: str | None) -> str | None:
-    """The URL if it is an absolute http(s) URL, else None (shown as text, never as a link)."""
-    if not url:
-        return None
-    url = url.strip()
-    if _UNSAFE.search(url) or " " in url:
-        return None
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def lima_time(moment: datetime | None) -> str:

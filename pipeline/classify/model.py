@@ -22,11 +22,9 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.classify import lexicon
-from pipeline.classify.cache import base_inputs_digest, read_json, write_json
 from pipeline.classify.features import (
     DENSE_FEATURES,
     Analysis,
@@ -40,7 +38,7 @@ from pipeline.errors import ModelError
 from pipeline.records import Classification, Evidence, Place
 
 if TYPE_CHECKING:
-    import duckdb
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -218,66 +216,3 @@ def notes(a: Analysis) -> tuple[str, ...]:
     if r.background:
         found.append("background list, not the event's place: " + ", ".join(r.background))
     return tuple(found)
-
-
-_BASE: Model | None = None  # this process's base model, once built or read
-
-
-def base_model(cache_dir: Path | None = None) -> Model:
-    """The model built from the repository's seeds and examples (deterministic; half a second of CPU).
-
-    Built once per process. With ``cache_dir`` its params are also kept there between processes (each
-    cycle is a new process: a CLI run or an Airflow task), under a digest of every input they are
-    built from, so a cycle with a handful of new pages does not spend more on the model than on them.
-    """
-    global _BASE
-    if cache_dir is not None:
-        lexicon.use_cache(cache_dir)
-    if _BASE is None:
-        _BASE = _cached_base_model(cache_dir) if cache_dir is not None else _build_base_model()
-    return _BASE
-
-
-def _build_base_model() -> Model:
-    from pipeline.classify.training import build_base_params
-
-    params = build_base_params()
-    return Model(params, make_version("base", params))
-
-
-def _cached_base_model(cache_dir: Path) -> Model:
-    path = cache_dir / f"base-model-{base_inputs_digest()}.json"
-    stored = read_json(path)
-    try:
-        if stored is not None:
-            params, version = stored["params"], stored["version"]
-            if make_version("base", params) == version:  # a damaged or edited file is rebuilt
-                return Model(params, version)
-            log.warning("base model cache %s does not match its params: rebuilding it", path)
-    except (KeyError, TypeError, ModelError) as exc:
-        log.warning("base model cache %s unreadable (%s): rebuilding it", path, exc)
-    model = _build_base_model()
-    write_json(path, {"version": model.version, "params": model.params})
-    return model
-
-
-def load_model(
-    db_path: str | Path | None = None,
-    *,
-    con: duckdb.DuckDBPyConnection | None = None,
-    cache_dir: Path | None = None,
-) -> Model:
-    """The newest model: the latest version in the database's ``models`` table, else the base model.
-
-    Pass ``con`` instead of ``db_path`` when the caller already has the database open (DuckDB does
-    not let one process open a file twice with different modes); ``cache_dir``: see ``base_model``.
-    """
-    if cache_dir is not None:
-        lexicon.use_cache(cache_dir)
-    if con is not None or db_path is not None:
-        from pipeline.classify.versions import newest_model, newest_model_from
-
-        stored = newest_model_from(con) if con is not None else newest_model(db_path)  # type: ignore[arg-type]
-        if stored is not None:
-            return stored
-    return base_model(cache_dir)

@@ -21,8 +21,9 @@ import duckdb
 
 from pipeline.classify import versions as registry
 from pipeline.classify.evaluation import Metrics, Report, report
-from pipeline.classify.model import Model, base_model, make_version
+from pipeline.classify.model import Model, make_version
 from pipeline.classify.training import Document, build_params, cross_validate, project_documents
+from pipeline.classify.versions import base_model
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,12 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.classify.features import Analysis
 from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: features reads the seeds' lexicon, not the other way round
+    from pipeline.classify.features import Analysis
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "seeds"
 MANIFEST = "manifest.toml"

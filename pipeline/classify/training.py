@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.classify.features import DENSE_FEATURES, Analysis, analyze, dense_features, stem_features
-from pipeline.classify.model import MODEL_THRESHOLD, PARAMS_FORMAT
+from pipeline.classify.model import MODEL_THRESHOLD, PARAMS_FORMAT, Model
 from pipeline.classify.seeds import SeedIndex, inverse_document_frequencies, load_seeds
 from pipeline.errors import ConfigError
 
@@ -261,8 +261,6 @@ def cross_validate(
     ``extra`` documents are always in training (e.g. the written examples when validating on
     analysts' labels).
     """
-    from pipeline.classify.model import Model
-
     analyses = [analyze(d.title, d.text, d.language, d.url) for d in documents]
     extra_analyses = [analyze(d.title, d.text, d.language, d.url) for d in extra]
     assignment = folds(documents, k)

@@ -1,11 +1,15 @@
-"""Model versions, analysts' labels and classifications in DuckDB.
+"""Model versions, analysts' labels and classifications in DuckDB; which model a cycle uses.
+
+The classifier is layered: ``model`` (the Model, its scoring and its params format) <- ``training``
+(params fitted from seeds, examples and labels) <- ``versions`` (versions stored and read back,
+and the choice: the newest stored version, else the base model built from the repository).
 
     models            one row per retrained version; the newest is the current one
-    labels            analysts' corrections, the last per article wins (queries/labelled_articles.sql)
+    labels            analysts' corrections, the last per article wins
     classifications   one row per article and model version: re-scoring adds rows, never rewrites
                       another version's
 
-The SQL lives in ``queries/``, one query per file.
+The SQL lives in ``sql/queries/classify/``, one query per file.
 """
 
 from __future__ import annotations
@@ -14,25 +18,21 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from pipeline.classify.model import PARAMS_FORMAT, Model, ModelError
-from pipeline.classify.training import Document
+from pipeline import sql
+from pipeline.classify import lexicon
+from pipeline.classify.cache import base_inputs_digest, read_json, write_json
+from pipeline.classify.model import PARAMS_FORMAT, Model, ModelError, make_version
+from pipeline.classify.training import Document, build_base_params
 
 log = logging.getLogger(__name__)
 
-QUERIES = Path(__file__).resolve().parent / "queries"
 BATCH = 5_000  # articles scored and inserted at a time by reclassify
-
-
-@cache
-def query(name: str) -> str:
-    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def newest_model(db_path: str | Path) -> Model | None:
@@ -49,7 +49,7 @@ def newest_model(db_path: str | Path) -> Model | None:
 
 def newest_model_from(con: duckdb.DuckDBPyConnection) -> Model | None:
     try:
-        row = con.execute(query("newest_model")).fetchone()
+        row = sql.execute(con, "classify/newest_model").fetchone()
     except duckdb.CatalogException:  # a database from before the models table
         return None
     if row is None:
@@ -78,7 +78,7 @@ def newest_model_from(con: duckdb.DuckDBPyConnection) -> Model | None:
 
 
 def count_models(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select count(*) from models").fetchone()
+    row = sql.execute(con, "classify/count_models").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -90,23 +90,23 @@ def save_model(
     notes: str,
     created_at: datetime | None = None,
 ) -> None:
-    con.execute(
-        "insert into models (model_version, created_at, parent_version, params, metrics, notes)"
-        " values (?, ?, ?, ?, ?, ?)",
-        [
-            model.version,
-            created_at or datetime.now(UTC),
-            parent_version,
-            json.dumps(model.params, sort_keys=True),
-            json.dumps(metrics, sort_keys=True),
-            notes,
-        ],
+    sql.execute(
+        con,
+        "classify/save_model",
+        {
+            "model_version": model.version,
+            "created_at": created_at or datetime.now(UTC),
+            "parent_version": parent_version,
+            "params": json.dumps(model.params, sort_keys=True),
+            "metrics": json.dumps(metrics, sort_keys=True),
+            "notes": notes,
+        },
     )
 
 
 def labelled_documents(con: duckdb.DuckDBPyConnection) -> list[Document]:
     """Articles analysts labelled, as training documents (ambiguous ones included: callers filter)."""
-    rows = con.execute(query("labelled_articles")).fetchall()
+    rows = sql.execute(con, "classify/labelled_articles").fetchall()
     return [
         Document(
             id=article_id,
@@ -130,8 +130,8 @@ def articles_to_classify(
     """
     ids = [
         row[0]
-        for row in con.execute(
-            query("articles_to_classify"), {"version": version, "all": everything}
+        for row in sql.execute(
+            con, "classify/articles_to_classify", {"version": version, "all": everything}
         ).fetchall()
     ]
     for start in range(0, len(ids), BATCH):
@@ -139,7 +139,7 @@ def articles_to_classify(
             "_vigia_ids", pa.table({"article_id": pa.array(ids[start : start + BATCH], pa.string())})
         )
         try:
-            yield con.execute(query("article_texts")).fetchall()
+            yield sql.execute(con, "classify/article_texts").fetchall()
         finally:
             con.unregister("_vigia_ids")
 
@@ -148,18 +148,14 @@ def write_classifications(con: duckdb.DuckDBPyConnection, table: pa.Table) -> No
     """Insert one Arrow table of classifications, replacing rows of the same article and version."""
     con.register("_vigia_classified", table)
     try:
-        con.execute(
-            "delete from classifications c using _vigia_classified n"
-            " where c.article_id = n.article_id and c.model_version = n.model_version"
-        )
-        con.execute("insert into classifications by name select * from _vigia_classified")
+        sql.execute(con, "classify/replace_classifications")
     finally:
         con.unregister("_vigia_classified")
 
 
 def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = False) -> tuple[int, int]:
     """Score stored articles with ``model`` into ``classifications``. Returns (scored, relevant)."""
-    from pipeline.load.transaction import classifications_table
+    from pipeline.records import classifications_table
 
     scored = relevant = 0
     now = datetime.now(UTC)
@@ -172,3 +168,64 @@ def reclassify(con: duckdb.DuckDBPyConnection, model: Model, everything: bool = 
         relevant += sum(1 for c in results if c.is_relevant)
         log.info("reclassified %d articles with %s", scored, model.version)
     return scored, relevant
+
+
+# ---------------------------------------------------------------- the model a cycle uses
+
+_BASE: Model | None = None  # this process's base model, once built or read
+
+
+def base_model(cache_dir: Path | None = None) -> Model:
+    """The model built from the repository's seeds and examples (deterministic; half a second of CPU).
+
+    Built once per process. With ``cache_dir`` its params are also kept there between processes (each
+    cycle is a new process: a CLI run or an Airflow task), under a digest of every input they are
+    built from, so a cycle with a handful of new pages does not spend more on the model than on them.
+    """
+    global _BASE
+    if cache_dir is not None:
+        lexicon.use_cache(cache_dir)
+    if _BASE is None:
+        _BASE = _cached_base_model(cache_dir) if cache_dir is not None else _build_base_model()
+    return _BASE
+
+
+def _build_base_model() -> Model:
+    params = build_base_params()
+    return Model(params, make_version("base", params))
+
+
+def _cached_base_model(cache_dir: Path) -> Model:
+    path = cache_dir / f"base-model-{base_inputs_digest()}.json"
+    stored = read_json(path)
+    try:
+        if stored is not None:
+            params, version = stored["params"], stored["version"]
+            if make_version("base", params) == version:  # a damaged or edited file is rebuilt
+                return Model(params, version)
+            log.warning("base model cache %s does not match its params: rebuilding it", path)
+    except (KeyError, TypeError, ModelError) as exc:
+        log.warning("base model cache %s unreadable (%s): rebuilding it", path, exc)
+    model = _build_base_model()
+    write_json(path, {"version": model.version, "params": model.params})
+    return model
+
+
+def load_model(
+    db_path: str | Path | None = None,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    cache_dir: Path | None = None,
+) -> Model:
+    """The model a cycle uses: the latest version in the database's ``models`` table, else the base model.
+
+    Pass ``con`` instead of ``db_path`` when the caller already has the database open (DuckDB does
+    not let one process open a file twice with different modes); ``cache_dir``: see ``base_model``.
+    """
+    if cache_dir is not None:
+        lexicon.use_cache(cache_dir)
+    if con is not None or db_path is not None:
+        stored = newest_model_from(con) if con is not None else newest_model(db_path)  # type: ignore[arg-type]
+        if stored is not None:
+            return stored
+    return base_model(cache_dir)

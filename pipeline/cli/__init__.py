@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.cli import options
 from pipeline.errors import ConfigError, CycleFailed, StoreError, WorkerError
 from pipeline.settings import Settings
 
@@ -78,13 +79,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_QUERY = """
-select day, topic, stories, articles
-from daily_topic_counts
-order by day desc, stories desc, topic
-limit 12
-"""
-
 DEMO_NEXT = """
 What to try next (the demo's database, read-only):
   make sql DB=demo            the DuckDB shell: select * from stories; .tables; .mode csv; .quit
@@ -101,6 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import duckdb
 
+    from pipeline import sql
     from pipeline.demo import SampleWeb, sample_feeds_toml
     from pipeline.tasks import run_once
 
@@ -119,10 +114,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(run_once(settings).line())
     con = duckdb.connect(str(settings.analyst_db), read_only=True)
     try:
-        print(f"\n{DEMO_QUERY.strip()}\n")
-        con.sql(DEMO_QUERY).show(max_width=120)
+        query = sql.query("publish/demo_trends")
+        shown = "\n".join(line for line in query.splitlines() if not line.startswith("--")).strip()
+        print(f"\n{shown}\n")
+        con.sql(query).show(max_width=120)
     except duckdb.CatalogException:
-        con.sql("select feed, count(*) as articles from articles group by feed order by feed").show()
+        con.sql(sql.query("publish/demo_articles")).show()
     finally:
         con.close()
     print(f"demo database: {db} (analyst copy {settings.analyst_db})")
@@ -138,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one ingestion cycle: fetch feeds, extract, classify, load")
-    run.add_argument("--feeds", type=Path, help="feed registry (default feeds.toml, or $VIGIA_FEEDS)")
-    run.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_feeds(run)
+    options.add_db(run)
     run.add_argument(
         "--allow-mass-disable",
         action="store_true",
@@ -148,13 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     init = sub.add_parser("init", help="create or migrate the database and publish its analyst copy")
-    init.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(init)
     init.set_defaults(func=cmd_init)
 
     restore = sub.add_parser(
         "restore", help="replace a damaged database by its newest good snapshot (the damaged file is kept)"
     )
-    restore.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(restore)
     restore.add_argument(
         "--from", dest="source", type=Path, help="the snapshot to restore (default: the newest)"
     )
@@ -180,7 +177,6 @@ COMMAND_MODULES = (
     "pipeline.cli.analyst",
     "pipeline.cli.alerts",
     "pipeline.cli.cycle",
-    "pipeline.collect.process",
 )
 
 

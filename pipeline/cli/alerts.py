@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from pipeline.cli import settings_from_args
+from pipeline.cli import options, settings_from_args
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -72,17 +72,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline import store
+    from pipeline import sql, store
 
     with store.open_db(settings_from_args(args)) as con:
-        rows = con.execute(
-            """
-            select case when sent_at is not null then 'sent' when given_up_at is not null then 'given up'
-                        else 'pending' end as status,
-                   kind, count(*) as emails, max(created_at) as newest, any_value(last_error) as an_error
-            from alert_outbox group by all order by status, kind
-            """
-        ).fetchall()
+        rows = sql.execute(con, "alerts/outbox_status").fetchall()
     if not rows:
         print("the outbox is empty")
     for status, kind, count, newest, error in rows:
@@ -109,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     for name, func, help_text in commands:
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+        options.add_db(p)
         if name == "preview":
             p.add_argument("--out", type=Path, help="also write each email as .eml and .html here")
         p.set_defaults(func=func)

@@ -37,8 +37,8 @@ from typing import Any, TextIO
 
 import duckdb
 
-from pipeline import store
-from pipeline.cli import settings_from_args
+from pipeline import sql, store
+from pipeline.cli import options, settings_from_args
 from pipeline.errors import ConfigError, StoreError
 from pipeline.settings import LIMA, Settings
 from pipeline.store.failures import NO_DATA_HINT, REPUBLISH
@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
         " are ignored.",
     )
     search.add_argument("query", help="e.g. '\"tren de aragua\" OR (extors* -fútbol)'")
-    search.add_argument("--db", type=Path, help=DB_HELP)
+    options.add_db(search, DB_HELP)
     search.add_argument("--limit", type=int, default=20, help="how many articles to show (default 20)")
     search.add_argument("--since", type=_day, help="first Peru day, YYYY-MM-DD (event time)")
     search.add_argument("--until", type=_day, help="last Peru day, YYYY-MM-DD, included")
@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
         "report",
         help="one self-contained HTML report of a period's stories (charts, map, top stories)",
     )
-    report.add_argument("--db", type=Path, help=DB_HELP)
+    options.add_db(report, DB_HELP)
     report.add_argument("--out", type=Path, help="directory for report.html (default data/report)")
     report.add_argument("--from", dest="start", type=_day, help="first Peru day, YYYY-MM-DD")
     report.add_argument("--to", dest="end", type=_day, help="last Peru day, YYYY-MM-DD (default today)")
@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
     report.set_defaults(func=cmd_report)
 
     sql = subparsers.add_parser("sql", help="a read-only SQL shell on the analyst copy of the database")
-    sql.add_argument("--db", type=Path, help=DB_HELP)
+    options.add_db(sql, DB_HELP)
     sql.add_argument("-c", "--command", help="run these statements, print their results and exit")
     sql.add_argument(
         "--write",
@@ -109,7 +109,7 @@ def register(subparsers: Any) -> None:
     label.add_argument("label", choices=LABELS)
     label.add_argument("--by", dest="who", help="who labels (default: $USER)")
     label.add_argument("--note", help="why, in a few words")
-    label.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(label)
     label.set_defaults(func=cmd_label)
 
 
@@ -386,15 +386,13 @@ def cmd_label(args: argparse.Namespace) -> int:
     who = args.who or getpass.getuser()
     wanted = canonical_url(args.article) or args.article
     with store.writing(settings) as con:
-        row = con.execute(
-            "select article_id, title from articles where article_id = ? or url = ? limit 1",
-            [args.article, wanted],
-        ).fetchone()
+        row = sql.execute(con, "publish/label_article", {"article": args.article, "url": wanted}).fetchone()
         if row is None:
             raise ConfigError(f"no stored article has the id or URL {args.article!r}")
-        con.execute(
-            "insert into labels (article_id, label, labelled_by, note) values (?, ?, ?, ?)",
-            [row[0], args.label, who, args.note],
+        sql.execute(
+            con,
+            "publish/label",
+            {"article_id": row[0], "label": args.label, "labelled_by": who, "note": args.note},
         )
     print(
         f"labelled {row[0]} ({row[1]!r}) {args.label} by {who}; `python -m pipeline retrain` learns from it"
@@ -471,12 +469,7 @@ def repl(con: duckdb.DuckDBPyConnection, stdin: TextIO | None = None, out: TextI
         if not buffer and stripped in (".quit", ".exit", r"\q"):
             break
         if not buffer and stripped == ".tables":
-            run_statements(
-                con,
-                "select table_name, table_type from information_schema.tables"
-                " where table_schema = 'main' order by table_type, table_name;",
-                out,
-            )
+            run_statements(con, sql.query("publish/tables"), out)
             continue
         buffer.append(line)
         if stripped.endswith(";"):

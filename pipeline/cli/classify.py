@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pipeline.classify.model import Model, load_model
+from pipeline.classify.model import Model
+from pipeline.classify.versions import load_model
+from pipeline.cli import options
 from pipeline.records import Classification
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ def register(subparsers: Any) -> None:
         "district, evidence, model_version. "
         "A line that cannot be read gives a line with an 'error' field instead.",
     )
-    classify.add_argument("--db", type=Path, help="use the newest model stored in this DuckDB file")
+    options.add_db(classify, "use the newest model stored in this DuckDB file")
     classify.set_defaults(func=cmd_classify)
 
     evaluate = subparsers.add_parser(
@@ -52,7 +54,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="a corpus directory of general news (feeds/ and pages/); repeatable",
     )
-    evaluate.add_argument("--db", type=Path, help="evaluate the newest model stored in this DuckDB file")
+    options.add_db(evaluate, "evaluate the newest model stored in this DuckDB file")
     evaluate.add_argument("--threshold", type=float, help="decision threshold (default: the model's)")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.set_defaults(func=cmd_evaluate)
@@ -61,7 +63,7 @@ def register(subparsers: Any) -> None:
         "retrain",
         help="build a new model version from seeds, examples and analysts' labels; compare; store it",
     )
-    retrain.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(retrain)
     retrain.add_argument("--dry-run", action="store_true", help="compare only; do not store the new version")
     retrain.add_argument("--json", action="store_true", help="machine-readable output")
     retrain.set_defaults(func=cmd_retrain)
@@ -70,7 +72,7 @@ def register(subparsers: Any) -> None:
         "reclassify",
         help="score stored articles with the newest model version (older versions' rows are kept)",
     )
-    reclassify.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
+    options.add_db(reclassify)
     reclassify.add_argument(
         "--all", action="store_true", help="re-score every article, not only those the version has not scored"
     )
@@ -191,8 +193,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def cmd_reclassify(args: argparse.Namespace) -> int:
-    from pipeline.classify.model import base_model
-    from pipeline.classify.versions import newest_model_from, reclassify
+    from pipeline.classify.versions import base_model, newest_model_from, reclassify
 
     with _writer(args.db) as con:
         model = newest_model_from(con) or base_model()

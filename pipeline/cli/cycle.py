@@ -1,5 +1,7 @@
-"""Commands about throughput: ``python -m pipeline backfill`` (and ``bench``, the benchmark).
+"""Commands that run a stage on their own: ``collect`` (one planned batch, what an Airflow collect
+task starts, see pipeline.collect.process), ``backfill``, and ``bench`` (the benchmark).
 
+    python -m pipeline -v collect --jobs FILE --run-id RUN --index N
     python -m pipeline backfill --from 2025-10-01 [--to 2025-11-01] [--feed NAME] [--db PATH]
     python -m pipeline bench [--quick]          # the same as `make bench`, from a repository checkout
 
@@ -9,10 +11,14 @@ Dates without a time are midnight in Lima (UTC-5), the newsroom's day.
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.cli import options
 from pipeline.settings import LIMA
+
+log = logging.getLogger("pipeline.collect.process")
 
 
 def moment(value: str) -> datetime:
@@ -44,7 +50,45 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return main(["--quick"] if args.quick else [])
 
 
+def _register_collect(sub: argparse._SubParsersAction) -> None:
+    collect = sub.add_parser(
+        "collect",
+        help="collect one planned batch of feeds and stage it (what an Airflow collect task runs)",
+    )
+    collect.add_argument("--jobs", type=Path, required=True, help="the batch's jobs file, written by plan")
+    collect.add_argument("--run-id", required=True, help="the run the batch belongs to")
+    collect.add_argument("--index", type=int, default=0, help="the batch's number in the run")
+    collect.set_defaults(func=cmd_collect)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from pipeline import tasks
+    from pipeline.cli import settings_from_args
+    from pipeline.collect import process
+    from pipeline.errors import FAILED_FEED_OUTCOMES
+
+    process.stop_with_parent()
+    # The task's log gets the pipeline's lines, not one line per HTTP request.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    path, batch = tasks.collect_to_file(
+        settings_from_args(args), str(args.jobs), args.run_id, args.index, with_batch=True
+    )
+    failed = sum(1 for f in batch.fetches if f.outcome in FAILED_FEED_OUTCOMES)
+    log.info(
+        "batch %d: %d feeds (%d failed), %d articles collected, staged in %s",
+        args.index,
+        len(batch.fetches),
+        failed,
+        len(batch.articles),
+        path,
+    )
+    print(path, flush=True)
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_collect(subparsers)
     backfill = subparsers.add_parser(
         "backfill", help="re-extract and reclassify stored articles (pages downloaded again) from a date on"
     )
@@ -58,8 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backfill.add_argument("--to", type=moment, help="stop before this date (default: up to now)")
     backfill.add_argument("--feed", help="only the articles first seen in this feed")
     backfill.add_argument("--chunk", type=int, help="articles loaded per transaction (default 2,000)")
-    backfill.add_argument("--db", type=Path, help="DuckDB file (default data/vigia.duckdb, or $VIGIA_DB)")
-    backfill.add_argument("--feeds", type=Path, help="feed registry (default feeds.toml, or $VIGIA_FEEDS)")
+    options.add_db(backfill)
+    options.add_feeds(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
     bench = subparsers.add_parser(

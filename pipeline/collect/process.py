@@ -30,7 +30,6 @@ average 1.2 on 2 cores): 1.00-1.08 s through the child, 0.90-0.97 s in the calli
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
@@ -42,7 +41,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from pipeline.errors import FAILED_FEED_OUTCOMES, CollectFailed
+from pipeline.errors import CollectFailed
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def child_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
         for k, v in (os.environ if environ is None else environ).items()
         if not k.upper().startswith(("AIRFLOW", "_AIRFLOW"))
     }
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])  # the directory that holds pipeline/
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([package_root, *[p for p in paths if p != package_root]])
     return env
@@ -158,42 +157,7 @@ def _stop(proc: subprocess.Popen) -> None:
 # ---------------------------------------------------------------- the child: `python -m pipeline collect`
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    collect = sub.add_parser(
-        "collect",
-        help="collect one planned batch of feeds and stage it (what an Airflow collect task runs)",
-    )
-    collect.add_argument("--jobs", type=Path, required=True, help="the batch's jobs file, written by plan")
-    collect.add_argument("--run-id", required=True, help="the run the batch belongs to")
-    collect.add_argument("--index", type=int, default=0, help="the batch's number in the run")
-    collect.set_defaults(func=cmd_collect)
-
-
-def cmd_collect(args: argparse.Namespace) -> int:
-    from pipeline import tasks
-    from pipeline.cli import settings_from_args
-
-    _stop_with_parent()
-    # The task's log gets the pipeline's lines, not one line per HTTP request.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    path, batch = tasks.collect_to_file(
-        settings_from_args(args), str(args.jobs), args.run_id, args.index, with_batch=True
-    )
-    failed = sum(1 for f in batch.fetches if f.outcome in FAILED_FEED_OUTCOMES)
-    log.info(
-        "batch %d: %d feeds (%d failed), %d articles collected, staged in %s",
-        args.index,
-        len(batch.fetches),
-        failed,
-        len(batch.articles),
-        path,
-    )
-    print(path, flush=True)
-    return 0
-
-
-def _stop_with_parent() -> None:
+def stop_with_parent() -> None:
     """Stop cleanly on SIGTERM, and when the process that started us is gone.
 
     SIGTERM becomes SystemExit in the main thread, so the worker pool is closed on the way out. A

@@ -28,14 +28,12 @@ over Arrow tables, and numpy for the signatures; loading the same cycle twice ch
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
-import itertools
 import logging
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -43,6 +41,9 @@ from urllib.parse import urlsplit
 import duckdb
 import numpy as np
 import pyarrow as pa
+
+from pipeline import sql
+from pipeline.sql import id_filter
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ MAX_WORDS = 2000  # the start of a long text identifies it as well as the whole
 MIN_TITLE_WORDS = 5
 BACKLOG_CHUNK = 20_000  # articles from before migration 003 assigned per cycle
 FULL_REFRESH_ABOVE = 50_000  # touched articles past which trend facts are rebuilt whole
-LITERAL_IDS = 2_000  # see id_filter
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Accents, once NFKD has split them from their letters (a regex pass is ~8x faster than testing
@@ -70,7 +70,6 @@ _ADD = _rng.integers(0, 2**63, NUM_HASHES, dtype=np.uint64)
 _SHINGLE_MUL = (_rng.integers(1, 2**63, SHINGLE, dtype=np.uint64) | np.uint64(1)).reshape(SHINGLE, 1)
 _BAND_MUL = _rng.integers(1, 2**63, ROWS + 1, dtype=np.uint64) | np.uint64(1)
 _SHIFT = np.uint64(32)
-_registered = itertools.count()
 
 
 # ---------------------------------------------------------------- text → keys
@@ -182,81 +181,37 @@ def assign(con: duckdb.DuckDBPyConnection, changed: Sequence[str], now: datetime
         _prune(con, now)
         return []
     with id_filter(con, "article_id", ids) as wanted:
-        feed_urls = dict(con.execute("select name, configured_url from feeds").fetchall())
+        feed_urls = dict(sql.execute(con, "stories/feed_urls").fetchall())
         known = _known_stories(con, wanted)
         rows = [
             _Article(r[0], r[1], r[2], feed_urls.get(r[2]), r[3], r[4], r[5], *known.get(r[0], (None, None)))
-            for r in con.execute(
-                f"""
-                select article_id, url, feed, title, coalesce(text, summary),
-                       coalesce(published_at, first_seen_at) as event_at
-                from articles where {wanted}
-                order by event_at, article_id
-                """
-            ).fetchall()
+            for r in sql.execute(con, "stories/articles", wanted=wanted).fetchall()
         ]
         _replace_index(con, rows, now)
         fresh = [r for r in rows if r.story_id is None]
         if fresh:
             _insert_stories(con, fresh, _resolve(fresh, _candidates(con, fresh)), now)
         # An updated article keeps its story; only its event time follows the update.
-        con.execute(
-            f"""
-            update article_stories set event_at = a.event_at
-            from (select article_id, coalesce(published_at, first_seen_at) as event_at from articles
-                  where {wanted}) a
-            where a.article_id = article_stories.article_id and article_stories.event_at <> a.event_at
-            """
-        )
-        con.execute(f"delete from story_backlog where {wanted}")
+        sql.execute(con, "stories/event_times", wanted=wanted)
+        sql.execute(con, "stories/backlog_done", wanted=wanted)
     _prune(con, now)
     log.info("stories: %d articles assigned, %d refreshed", len(fresh), len(rows) - len(fresh))
     return ids
 
 
-@contextlib.contextmanager
-def id_filter(con: duckdb.DuckDBPyConnection, column: str, values: Sequence[str]) -> Iterator[str]:
-    """A condition "``column`` is one of ``values``" for set-based SQL over big tables.
-
-    A literal list (``article_id in ('a', 'b')``) is checked while DuckDB scans, before it reads a
-    row's other columns, where a join reads every article's text first: 30 ms against 200 ms among a
-    million articles, for the few hundred ids of a cycle. Past LITERAL_IDS values the literal check
-    costs more than the join, and the values are joined from a registered Arrow table instead."""
-    if not values:
-        yield "false"
-    elif len(values) <= LITERAL_IDS:
-        yield f"{column} in (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
-    else:
-        name = f"_ids_{next(_registered)}"
-        con.register(name, pa.table({"id": pa.array(list(values), pa.string())}))
-        try:
-            yield f"{column} in (select id from {name})"
-        finally:
-            con.unregister(name)
-
-
 def _known_stories(con: duckdb.DuckDBPyConnection, wanted: str) -> dict[str, tuple[str, datetime | None]]:
     """article_id → (story_id, its start) of the articles matching ``wanted`` that have a story."""
-    stories = dict(con.execute(f"select article_id, story_id from article_stories where {wanted}").fetchall())
+    stories = dict(sql.execute(con, "stories/known", wanted=wanted).fetchall())
     with id_filter(con, "article_id", sorted(set(stories.values()))) as firsts:
-        starts = dict(
-            con.execute(f"select article_id, event_at from article_stories where {firsts}").fetchall()
-        )
+        starts = dict(sql.execute(con, "stories/starts", firsts=firsts).fetchall())
     return {a: (s, starts.get(s)) for a, s in stories.items()}
 
 
 def _backlog_chunk(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Articles stored before migration 003, oldest first, BACKLOG_CHUNK at a time."""
-    if not con.execute("select count(*) from story_backlog").fetchall()[0][0]:
+    if not sql.execute(con, "stories/backlog_count").fetchall()[0][0]:
         return []
-    return [
-        r[0]
-        for r in con.execute(
-            "select distinct b.article_id from story_backlog b join articles a using (article_id)"
-            " order by coalesce(a.published_at, a.first_seen_at), b.article_id limit ?",
-            [BACKLOG_CHUNK],
-        ).fetchall()
-    ]
+    return [r[0] for r in sql.execute(con, "stories/backlog_chunk", {"limit": BACKLOG_CHUNK}).fetchall()]
 
 
 def _replace_index(con: duckdb.DuckDBPyConnection, rows: list[_Article], now: datetime) -> None:
@@ -294,10 +249,7 @@ def _replace_index(con: duckdb.DuckDBPyConnection, rows: list[_Article], now: da
     con.register("_story_index_new", index)
     con.register("_story_bands_new", band_table)
     try:
-        con.execute("delete from story_index where article_id in (select article_id from _story_index_new)")
-        con.execute("delete from story_bands where article_id in (select article_id from _story_index_new)")
-        con.execute("insert into story_index select * from _story_index_new")
-        con.execute("insert into story_bands select * from _story_bands_new order by band")
+        sql.execute(con, "stories/replace_index")
     finally:
         con.unregister("_story_index_new")
         con.unregister("_story_bands_new")
@@ -316,55 +268,9 @@ def _candidates(con: duckdb.DuckDBPyConnection, fresh: list[_Article]) -> list[t
         }
     )
     con.register("_story_fresh", order)
-    window = int(WINDOW.total_seconds())
+    params = {"window": int(WINDOW.total_seconds()), "hashes": NUM_HASHES, "min_similarity": MIN_SIMILARITY}
     try:
-        return con.execute(
-            f"""
-            with fresh as (
-                select i.*, f.seq from story_index i join _story_fresh f using (article_id)
-            ),
-            pool as (
-                select i.*, f.seq from story_index i left join _story_fresh f using (article_id)
-            ),
-            title_pairs as (
-                select n.article_id, p.article_id as candidate, 'title' as how, null::double as similarity
-                from fresh n join pool p on p.title_key = n.title_key
-                where p.article_id <> n.article_id
-                  and abs(epoch(p.event_at) - epoch(n.event_at)) <= {window}
-                  and (p.seq is null or p.seq < n.seq)
-            ),
-            band_pairs as (
-                select distinct n.article_id, p.article_id as candidate
-                from story_bands n
-                join _story_fresh f on f.article_id = n.article_id
-                join story_bands p on p.band = n.band
-                where p.article_id <> n.article_id
-                  and abs(epoch(p.event_at) - epoch(n.event_at)) <= {window}
-            ),
-            text_pairs as (
-                select b.article_id, b.candidate, 'text' as how,
-                       len(list_filter(list_zip(n.minhash, p.minhash), x -> x[1] = x[2])) / {NUM_HASHES}
-                           as similarity
-                from band_pairs b
-                join fresh n on n.article_id = b.article_id
-                join pool p on p.article_id = b.candidate
-                where p.seq is null or p.seq < n.seq
-            ),
-            pairs as (
-                select * from title_pairs
-                union all
-                select * from text_pairs where similarity >= {MIN_SIMILARITY}
-            ),
-            final as (
-                select x.article_id, x.candidate, x.how, x.similarity,
-                       abs(epoch(p.event_at) - epoch(n.event_at)) as seconds_apart, p.story_id, p.story_start
-                from pairs x
-                join fresh n on n.article_id = x.article_id
-                join pool p on p.article_id = x.candidate
-            )
-            select * from final
-            """
-        ).fetchall()
+        return sql.execute(con, "stories/candidates", params).fetchall()
     finally:
         con.unregister("_story_fresh")
 
@@ -422,32 +328,23 @@ def _insert_stories(
     )
     con.register("_stories_new", table)
     try:
-        con.execute(
-            "insert into article_stories select * exclude (story_start) from _stories_new n"
-            " where not exists (select 1 from article_stories s where s.article_id = n.article_id)"
-        )
-        con.execute(
-            "update story_index set story_id = n.story_id, story_start = n.story_start from _stories_new n"
-            " where story_index.article_id = n.article_id"
-        )
+        sql.execute(con, "stories/insert")
     finally:
         con.unregister("_stories_new")
 
 
 def _prune(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
-    cutoff = now - timedelta(days=INDEX_DAYS)
-    con.execute("delete from story_index where indexed_at < ?", [cutoff])
-    con.execute("delete from story_bands where indexed_at < ?", [cutoff])
+    sql.execute(con, "stories/prune", {"cutoff": now - timedelta(days=INDEX_DAYS)})
 
 
 # ---------------------------------------------------------------- trend facts
 
-# The flattened fact tables: (table, key column, list expression over _trend_new it comes from). A
-# story counts in one department, the one where it happened (its primary department, migration 008),
-# not in every department its texts name.
+# The flattened fact tables: (table, key column, the list column of _trend_new it comes from). A story
+# counts in one department, the one where it happened (its primary department, migration 008), not in
+# every department its texts name (trends/stories.sql).
 _FLAT = (
     ("trend_topics", "topic", "topics"),
-    ("trend_departments", "ubigeo", "list_filter([story_department], d -> d is not null)"),
+    ("trend_departments", "ubigeo", "story_departments"),
 )
 
 
@@ -457,153 +354,36 @@ def refresh_trends(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], n
     Recomputed: every story with an article among ``article_ids`` or classified since the last
     refresh, all of its articles at once (which one counts the story may change), and the outlet
     flags of every (day, topic) and (day, department) those rows fall in. Everything is rebuilt
-    when ``models`` changed or too much was touched. The current decision follows the rule of the
-    ``current_classifications`` view; a test holds them equal."""
-    state = con.execute("select classified_upto, models_signature from trend_state").fetchone()
-    (signature,) = con.execute(
-        "select count(*) || '/' || coalesce(max(created_at)::varchar, '') from models"
-    ).fetchall()[0]
-    (upto,) = con.execute("select max(classified_at) from classifications").fetchall()[0]
+    when ``models`` changed or too much was touched. The current decision is the one of the
+    ``current_classifications`` view: both apply the macro current_decisions."""
+    state = sql.execute(con, "trends/state").fetchone()
+    (signature,) = sql.execute(con, "trends/models_signature").fetchall()[0]
+    (upto,) = sql.execute(con, "trends/classified_upto").fetchall()[0]
     story_ids: list[str] | None = None  # None: every story
     if state is not None and state[1] == signature:
         touched = set(article_ids)
         if state[0] is None or upto is None or upto > state[0]:
             touched.update(
-                r[0]
-                for r in con.execute(
-                    "select article_id from classifications"
-                    " where ?::timestamptz is null or classified_at > ?",
-                    [state[0], state[0]],
-                ).fetchall()
+                r[0] for r in sql.execute(con, "trends/classified_since", {"since": state[0]}).fetchall()
             )
         if len(touched) <= FULL_REFRESH_ABOVE:
             with id_filter(con, "article_id", sorted(touched)) as wanted:
-                story_ids = [
-                    r[0]
-                    for r in con.execute(
-                        f"select distinct story_id from article_stories where {wanted}"
-                    ).fetchall()
-                ]
+                story_ids = [r[0] for r in sql.execute(con, "trends/stories_of", wanted=wanted).fetchall()]
     if story_ids is None:
         _replace_trends(con, "true", "true")
     elif story_ids:
         with id_filter(con, "story_id", story_ids) as stale:
-            members = [
-                r[0] for r in con.execute(f"select article_id from article_stories where {stale}").fetchall()
-            ]
+            members = [r[0] for r in sql.execute(con, "trends/members", stale=stale).fetchall()]
             with id_filter(con, "article_id", members) as wanted:
                 _replace_trends(con, stale, wanted)
-    con.execute("delete from trend_state")
-    con.execute("insert into trend_state values (?, ?, ?)", [now, upto, signature])
+    sql.execute(con, "trends/state_set", {"now": now, "upto": upto, "signature": signature})
     log.info("trends: %s stories refreshed", "all" if story_ids is None else len(story_ids))
 
 
 def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) -> None:
     """Replace the facts of the stories matching ``stale``, whose articles match ``members``."""
-    con.execute(
-        f"""
-        create or replace temp table _trend_new as
-        with decisions as (
-            select c.article_id, c.model_version, c.score, c.is_relevant, c.topics, c.departments,
-                   c.primary_department
-            from (select * from classifications where {members}) c
-            left join models v using (model_version)
-            qualify row_number() over (
-                partition by c.article_id
-                order by coalesce(v.created_at, c.classified_at) desc, c.classified_at desc,
-                         c.model_version desc
-            ) = 1
-        ),
-        stories as (
-            select article_id, story_id, event_at, outlet from article_stories where {members}
-        ),
-        article_rows as (
-            select article_id, feed, title, url from articles where {members}
-        )
-        select d.article_id, s.story_id, s.event_at, timezone('America/Lima', s.event_at)::date as day,
-               a.feed, s.outlet, a.title, a.url, d.model_version, d.score, d.topics, d.departments,
-               d.primary_department
-        from decisions d
-        join stories s using (article_id)
-        join article_rows a using (article_id)
-        where d.is_relevant
-        """
-    )
-    con.execute(f"delete from trend_articles where {stale}")
-    con.execute("insert into trend_articles select * from _trend_new")
-    con.execute(f"delete from trend_stories where {stale}")
-    con.execute(
-        """
-        insert into trend_stories
-        with facts as (
-            select story_id, arg_min(title, (event_at, article_id)) as title, min(event_at) as first_event_at,
-                   max(event_at) as last_event_at, min(day) as day, count(*) as articles,
-                   count(distinct outlet) as outlets, list_sort(list_distinct(list(outlet))) as outlet_names,
-                   list_sort(list_distinct(flatten(list(topics)))) as topics,
-                   list_sort(list_distinct(flatten(list(departments)))) as departments
-            from _trend_new
-            group by story_id
-        ),
-        -- A story's primary department: the one most of its relevant articles give; on a tie, that
-        -- of the earliest of them (migration 008).
-        given as (
-            select story_id, primary_department, count(*) as n, min((event_at, article_id)) as first
-            from _trend_new
-            where primary_department is not null
-            group by story_id, primary_department
-        ),
-        chosen as (
-            select story_id, arg_min(primary_department, (-n, first)) as primary_department
-            from given
-            group by story_id
-        )
-        select f.*, c.primary_department
-        from facts f
-        left join chosen c using (story_id)
-        """
-    )
-    con.execute("alter table _trend_new add column story_department varchar")
-    con.execute(
-        "update _trend_new set story_department = t.primary_department"
-        " from trend_stories t where t.story_id = _trend_new.story_id"
-    )
+    sql.execute(con, "trends/facts", members=members)
+    sql.execute(con, "trends/stories", stale=stale)
     for table, key, source in _FLAT:
-        # The (day, key) groups whose outlet flags change: those of the rows going and coming.
-        con.execute(
-            f"""
-            create or replace temp table _trend_groups as
-            select distinct day, {key} from {table} where {stale}
-            union
-            select distinct day, unnest({source}) from _trend_new
-            """
-        )
-        con.execute(f"delete from {table} where {stale}")
-        # A story counts once per topic (department): on its earliest relevant article that has it.
-        con.execute(
-            f"""
-            insert into {table}
-            select day, {key}, story_id, article_id, outlet,
-                   row_number() over (partition by story_id, {key} order by day, event_at, article_id) = 1,
-                   false
-            from (select distinct day, event_at, story_id, article_id, outlet, unnest({source}) as {key}
-                  from _trend_new)
-            """
-        )
-        # An outlet counts once per day and topic (department): on its first article there.
-        con.execute(
-            f"""
-            create or replace temp table _trend_regroup as
-            select t.* exclude (outlet_first) from {table} t join _trend_groups g using (day, {key})
-            """
-        )
-        con.execute(f"delete from {table} t using _trend_groups g where t.day = g.day and t.{key} = g.{key}")
-        con.execute(
-            f"""
-            insert into {table}
-            select *, row_number() over (partition by day, {key}, outlet order by article_id) = 1
-            from _trend_regroup
-            """
-        )
-        con.execute("drop table _trend_groups")
-        con.execute("drop table _trend_regroup")
-    con.execute("drop table _trend_new")
+        sql.execute(con, "trends/flat", table=table, key=key, source=source, stale=stale)
+    sql.execute(con, "trends/done")

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from pipeline.alerts.detect import query
+from pipeline import sql
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def trend_series(con: duckdb.DuckDBPyConnection, day: date) -> tuple[list[date],
     """(the 14 days, {topic: stories per day}) for the busiest topics, days without stories as 0."""
     days = [day - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
     counts: dict[str, dict[date, int]] = {}
-    for d, topic, stories in con.execute(query("trend_14d"), {"day": day}).fetchall():
+    for d, topic, stories in sql.execute(con, "alerts/trend_14d", {"day": day}).fetchall():
         counts.setdefault(topic, {})[d] = int(stories)
     busiest = sorted(counts, key=lambda t: (-sum(counts[t].values()), t))[:MAX_TOPICS]
     return days, {t: [counts[t].get(d, 0) for d in days] for t in busiest}

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline import sql
 from pipeline.publish.i18n import day_label, text, topic_label
 from pipeline.settings import LIMA, REPO_ROOT
+from pipeline.urls import safe_href
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ def period(
 ) -> tuple[date, date]:
     """The report's period: ``start``..``end`` (Peru days, inclusive); by default the last ``days``."""
     if end is None:
-        end = con.execute("select timezone('America/Lima', now())::date").fetchall()[0][0]
+        end = sql.execute(con, "publish/today").fetchall()[0][0]
     if start is None:
         start = end - timedelta(days=days - 1)
     if start > end:
@@ -83,72 +85,28 @@ def collect(con: duckdb.DuckDBPyConnection, start: date, end: date) -> ReportDat
     days = [start + timedelta(days=i) for i in range(length)]
     per_day = _per_day(con, start, end)
     previous = _per_day(con, previous_start, previous_end)
+    period = {"start": start, "previous_start": previous_start, "end": end}
     by_topic: dict[str, list[int]] = {}
-    for topic, day, stories in con.execute(
-        "select topic, day, stories from daily_topic_counts where day between ? and ?", [start, end]
+    for topic, day, stories in sql.execute(
+        con, "publish/topic_days", {"start": start, "end": end}
     ).fetchall():
         by_topic.setdefault(topic, [0] * length)[(day - start).days] = int(stories)
     by_topic = dict(sorted(by_topic.items(), key=lambda kv: (-sum(kv[1]), kv[0])))
     topic_totals = {
         topic: (int(now), int(before))
-        for topic, now, before in con.execute(
-            """
-            select topic,
-                   coalesce(sum(stories) filter (where day >= ?), 0),
-                   coalesce(sum(stories) filter (where day < ?), 0)
-            from daily_topic_counts
-            where day between ? and ?
-            group by topic
-            order by 2 desc, 3 desc, topic
-            """,
-            [start, start, previous_start, end],
-        ).fetchall()
+        for topic, now, before in sql.execute(con, "publish/topic_totals", period).fetchall()
     }
     department_totals = {
         ubigeo: (name, int(now), int(before))
-        for ubigeo, name, now, before in con.execute(
-            """
-            select ubigeo, any_value(department),
-                   coalesce(sum(stories) filter (where day >= ?), 0),
-                   coalesce(sum(stories) filter (where day < ?), 0)
-            from daily_department_counts
-            where day between ? and ?
-            group by ubigeo
-            order by 3 desc, 4 desc, ubigeo
-            """,
-            [start, start, previous_start, end],
-        ).fetchall()
+        for ubigeo, name, now, before in sql.execute(con, "publish/department_totals", period).fetchall()
     }
     top: dict[str, list[dict]] = {}
-    cursor = con.execute(
-        """
-        with period_stories as (
-            select story_id, title, url, first_event_at, outlets, articles, outlet_names,
-                   department_names, unnest(topics) as topic
-            from stories
-            where day between ? and ?
-        ),
-
-        ranked as (
-            select *, row_number() over (
-                partition by topic order by outlets desc, articles desc, first_event_at desc, story_id
-            ) as place
-            from period_stories
-        )
-
-        select * from ranked where place <= ? order by topic, place
-        """,
-        [start, end, TOP_STORIES],
-    )
+    cursor = sql.execute(con, "publish/top_stories", {"start": start, "end": end, "per_topic": TOP_STORIES})
     names = [d[0] for d in cursor.description]
     for row in cursor.fetchall():
         story = dict(zip(names, row, strict=True))
         top.setdefault(story["topic"], []).append(story)
-    spikes = con.execute(
-        "select day, dimension, key, name, stories, expected, robust_z, baseline_ok from spikes"
-        " where day between ? and ? order by day desc, robust_z desc",
-        [start, end],
-    ).fetchall()
+    spikes = sql.execute(con, "publish/spikes", {"start": start, "end": end}).fetchall()
     return ReportData(
         start,
         end,
@@ -167,9 +125,7 @@ def collect(con: duckdb.DuckDBPyConnection, start: date, end: date) -> ReportDat
 
 def _per_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[int]:
     counts = [0] * ((end - start).days + 1)
-    for day, n in con.execute(
-        "select day, count(*) from stories where day between ? and ? group by day", [start, end]
-    ).fetchall():
+    for day, n in sql.execute(con, "publish/stories_per_day", {"start": start, "end": end}).fetchall():
         counts[(day - start).days] = int(n)
     return counts
 
@@ -179,12 +135,6 @@ def _per_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[int
 
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def safe_href(url: str | None) -> str | None:
-    from pipeline.alerts.render import safe_href as alerts_safe_href
-
-    return alerts_safe_href(url)
 
 
 def _change(now: int, before: int, language: str) -> str:

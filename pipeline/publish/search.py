@@ -1,4 +1,6 @@
-"""Full-text search over titles and texts: an index kept up to date by each load, ranked by BM25.
+"""Full-text search over titles and texts, ranked by BM25: the query language and ``search``.
+
+The index is kept up to date by each load (pipeline.load.search_index).
 
 Why not DuckDB's ``fts`` extension: it rebuilds the whole index on every change (minutes for a
 million articles, every 15 minutes, inside the load), and its stemmer would have to be loaded
@@ -31,207 +33,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from functools import cache
+from datetime import date
 from itertools import product
 
 import duckdb
-import pyarrow as pa
-import Stemmer
 
+from pipeline import sql
 from pipeline.errors import ConfigError
-from pipeline.load.stories import id_filter
+from pipeline.load.search_index import stem, strip_accents
 
 log = logging.getLogger(__name__)
 
-MERGE_ROWS = 4_000_000  # postings kept unsorted before they are moved, sorted, into search_postings
-BACKLOG_CHUNK = 50_000  # articles from before migration 003 indexed per cycle
-TOKENISE_BATCH = 512  # articles per Arrow batch: DuckDB's unit of parallel work when tokenising
-
-SEARCH_SQL = (
-    "select * from search(?, max_results := ?, since := ?, until := ?, relevant := ?, topic := ?,"
-    " department := ?, outlet := ?, atoms := ?)"
-)
 MAX_ALTERNATIVES = 64  # OR alternatives a query may expand to (parentheses multiply them)
 
 
-def index_articles(con: duckdb.DuckDBPyConnection, changed: Sequence[str], now: datetime) -> int:
-    """(Re)index these articles and a chunk of the backlog. Returns how many were indexed."""
-    backlog: list[str] = []
-    if con.execute("select count(*) from search_backlog").fetchall()[0][0]:
-        backlog = [
-            r[0]
-            for r in con.execute(
-                "select distinct article_id from search_backlog limit ?", [BACKLOG_CHUNK]
-            ).fetchall()
-        ]
-    ids = sorted(set(changed) | set(backlog))
-    if not ids:
-        return 0
-    with id_filter(con, "article_id", ids) as wanted:
-        indexed = _index(con, wanted, now)
-        con.execute(f"delete from search_backlog where {wanted}")
-    _maybe_merge(con)
-    return indexed
-
-
-def _index(con: duckdb.DuckDBPyConnection, wanted: str, now: datetime) -> int:
-    # An updated article's old doc goes, postings and all (new articles have none: no scan then).
-    old = [r[0] for r in con.execute(f"select doc from search_docs where {wanted}").fetchall()]
-    if old:
-        gone = "doc in (" + ", ".join(str(d) for d in old) + ")"
-        for table in ("search_postings_recent", "search_postings", "search_docs"):
-            con.execute(f"delete from {table} where {gone}")
-    # Tokenising is most of the indexing time, and DuckDB spreads a scan over its threads by row
-    # group: the few thousand articles of a cycle are one row group (one core), so they are read
-    # out and tokenised from an Arrow table cut into small batches, which DuckDB scans in parallel
-    # (2.5 s → 1.3 s for 6,526 articles of real text on two cores).
-    source = con.execute(
-        f"select article_id, title, coalesce(text, summary) as body, language from articles where {wanted}"
-    ).to_arrow_table()
-    batches = source.to_batches(max_chunksize=TOKENISE_BATCH)
-    con.register("_search_source", pa.Table.from_batches(batches, source.schema))
-    try:
-        con.execute(
-            """
-            create or replace temp table _search_new as
-            select article_id,
-                   (select coalesce(max(last_doc), 0) from search_state)
-                       + row_number() over (order by article_id) as doc,
-                   -- The title counts twice: a word in the headline says more than one in the body.
-                   search_words(concat_ws(' ', title, title, body)) as tokens,
-                   coalesce(language, '') like 'en%' as english,
-                   -- words as written, with their accents, for the stemmer (operación → oper)
-                   list_filter(
-                       regexp_split_to_array(lower(concat_ws(' ', title, body)), '[^\\p{L}\\p{N}]+'),
-                       w -> w <> strip_accents(w)
-                   ) as accented
-            from _search_source
-            """
-        )
-    finally:
-        con.unregister("_search_source")
-    con.execute(
-        """
-        create or replace temp table _search_counts as
-        select doc, term, count(*)::integer as tf, any_value(length)::integer as length
-        from (select doc, len(tokens) as length, unnest(tokens) as term from _search_new)
-        group by doc, term
-        """
-    )
-    _add_terms(con)
-    con.execute(
-        """
-        insert into search_postings_recent
-        -- The doc's length travels with its counts: joining the token lists back in here would
-        -- carry every token of the batch through the join (minutes for a few thousand articles).
-        select t.term_id, c.doc, c.tf, c.length
-        from _search_counts c
-        join search_terms t using (term)
-        order by t.term_id, c.doc
-        """
-    )
-    con.execute("insert into search_docs select doc, article_id, len(tokens), ? from _search_new", [now])
-    (count, last) = con.execute("select count(*), max(doc) from _search_new").fetchall()[0]
-    if count:
-        con.execute("delete from search_state")
-        con.execute("insert into search_state values (?)", [last])
-    con.execute("drop table _search_new")
-    con.execute("drop table _search_counts")
-    _stem_unstemmed(con)
-    log.info("search: %d articles indexed", count)
-    return int(count)
-
-
-def _add_terms(con: duckdb.DuckDBPyConnection) -> None:
-    """Give the batch's new words their term_id and their Snowball stem."""
-    rows = con.execute(
-        r"""
-        with new_terms as (
-            select distinct term from _search_counts c
-            where not exists (select 1 from search_terms t where t.term = c.term)
-        ),
-
-        written as (
-            -- the most accented way the word was written (policía rather than policia)
-            select strip_accents(w) as term, arg_max(w, strlen(w)) as sample
-            from (select unnest(accented) as w from _search_new)
-            group by 1
-        ),
-
-        languages as (
-            select c.term, bool_and(n.english) as english
-            from _search_counts c
-            join _search_new n using (doc)
-            where c.term in (select term from new_terms)
-            group by c.term
-        )
-
-        select n.term, coalesce(w.sample, n.term), coalesce(l.english, false)
-        from new_terms n
-        left join written w using (term)
-        left join languages l using (term)
-        order by n.term
-        """
-    ).fetchall()
-    if not rows:
-        return
-    table = pa.table(
-        {
-            "term": [term for term, _, _ in rows],
-            "stem": [stem(sample, "english" if english else "spanish") for _, sample, english in rows],
-        }
-    )
-    con.register("_search_stems", table)
-    try:
-        con.execute(
-            """
-            insert into search_terms (term, term_id, stem)
-            select term,
-                   (select coalesce(max(term_id), 0) from search_terms) + row_number() over (order by term),
-                   stem
-            from _search_stems
-            """
-        )
-    finally:
-        con.unregister("_search_stems")
-
-
-def _stem_unstemmed(con: duckdb.DuckDBPyConnection) -> None:
-    """Stems for words indexed before they were stemmed (none after migration 009 reindexes)."""
-    rows = con.execute("select term from search_terms where stem is null limit 200000").fetchall()
-    if not rows:
-        return
-    table = pa.table({"term": [r[0] for r in rows], "stem": [stem(r[0], "spanish") for r in rows]})
-    con.register("_search_stems", table)
-    try:
-        con.execute(
-            "update search_terms set stem = s.stem from _search_stems s where search_terms.term = s.term"
-        )
-    finally:
-        con.unregister("_search_stems")
-
-
 # ---------------------------------------------------------------- words and stems
-
-
-@cache
-def _stemmer(language: str) -> Stemmer.Stemmer:
-    return Stemmer.Stemmer(language)
-
-
-def strip_accents(text: str) -> str:
-    """Lower case without accents, as DuckDB's ``strip_accents(lower(...))``: extorsión → extorsion."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
-
-
-def stem(word: str, language: str = "spanish") -> str:
-    """The Snowball stem of ``word`` as written (accents help: operación → oper), accents stripped."""
-    return strip_accents(_stemmer(language).stemWord(word.lower()))
 
 
 # ---------------------------------------------------------------- the query language
@@ -382,22 +199,6 @@ def atoms_json(clauses: list[Clause]) -> str:
     )
 
 
-def _maybe_merge(con: duckdb.DuckDBPyConnection, threshold: int = MERGE_ROWS) -> bool:
-    """Move the recent postings, sorted by term, to the main table once there are enough of them."""
-    (recent,) = con.execute("select count(*) from search_postings_recent").fetchall()[0]
-    if recent < threshold:
-        return False
-    con.execute("insert into search_postings select * from search_postings_recent order by term_id, doc")
-    con.execute("delete from search_postings_recent")
-    log.info("search: %d recent postings merged into the sorted index", recent)
-    return True
-
-
-def merge(con: duckdb.DuckDBPyConnection) -> bool:
-    """Move every recent posting to the sorted table now (the benchmark does this after bulk loads)."""
-    return _maybe_merge(con, threshold=1)
-
-
 def search(
     con: duckdb.DuckDBPyConnection,
     query: str,
@@ -414,9 +215,20 @@ def search(
     clauses = parse_query(query)
     if not clauses:
         return []
-    cursor = con.execute(
-        SEARCH_SQL,
-        [query, limit, since, until, relevant, topic, department, outlet, atoms_json(clauses)],
+    cursor = sql.execute(
+        con,
+        "search/search",
+        {
+            "query": query,
+            "limit": limit,
+            "since": since,
+            "until": until,
+            "relevant": relevant,
+            "topic": topic,
+            "department": department,
+            "outlet": outlet,
+            "atoms": atoms_json(clauses),
+        },
     )
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -13,6 +13,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from pipeline import sql
 from pipeline.records import DeferredEntry, FeedState, KnownArticle
 from pipeline.settings import Settings
 from pipeline.store.backend import Backend
@@ -20,18 +21,10 @@ from pipeline.store.backend import Backend
 KnownLookup = Callable[[Sequence[str]], dict[str, KnownArticle]]
 BacklogLookup = Callable[[Sequence[str]], list[DeferredEntry]]  # feed names → their waiting entries
 
-_BACKLOG_COLUMNS = (
-    "feed, article_id, url, link, guid, title, summary, author, published_at, language, entry_hash,"
-    " reason, queued_at"
-)
-
 
 def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[FeedState, str]]:
     """Every stored feed: name → (its state, the URL feeds.toml gave it)."""
-    rows = con.execute(
-        "select name, url, etag, last_modified, consecutive_failures, next_fetch_at, last_full_fetch_at,"
-        " gone_at is not null, configured_url from feeds"
-    ).fetchall()
+    rows = sql.execute(con, "store/feed_states").fetchall()
     return {
         r[0]: (
             FeedState(
@@ -58,7 +51,7 @@ def rhythms(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[datetime | None, 
 
 def enabled_feeds(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The feeds the database has enabled: what the registry is compared with."""
-    return {r[0] for r in con.execute("select name from feeds where enabled").fetchall()}
+    return {r[0] for r in sql.execute(con, "store/enabled_feeds").fetchall()}
 
 
 def known_articles(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -> dict[str, KnownArticle]:
@@ -68,10 +61,7 @@ def known_articles(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str]) -
     ids = pa.table({"article_id": pa.array(list(article_ids), pa.string())})
     con.register("_lookup_ids", ids)
     try:
-        rows = con.execute(
-            "select a.article_id, a.entry_hash, a.extraction_status, a.extraction_attempts"
-            " from articles a join _lookup_ids using (article_id)"
-        ).fetchall()
+        rows = sql.execute(con, "store/known_articles").fetchall()
     finally:
         con.unregister("_lookup_ids")
     return {r[0]: KnownArticle(r[1], r[2], r[3]) for r in rows}
@@ -86,18 +76,7 @@ def waiting_entries(
     names = pa.table({"feed": pa.array(list(feeds), pa.string())})
     con.register("_backlog_feeds", names)
     try:
-        rows = con.execute(
-            f"""
-            with waiting as (
-                select {_BACKLOG_COLUMNS},
-                       row_number() over (partition by feed order by queued_at, article_id) as place
-                from entry_backlog
-                where feed in (select feed from _backlog_feeds)
-            )
-            select {_BACKLOG_COLUMNS} from waiting where place <= ? order by queued_at, article_id
-            """,
-            [per_feed],
-        ).fetchall()
+        rows = sql.execute(con, "backlog/waiting", {"per_feed": per_feed}).fetchall()
     finally:
         con.unregister("_backlog_feeds")
     return [DeferredEntry(*row) for row in rows]

@@ -68,7 +68,8 @@ def create_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -
     """Run every ``sql/macros/<name>.sql`` (``create or replace macro`` statements)."""
     for name, text in sql.definitions("macros", sql_dir).items():
         try:
-            con.execute(text)
+            for statement in duckdb.extract_statements(text):
+                con.execute(statement.query)
         except duckdb.Error as exc:
             raise StoreError(f"macros of sql/macros/{name}.sql could not be created: {exc}") from exc
 

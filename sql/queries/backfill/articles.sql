@@ -1,0 +1,11 @@
+-- articles: the stored articles with a link whose event time (published, else first seen) is from
+-- $since on (before $until, if given; of feed $feed, if given), as the feed entries they came from, with
+-- their extraction attempts so far; oldest first.
+select article_id, url, feed, guid, title, summary, author, published_at, language, entry_hash,
+       extraction_attempts
+from articles
+where url is not null
+  and coalesce(published_at, first_seen_at) >= $since
+  and ($until is null or coalesce(published_at, first_seen_at) < $until)
+  and ($feed is null or feed = $feed)
+order by coalesce(published_at, first_seen_at), article_id

@@ -1,0 +1,3 @@
+-- staged_ids: every staged article, changed or not.
+select article_id
+from _change

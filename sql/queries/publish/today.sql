@@ -1,0 +1,2 @@
+-- today: the day it is now in Peru.
+select timezone('America/Lima', now())::date

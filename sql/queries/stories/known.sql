@@ -1,0 +1,4 @@
+-- known: the story of each article matching {wanted} that has one.
+select article_id, story_id
+from article_stories
+where {wanted}

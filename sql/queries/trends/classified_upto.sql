@@ -1,0 +1,3 @@
+-- classified_upto: the newest classification.
+select max(classified_at)
+from classifications

@@ -1,0 +1,4 @@
+-- stories_of: the stories of the articles matching {wanted}.
+select distinct story_id
+from article_stories
+where {wanted}
