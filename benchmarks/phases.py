@@ -23,10 +23,9 @@ from benchmarks.measure import Stage, TreeMonitor, f1, timed
 from pipeline import staging, store, tasks
 from pipeline.collect.batch import Batch
 from pipeline.extract.feeds import parse_feed
-from pipeline.load import stories
+from pipeline.load import search_index, stories
 from pipeline.load import transaction as load_module
 from pipeline.load.transaction import _load_articles, load_cycle
-from pipeline.publish import search
 from pipeline.settings import Settings, load_feeds
 from pipeline.store import publication
 
@@ -37,7 +36,7 @@ LOAD_STEPS = [
     (load_module, "classify_articles"),
     (stories, "assign"),
     (stories, "refresh_trends"),
-    (search, "index_articles"),
+    (search_index, "index_articles"),
     (publication, "publish"),
 ]
 

@@ -154,8 +154,7 @@ def small_load(path: Path, now: datetime, count: int = 500, feeds: int = 200) ->
     updated; ``feeds`` fetches logged and feed states updated."""
     import duckdb
 
-    from pipeline.load import stories
-    from pipeline.publish import search
+    from pipeline.load import search_index, stories
 
     con = duckdb.connect(str(path))
     steps = {}
@@ -189,7 +188,7 @@ def small_load(path: Path, now: datetime, count: int = 500, feeds: int = 200) ->
         ]
         assigned = stories.assign(con, ids, now)
         stories.refresh_trends(con, assigned, now)
-        search.index_articles(con, ids, now)
+        search_index.index_articles(con, ids, now)
         run_id = f"bench-{now:%Y%m%dT%H%M%S%f}"
         con.execute(
             f"""
