@@ -16,6 +16,8 @@ export VIGIA_DB ?= $(ROOT)/data/vigia.duckdb
 # for another; by default the pipeline's (or the demo's, until a cycle has run).
 DB ?=
 DB_FLAG := $(if $(DB),--db $(DB))
+# `make bench MODE=freshness|scale|publication`: issue 20's modes (README, Performance); ARGS= more options.
+BENCH_FLAGS := $(if $(MODE),--$(MODE)) $(ARGS)
 # The report's period: FROM=2026-11-01 TO=2026-11-30 (Peru days; default the last 30 days).
 REPORT_FLAGS := $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
@@ -28,7 +30,8 @@ help:
 	@echo "make demo   offline demo: serve the sample sites on 127.0.0.1, one cycle, print a trend query"
 	@echo "make sql    the DuckDB shell, read-only, on the analyst copy (DB=demo: the demo's database)"
 	@echo "make report the HTML report of the last 30 days under data/report/ (DB=demo, FROM=, TO=)"
-	@echo "make bench  run the benchmark (figures printed and written to bench-results/)"
+	@echo "make bench  run the benchmark (figures printed and written to bench-results/);"
+	@echo "            MODE=freshness, MODE=scale or MODE=publication for the latency, scale and publication ones"
 	@echo "make lint   ruff and mypy"
 	@echo "make docs   the manual (docs/) as a website in site/, built offline with mkdocs --strict"
 
@@ -62,7 +65,7 @@ report: venv
 	$(PY) -m pipeline report $(DB_FLAG) $(REPORT_FLAGS)
 
 bench: venv
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_FLAGS)
 
 lint: venv
 	.venv/bin/ruff check .

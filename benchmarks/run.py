@@ -3,6 +3,9 @@
     .venv/bin/python -m benchmarks.run            # the full corpus: 200 feeds, ~6,500 items, 181 pages
     .venv/bin/python -m benchmarks.run --quick    # 40 of the feeds (or VIGIA_BENCH_QUICK=1)
     .venv/bin/python -m benchmarks.run --tiny     # a generated handful, in seconds (the test suite's)
+    .venv/bin/python -m benchmarks.run --freshness [--minutes 20]   # publication → analyst copy / email
+    .venv/bin/python -m benchmarks.run --scale [N]                  # N unchanged feeds (100,000)
+    .venv/bin/python -m benchmarks.run --publication [--articles N] # the analyst copy at 1M articles
 
 Serves ``../shared/corpus`` (or, without it, a generated corpus of the same shape) on loopback
 hosts (``benchmarks.server``), then, in one run: a first cycle through ``pipeline.tasks`` (fetch,
@@ -56,9 +59,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     size.add_argument("--tiny", action="store_true", help="a generated corpus of 3 feeds and 5 pages (tests)")
     size.add_argument("--feeds", type=int, help="this many of the feeds")
+    size.add_argument(
+        "--freshness",
+        action="store_true",
+        help="publication to analyst copy and email under `make run` (benchmarks/freshness.py)",
+    )
+    size.add_argument(
+        "--scale",
+        type=int,
+        nargs="?",
+        const=100_000,
+        metavar="N",
+        help="N local feeds: a first cycle, then unchanged ones (default 100,000; benchmarks/scale.py)",
+    )
+    size.add_argument(
+        "--publication",
+        action="store_true",
+        help="publishing the analyst copy as the archive grows (benchmarks/publication.py)",
+    )
+    fresh = parser.add_argument_group("freshness mode")
+    fresh.add_argument("--minutes", type=float, default=20.0, help="how long the feeds publish")
+    fresh.add_argument(
+        "--drain-minutes", type=float, default=20.0, help="at most this long after, for the last items"
+    )
+    fresh.add_argument("--hot", type=int, default=4, help="feeds publishing about every 75 s")
+    fresh.add_argument("--quiet", type=int, default=8, help="feeds publishing every 40 min or so")
+    fresh.add_argument("--poll", type=float, default=2.0, help="seconds between reads of the analyst copy")
+    fresh.add_argument("--seed", type=int, default=20, help="the publication schedule's seed")
+    fresh.add_argument("--keep", action="store_true", help="keep the run's directory (Airflow home, logs)")
+    scale = parser.add_argument_group("scale mode")
+    scale.add_argument(
+        "--unchanged",
+        choices=("304", "200", "both"),
+        default="both",
+        help="how an unchanged feed answers: 304, 200 with the same body, or each in turn",
+    )
+    scale.add_argument("--server-processes", type=int, default=2, help="processes serving the feeds")
+    pub = parser.add_argument_group("publication mode")
+    pub.add_argument("--articles", type=int, default=1_000_000, help="articles in the largest database")
+    pub.add_argument("--db", type=Path, help="where the databases are built (default data/bench/)")
     parser.add_argument("--generated", action="store_true", help="generate a corpus even if ../shared exists")
     parser.add_argument("--corpus", type=Path, default=SHARED, help="the shared corpus directory")
-    parser.add_argument("--hosts", type=int, default=16, help="loopback hosts the feeds are spread over")
+    parser.add_argument(
+        "--hosts", type=int, help="loopback hosts the feeds are spread over (16; freshness mode: 4)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="server delay before each answer")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--bulk-rows", type=int, help="rows of the bulk-load measurement (default 20,000)")
@@ -84,6 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from pipeline.settings import Settings
 
     corpus = choose_corpus(args)
+    args.hosts = args.hosts or 16
     hosts = 2 if args.tiny else args.hosts
     results: dict[str, Any] = {"meta": _meta(args, corpus)}
     with (
@@ -210,6 +255,12 @@ def _ceiling(r: dict[str, Any]) -> dict[str, float | None]:
 def _mode(args: argparse.Namespace) -> str:
     if args.tiny:
         return "tiny"
+    if args.freshness:
+        return "freshness"
+    if args.scale:
+        return f"scale{args.scale}"
+    if args.publication:
+        return "publication"
     if args.quick:
         return "quick"
     return f"{args.feeds} feeds" if args.feeds else "full"
@@ -424,6 +475,8 @@ def write(results: dict[str, Any], out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.freshness or args.scale or args.publication:
+        return other_mode(args)
     results = run(args)
     if os.environ.get("VIGIA_BENCH_DUMP"):
         print(json.dumps(results, indent=1, default=str)[:20000])
@@ -431,6 +484,37 @@ def main(argv: list[str] | None = None) -> int:
     print(report(results))
     print(f"\nwritten to {write(results, args.out)}")
     return 0
+
+
+def other_mode(args: argparse.Namespace) -> int:
+    """The modes of issue 20: freshness, scale, publication. Each prints its figures and writes JSON."""
+    args.hosts = args.hosts or 4
+    if args.freshness:
+        from benchmarks import freshness as mode
+    elif args.scale:
+        from benchmarks import scale as mode  # type: ignore[no-redef]
+    else:
+        from benchmarks import publication as mode  # type: ignore[no-redef]
+    results = mode.run(args)
+    results["meta"].update(
+        mode=_mode(args),
+        commit=_commit(),
+        load_average_at_end=os.getloadavg(),
+        cpus=os.cpu_count(),
+        python=platform.python_version(),
+    )
+    print(mode.report(results))
+    print(f"\nwritten to {write(results, args.out)}")
+    return 0
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 if __name__ == "__main__":

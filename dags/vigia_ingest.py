@@ -1,4 +1,10 @@
-"""Ingestion every 15 minutes: plan → fetch batches of feeds (mapped) → one load → Asset.
+"""Ingestion every minute: plan the feeds due → fetch them in batches (mapped) → one load → Asset.
+
+Each feed is polled at its own rhythm (``VIGIA_POLL_MIN_MINUTES`` to ``VIGIA_POLL_MAX_MINUTES``,
+pipeline/collect/polling.py), so a run asks only the feeds due now; a run with none due ends at
+``plan`` (``collect`` and ``load`` skipped: no worker process, no load, no publication, no Asset
+event). ``max_active_runs=1`` with ``catchup=False``: a run that outlasts the minute delays the
+next one instead of queueing runs behind it, and the cycle lock keeps any other cycle out.
 
 Each task body calls one ``pipeline`` function; heavy imports happen inside the tasks, so parsing
 this file imports nothing but Airflow and touches no network or database.
@@ -21,7 +27,7 @@ from pipeline.schedule import ARTICLES_LOADED, task_defaults
 
 @dag(
     dag_id="vigia_ingest",
-    schedule=timedelta(minutes=15),
+    schedule=timedelta(minutes=1),
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,  # one loader at a time: DuckDB has one writer

@@ -88,6 +88,11 @@ class Settings:
     full_fetch_hours: float = 24.0  # a GET without validators at least this often (broken ETags)
     backoff_base_minutes: float = 15.0
     backoff_max_hours: float = 6.0  # a failing feed is still probed at least this often (at most 7 days)
+    # Each feed's own rhythm (pipeline/collect/polling.py): the scheduler polls a feed again after half
+    # the time since it last had something new, never sooner than poll_min_minutes nor later than
+    # poll_max_minutes. poll_max_minutes = 0: every feed is polled on every run (the CLI always does).
+    poll_min_minutes: float = 2.0
+    poll_max_minutes: float = 60.0
     retry_after_max_hours: float = 168.0  # the longest a Retry-After can park a feed or host (7 days)
     retry_page_attempts: int = 3  # pages that failed transiently are retried on later cycles
     # A collect starts no page download after this many seconds: pages still waiting are deferred
@@ -117,6 +122,9 @@ class Settings:
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
     snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.store.publication)
+    # A publication writes only the blocks a load changed and checks those; every block and table of
+    # the analyst copy is read back at least this often (and after every whole copy). 0: every time.
+    publish_verify_minutes: float = 60.0
 
     # Alert emails (docs/alerts.md). Under Airflow an Airflow Variable of the same VIGIA_* name
     # overrides each of these at run time; the SMTP host and credentials live only in the connection.
@@ -242,6 +250,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "full_fetch_hours": (0, YEAR),
     "backoff_base_minutes": (0, WEEK * 60),
     "backoff_max_hours": (0, WEEK),
+    "poll_min_minutes": (0, DAY * 60),
+    "poll_max_minutes": (0, DAY * 60),
     "retry_after_max_hours": (0, WEEK),
     "retry_page_attempts": (1, 100),
     "collect_budget": (1, DAY * 3600),
@@ -264,6 +274,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "alert_max_attempts": (1, 1000),
     "task_retries": (0, 100),
     "snapshots": (0, MAX_SNAPSHOTS),
+    "publish_verify_minutes": (0, WEEK * 60),
 }
 # Measured: a worker limited to 60 MB could not parse any of 40 corpus feeds or extract any of 40
 # corpus pages, 85-90 MB failed one, 100 MB none. 0 means no limit at all.
@@ -296,6 +307,11 @@ def _validate(s: Settings) -> None:
                 raise ConfigError(f"{variable}={value!r}: must be a {kind} from {low:g} to {high:g}")
         elif isinstance(value, str | Path):
             _check_text(variable, str(value))
+    if s.poll_max_minutes and s.poll_min_minutes > s.poll_max_minutes:
+        raise ConfigError(
+            f"VIGIA_POLL_MIN_MINUTES={s.poll_min_minutes:g} is above"
+            f" VIGIA_POLL_MAX_MINUTES={s.poll_max_minutes:g}"
+        )
     if 0 < s.worker_memory_mb < MIN_WORKER_MEMORY_MB:
         raise ConfigError(
             f"VIGIA_WORKER_MEMORY_MB={s.worker_memory_mb}: a worker needs at least {MIN_WORKER_MEMORY_MB} MB"

@@ -21,6 +21,7 @@ from typing import Literal, overload
 import pyarrow as pa
 
 from pipeline import staging, store
+from pipeline.collect import polling
 from pipeline.collect.batch import Batch, FeedJob, batches_of, collect_batch, plan_jobs
 from pipeline.errors import StoreError
 from pipeline.load.transaction import Classifier, LazyClassifier, load_cycle
@@ -36,15 +37,46 @@ def new_run_id(prefix: str = "cli") -> str:
     return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
 
 
-def plan(settings: Settings) -> list[list[FeedJob]]:
-    """Read feeds.toml and the stored feed states; return the feeds to poll, in batches."""
+def plan(settings: Settings, only_due: bool = False, now: datetime | None = None) -> list[list[FeedJob]]:
+    """Read feeds.toml and the stored feed states; return the feeds to poll, in batches.
+
+    ``only_due`` (the scheduler's runs): only the feeds due now, each at its own rhythm
+    (``polling.rested``), and none backing off or gone, so a run every minute asks only the feeds
+    worth asking and logs nothing for the others. Without it (the CLI's cycle) every enabled feed
+    is planned and one not due is recorded ``deferred`` or ``gone``.
+    """
     feeds = load_feeds(settings.feeds_path)
     # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
     with store.open_db(settings, check_blocks=True) as con:
         # Before anything is downloaded (the load checks again, in its transaction).
         check_disabling(reads.enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
         stored = reads.feed_states(con)
-    return batches_of(plan_jobs(feeds, stored), settings.feeds_per_batch)
+        rhythm = reads.rhythms(con) if only_due else {}
+    jobs = plan_jobs(feeds, stored)
+    if only_due:
+        jobs = due_jobs(jobs, stored, rhythm, settings, now or datetime.now(UTC))
+    return batches_of(jobs, settings.feeds_per_batch)
+
+
+def due_jobs(
+    jobs: Sequence[FeedJob],
+    stored: dict[str, tuple[FeedState, str]],
+    rhythm: dict[str, tuple[datetime | None, datetime | None]],
+    settings: Settings,
+    now: datetime,
+) -> list[FeedJob]:
+    """The jobs whose feed is due now: not gone, not backing off, and rested if healthy."""
+    due = []
+    for job in jobs:
+        if not polling.due(job.state, now, settings)[0]:
+            continue
+        configured = stored.get(job.feed.name, (None, None))[1]
+        if job.state.consecutive_failures == 0 and configured == job.feed.url:
+            last_fetch_at, last_new_item_at = rhythm.get(job.feed.name, (None, None))
+            if not polling.rested(last_fetch_at, last_new_item_at, now, settings):
+                continue
+        due.append(job)
+    return due
 
 
 def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = None) -> Batch:
@@ -171,13 +203,17 @@ def jobs_from_json(items: Sequence[dict]) -> list[FeedJob]:
 
 
 def plan_to_files(settings: Settings, run_id: str) -> list[str]:
-    """Plan the run and write each batch's jobs to a JSON file; returns the files (XCom stays small)."""
+    """Plan the run (the feeds due now) and write each batch's jobs to a JSON file; returns the
+    files (XCom stays small): none when no feed is due, and the run collects and loads nothing."""
     import json
 
+    batches = plan(settings, only_due=True)
+    if not batches:
+        return []
     directory = run_staging_dir(settings, run_id)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, jobs in enumerate(plan(settings)):
+    for i, jobs in enumerate(batches):
         path = directory / f"jobs-{i:05d}.json"
         path.write_text(json.dumps(jobs_to_json(jobs)), encoding="utf-8")
         paths.append(str(path))

@@ -224,3 +224,67 @@ def test_a_batch_repr_is_short_whatever_it_holds():
     )  # fmt: skip
     batch = Batch(articles=[article] * 1_000)
     assert repr(batch) == "Batch(0 fetches, 1000 articles, 0 classified)"
+
+
+def test_the_scheduler_plans_only_the_feeds_due_at_their_own_rhythm(sample_settings, sample_web):
+    from datetime import UTC, datetime, timedelta
+
+    def due_at(now):
+        return sorted(
+            job.feed.name for batch in ingest.plan(sample_settings, only_due=True, now=now) for job in batch
+        )
+
+    every = sorted(job.feed.name for batch in ingest.plan(sample_settings) for job in batch)
+    assert due_at(datetime.now(UTC)) == every, "never polled: all due"
+    ingest.run_once(sample_settings)
+    polled_at = query(sample_settings, "select max(last_fetch_at) from feeds")[0][0]
+    # Every feed had something new at that poll: each rests the shortest time (2 minutes).
+    assert due_at(polled_at + timedelta(seconds=30)) == []
+    assert due_at(polled_at + timedelta(minutes=2)) == every
+    # A feed silent for a day before its last poll rests the longest (an hour); one failing follows
+    # its back-off instead; the CLI's cycle still plans every feed.
+    quiet, failing = every[0], every[1]
+    with duckdb.connect(str(sample_settings.db_path)) as con:
+        con.execute(
+            "update feeds set last_new_item_at = last_fetch_at - interval 1 day where name = ?", [quiet]
+        )
+        con.execute(
+            "update feeds set consecutive_failures = 2, next_fetch_at = ? where name = ?",
+            [polled_at + timedelta(minutes=30), failing],
+        )
+    assert due_at(polled_at + timedelta(minutes=2)) == every[2:]
+    assert due_at(polled_at + timedelta(minutes=31)) == every[1:]
+    assert due_at(polled_at + timedelta(minutes=60)) == every
+    assert sorted(job.feed.name for batch in ingest.plan(sample_settings) for job in batch) == every
+
+
+def test_a_scheduler_run_with_no_feed_due_plans_no_batch(sample_settings, sample_web):
+    ingest.run_once(sample_settings)
+    requests = len(sample_web.requests)
+    assert ingest.plan_to_files(sample_settings, "scheduled-nothing-due") == []
+    assert not ingest.run_staging_dir(sample_settings, "scheduled-nothing-due").exists()
+    assert len(sample_web.requests) == requests
+
+
+def test_a_feed_answering_304_again_moves_only_its_times_and_any_change_is_stored_whole(
+    sample_settings, sample_web
+):
+    columns = (
+        "name, url, etag, last_modified, consecutive_failures, next_fetch_at, last_full_fetch_at, gone_at,"
+        " last_outcome, last_status_code, last_error, last_new_item_at"
+    )
+    ingest.run_once(sample_settings)
+    ingest.run_once(sample_settings)  # 304: the last outcome becomes a clean 304
+    before = query(sample_settings, f"select {columns}, last_fetch_at from feeds order by name")
+    ingest.run_once(sample_settings)  # 304 again: the times move, nothing else
+    after = query(
+        sample_settings, f"select {columns}, last_fetch_at, last_success_at from feeds order by name"
+    )
+    assert [row[:-2] for row in after] == [row[:-1] for row in before]
+    assert all(a[-2] > b[-1] and a[-1] == a[-2] for a, b in zip(after, before, strict=True))
+    # A feed that fails next has its whole state stored.
+    failing = next(path for path, _ in sample_web.requests if path.endswith("feed.xml"))
+    sample_web.routes[failing] = Route(status=500, etag=False)
+    ingest.run_once(sample_settings)
+    rows = query(sample_settings, "select last_outcome, last_status_code, consecutive_failures from feeds")
+    assert sorted(rows) == [("http_error", 500, 1)] + [("not_modified", 304, 0)] * 3

@@ -75,6 +75,16 @@ def test_ingestion_dag_loads_the_sample_web(airflow_db, tmp_path, sample_web, mo
         assert con.execute("select count(*) from classifications").fetchone()[0] == 12
         assert con.execute("select count(distinct run_id) from fetches").fetchone()[0] == 1
     assert not any((tmp_path / "staging").glob("*/batch-*")), "staging is cleared after a load"
+    # The next minute's run: every feed is resting (polled at its own rhythm), so the run ends at
+    # plan: no collect process, no load, no publication, no Asset event.
+    requests = len(sample_web.requests)
+    run = dag.test()
+    assert run.state == "success"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"plan": "success", "collect": "skipped", "load": "skipped"}
+    assert len(sample_web.requests) == requests
+    # VIGIA_POLL_MAX_MINUTES=0: every feed on every run, conditional GETs answered 304.
+    monkeypatch.setenv("VIGIA_POLL_MAX_MINUTES", "0")
     run = dag.test()
     assert run.state == "success"
     with duckdb.connect(str(db), read_only=True) as con:

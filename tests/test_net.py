@@ -380,3 +380,30 @@ def test_a_retry_after_date_far_ahead_holds_the_host_for_the_cap_only(web):
 
     wait = asyncio.run(go())
     assert wait is not None and wait.timestamp() - time.time() <= 2 * 3600 + 5
+
+
+def test_unchanged_feeds_answered_304_reuse_their_connections(tmp_path):
+    """A 304 (no body) is read to its end, so its connection goes back to the pool: 40 feeds on 2
+    hosts asked twice cost a few connections, not one a request."""
+    from benchmarks.scaleweb import ScaleWeb
+    from pipeline import tasks
+    from tests.conftest import make_settings
+
+    with ScaleWeb(40, hosts=2, processes=1) as web:
+        web.start()
+        feeds = "".join(f'[[feed]]\nname = "s{i:03d}"\nurl = "{url}"\n\n' for i, url in enumerate(web.urls()))
+        settings = make_settings(
+            tmp_path,
+            feeds,
+            allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+            max_new_per_feed=1000,
+        )
+        tasks.run_once(settings)
+        web.mode("304")
+        before = web.stats()  # counts since the servers started
+        summary = tasks.run_once(settings)
+        after = web.stats()
+    delta = {key: after.get(key, 0) - before.get(key, 0) for key in ("not_modified", "connections")}
+    assert summary.feeds_ok == 40 and delta["not_modified"] == 40
+    # At most two connections a host (the politeness limit), each kept for every request after.
+    assert delta["connections"] <= 2 * 2 + 1, delta  # + the stats request itself

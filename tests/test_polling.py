@@ -75,3 +75,40 @@ def test_permanent_moves_update_the_url_and_edited_urls_start_afresh():
     assert polling.reconcile(FEED, moved, FEED.url) is moved
     edited = Feed("rpp", "https://rpp.pe/rss-nuevo")
     assert polling.reconcile(edited, moved, FEED.url) == FeedState("rpp", "https://rpp.pe/rss-nuevo")
+
+
+def test_a_feed_rests_half_its_silence_within_the_bounds():
+    minutes = timedelta(minutes=1)
+    # Something new at its last poll: polled again after the shortest rest.
+    assert polling.poll_interval(NOW, NOW, S) == 2 * minutes
+    # Silent for 40 minutes before its last poll: 20 minutes' rest; for a day: the longest.
+    assert polling.poll_interval(NOW, NOW - 40 * minutes, S) == 20 * minutes
+    assert polling.poll_interval(NOW, NOW - timedelta(days=1), S) == 60 * minutes
+    # Never had anything new, or never polled: the longest rest.
+    assert polling.poll_interval(NOW, None, S) == 60 * minutes
+    # A clock that went back (new item after the poll) counts as no silence.
+    assert polling.poll_interval(NOW, NOW + 5 * minutes, S) == 2 * minutes
+    narrow = Settings.from_env(env={"VIGIA_POLL_MIN_MINUTES": "5", "VIGIA_POLL_MAX_MINUTES": "10"})
+    assert polling.poll_interval(NOW, NOW, narrow) == 5 * minutes
+    assert polling.poll_interval(NOW, NOW - timedelta(days=3), narrow) == 10 * minutes
+
+
+def test_rested_forgives_a_run_that_starts_a_little_early_and_can_be_turned_off():
+    last = NOW - timedelta(minutes=2)
+    assert polling.rested(None, None, NOW, S), "a feed never polled is due"
+    assert polling.rested(last + timedelta(seconds=8), last, NOW, S), "1 min 52 s of a 2-minute rest"
+    assert not polling.rested(last + timedelta(seconds=60), last, NOW, S)
+    assert not polling.rested(NOW - timedelta(minutes=30), NOW - timedelta(hours=5), NOW, S)
+    every_run = Settings.from_env(env={"VIGIA_POLL_MAX_MINUTES": "0"})
+    assert polling.rested(NOW, NOW - timedelta(days=1), NOW, every_run)
+
+
+def test_poll_bounds_are_checked():
+    import pytest
+
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="VIGIA_POLL_MIN_MINUTES=30 is above VIGIA_POLL_MAX_MINUTES=10"):
+        Settings.from_env(env={"VIGIA_POLL_MIN_MINUTES": "30", "VIGIA_POLL_MAX_MINUTES": "10"})
+    with pytest.raises(ConfigError, match="VIGIA_POLL_MAX_MINUTES"):
+        Settings.from_env(env={"VIGIA_POLL_MAX_MINUTES": "-1"})

@@ -320,6 +320,7 @@ def test_under_airflow_a_damaged_database_fails_the_run_and_mails_the_failure(
     from tests.test_dags import dagbag
 
     (tmp_path / "feeds.toml").write_text(sample_feeds_toml(sample_web.base))
+    monkeypatch.setenv("VIGIA_POLL_MAX_MINUTES", "0")  # every run polls every feed and loads
     dag = dagbag().get_dag("vigia_ingest")
     assert dag.test().state == "success"
     analyst = vigia_env.with_name("vigia.analyst.duckdb")

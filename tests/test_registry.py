@@ -10,7 +10,7 @@ from pipeline import cli
 from pipeline import tasks as ingest
 from pipeline.errors import ConfigError
 from pipeline.records import Feed
-from pipeline.registry import check_disabling, load_feeds
+from pipeline.registry import MAX_BYTES, check_disabling, load_feeds
 from tests.conftest import make_settings
 from tests.localweb import sample_feeds_toml
 
@@ -77,7 +77,7 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
         (b'[[feed]]\nname = "caf\xe9"\nurl = "https://a.pe/rss"\n', ":2: not UTF-8"),
         (b"\xff\xfe" + GOOD.encode("utf-16-le"), ":1: not UTF-8"),  # UTF-16 is not a TOML encoding
         (b"\0" * 100, "not valid TOML"),
-        (GOOD.encode() * 40_000, "larger than 1024 KiB"),
+        (GOOD.encode() * (MAX_BYTES // len(GOOD) + 1), "larger than 32 MiB"),
     ],
 )
 def test_unreadable_registries_are_configuration_errors(tmp_path, content, says):
@@ -89,7 +89,7 @@ def test_unreadable_registries_are_configuration_errors(tmp_path, content, says)
 
 @pytest.mark.parametrize(
     ("where", "says"),
-    [("/dev/zero", "larger than 1024 KiB"), ("{tmp}", "is a directory"), ("{tmp}/none.toml", "not found")],
+    [("/dev/zero", "larger than 32 MiB"), ("{tmp}", "is a directory"), ("{tmp}/none.toml", "not found")],
 )
 def test_devices_directories_and_missing_files(tmp_path, where, says):
     with pytest.raises(ConfigError, match=says):
@@ -111,7 +111,7 @@ def test_the_cli_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch,
         assert len(err) == 1 and err[0].startswith(f"configuration error: {feeds}:") and says in err[0], err
     monkeypatch.setenv("VIGIA_FEEDS", "/dev/zero")
     assert cli.main(["run", "--db", str(db)]) == 2
-    assert "larger than 1024 KiB" in capsys.readouterr().err
+    assert "larger than 32 MiB" in capsys.readouterr().err
     assert not db.exists()
 
 

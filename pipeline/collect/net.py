@@ -200,7 +200,11 @@ class _Stream(httpcore.AsyncNetworkStream):
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, settings: Settings) -> None:
         super().__init__(trust_env=False)
-        limits = httpx.Limits(max_connections=settings.concurrency * 2, max_keepalive_connections=32)
+        # Every connection the pool may open is kept alive: with fewer kept than in use (httpx keeps
+        # 20, this kept 32), 100,000 conditional GETs over 32 hosts opened a new connection for
+        # nearly every request (10,000 connects for 10,000 feeds).
+        connections = settings.concurrency * 2
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
@@ -465,7 +469,9 @@ class Fetcher:
             raise ConnectFailed(f"{type(exc).__name__}: {exc}"[:500]) from exc
         try:
             if response.status_code >= 300:
-                # Redirects, 304 and errors: the body is not needed.
+                # Redirects, 304 and errors: the body is not needed, but a short one is read to its
+                # end so the connection is kept alive.
+                await _drain(response)
                 return response.status_code, response.headers, b""
             body = await _read_capped(response, max_bytes, decode)
             return response.status_code, response.headers, body
@@ -516,6 +522,36 @@ def _redirect_target(current: str, location: str, status: int) -> str:
 
 
 _LENGTH = re.compile(r"\d{1,18}", re.ASCII)
+
+
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read an unwanted body to its end when it is known to be short (a 304 or 204 has none; other
+    answers declare a Content-Length of at most ``DRAIN_BYTES``), within ``DRAIN_SECONDS``.
+
+    httpcore closes a connection whose response was not read to its end: without this, every 304
+    of an unchanged cycle opened a new connection (20,002 connects for 20,000 feeds on 32 hosts).
+    Anything else (no length, a long body, a slow one, an error while reading) is left unread and
+    the connection closed, as before: the answer's status stands either way.
+    """
+    declared = response.headers.get("content-length", "")
+    short = response.status_code in (204, 304) or (
+        _LENGTH.fullmatch(declared) is not None and int(declared) <= DRAIN_BYTES
+    )
+    if not short:
+        return
+    read = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for raw in response.aiter_raw(chunk_size=CHUNK):
+                read += len(raw)
+                if read > DRAIN_BYTES:
+                    return
+    except (TimeoutError, httpx.HTTPError):
+        return
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int, decode: bool = True) -> bytes:

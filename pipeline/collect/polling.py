@@ -12,6 +12,9 @@ Pure functions of (state, fetch, settings, now), so the policy can be read and t
 * validators are kept only when they can be sent back as they came (printable ASCII, short):
   a server's odd ETag never turns every later request into a failure;
 * 410 Gone stops polling that feed until its URL in feeds.toml changes;
+* under the scheduler, a healthy feed is polled at its own rhythm (``rested``): again after half
+  the time since it last had something new, within ``poll_min_minutes`` and ``poll_max_minutes``,
+  so a feed that publishes every few minutes is asked every few minutes and a quiet one hourly;
 * the stored URL moves only when every hop of a redirect chain was permanent (301/308).
 """
 
@@ -56,6 +59,39 @@ def due(state: FeedState, now: datetime, settings: Settings | None = None) -> tu
         if state.next_fetch_at - now <= longest:
             return False, "deferred"
     return True, None
+
+
+def poll_interval(
+    last_fetch_at: datetime | None, last_new_item_at: datetime | None, settings: Settings
+) -> timedelta:
+    """How long a healthy feed rests after a poll: half its silence before that poll, bounded.
+
+    The silence is the time from the feed's last new item to its last poll: a feed that had
+    something new at its last poll (a hot one) is asked again after ``poll_min_minutes``; one silent
+    for a day, after ``poll_max_minutes``. Halving it keeps a feed that wakes up after a silence from
+    waiting longer than the silence it broke; a feed never seen new waits the longest.
+    """
+    low = timedelta(minutes=settings.poll_min_minutes)
+    high = max(low, timedelta(minutes=settings.poll_max_minutes))
+    if last_fetch_at is None or last_new_item_at is None:
+        return high
+    silence = max(timedelta(0), last_fetch_at - last_new_item_at)
+    return min(high, max(low, silence / 2))
+
+
+def rested(
+    last_fetch_at: datetime | None,
+    last_new_item_at: datetime | None,
+    now: datetime,
+    settings: Settings,
+) -> bool:
+    """Whether a healthy feed's rest since its last poll is over (always, when ``poll_max_minutes``
+    is 0). A tenth of the interval is forgiven: a run that starts a few seconds early must not
+    push a feed polled every two minutes to three."""
+    if settings.poll_max_minutes <= 0 or last_fetch_at is None:
+        return True
+    interval = poll_interval(last_fetch_at, last_new_item_at, settings)
+    return now >= last_fetch_at + interval * 0.9
 
 
 def validator(value: str | None) -> str | None:

@@ -96,8 +96,9 @@ class WorkerPool:
         # Started on first use: a cycle where every feed answers 304 never starts a worker.
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            # The fork server imports trafilatura once; every worker forked from it shares those pages.
-            context.set_forkserver_preload(["pipeline.workers", "trafilatura"])
+            # The fork server imports this module and trafilatura once (a name that does not import is
+            # skipped without a word: hence __name__); every worker forked from it shares those pages.
+            context.set_forkserver_preload([__name__, "trafilatura"])
             self._pool = pebble.ProcessPool(
                 max_workers=max(1, self.settings.workers),
                 max_tasks=self.settings.worker_max_tasks,

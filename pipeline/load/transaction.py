@@ -163,6 +163,12 @@ def reload_articles(
 
 
 def _load_feed_states(con: duckdb.DuckDBPyConnection) -> None:
+    """Store what the cycle learnt about each feed polled (sql/queries/load/feed_states.sql).
+
+    Most feeds of a large registry answer 304 cycle after cycle with nothing else new: for those
+    only the two times move (``last_fetch_at``, ``last_success_at``), so they are updated apart,
+    two columns instead of fifteen (DuckDB rewrites every column an UPDATE names).
+    """
     sql.execute(con, "load/feed_states")
 
 

@@ -16,13 +16,30 @@ A published file is never modified in place (it is replaced by a rename, and is 
 0444), so a snapshot is a hard link to the published copy: taking one copies no bytes, and the
 disk holds one file per snapshot that differs from the current copy.
 
+Publication costs what the load changed, not the archive's size (a whole copy and read of a
+million-article database took 15 s):
+
+* **The spare.** A published copy that nothing links any more (the oldest snapshot when it is
+  pruned; the replaced copy when no snapshots are kept) is not deleted: it becomes the spare,
+  ``.<analyst copy>.spare``. The next publication takes it, if no process has it open (DuckDB
+  holds a lock on every file it opens; this process's own open files are looked at too), and
+  writes into it only the blocks whose checksum differs from the database's, plus the headers:
+  any base gives the same bytes, a close one fewer writes. Without a usable spare: a whole copy.
+* **Verification.** A patched copy has its headers and every block it received checked, and
+  DuckDB opens it and counts every table's rows. The whole check (every block, every table read
+  back) runs on every whole copy and at least every ``VIGIA_PUBLISH_VERIFY_MINUTES`` (60) anyway:
+  the last one's time is the modification time of ``.<analyst copy>.verified``.
+  A block whose bytes changed but whose stored checksum did not is taken as unchanged: DuckDB
+  writes a block's checksum with the block, and the periodic whole check reads every block.
+
 Every function here is called with the writer lock held (``Backend.write_lock``), no connection
-to the database open. Publication cost grows with the database (one copy, one read); a cheaper
-scheme changes these functions only.
+to the database open.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import re
@@ -202,6 +219,161 @@ def snapshot_time(path: Path) -> datetime:
     return datetime.strptime(path.name.rsplit(".", 2)[-2], STAMP).replace(tzinfo=UTC)
 
 
+def spare_path(settings: Settings) -> Path:
+    """Where the retired published copy waits to be the base of the next publication."""
+    return settings.analyst_db.with_name(f".{settings.analyst_db.name}.spare")
+
+
+def verified_marker(settings: Settings) -> Path:
+    """Its modification time: the last whole verification of a published copy."""
+    return settings.analyst_db.with_name(f".{settings.analyst_db.name}.verified")
+
+
+def _open_in_this_process(st: os.stat_result) -> bool:
+    """Whether this process holds a file descriptor on that inode (a lock test cannot tell: a
+    process's own locks never conflict, and closing any descriptor would drop DuckDB's)."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return True  # cannot tell: never write into a file that might be read
+    for name in names:
+        try:
+            other = os.stat(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        if (other.st_ino, other.st_dev) == (st.st_ino, st.st_dev):
+            return True
+    return False
+
+
+def _take_spare(spare: Path, tmp: Path) -> int | None:
+    """The spare renamed to ``tmp`` and opened for writing, locked, when no one else has it open
+    (linked only there, no DuckDB lock on it, not open here); else None (the spare is left)."""
+    try:
+        st = os.stat(spare, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if not os.path.isfile(spare) or os.path.islink(spare) or st.st_nlink != 1 or _open_in_this_process(st):
+        return None
+    os.chmod(spare, 0o600)
+    fd = os.open(spare, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        os.chmod(spare, 0o444)
+        if exc.errno in (errno.EACCES, errno.EAGAIN):
+            return None  # an analyst session still reads it: a whole copy this time
+        raise
+    os.replace(spare, tmp)
+    return fd
+
+
+def _changed_blocks(src: int, dst: int, size: int, block_size: int) -> list[int]:
+    """The blocks of ``src`` (a file of ``size`` bytes) whose stored checksum differs in ``dst``, or
+    that ``dst`` lacks; the last, partial block (if any) always."""
+    dst_size = os.fstat(dst).st_size
+    count = -(-(size - DATA_START) // block_size) if size > DATA_START else 0
+    changed = []
+    for block in range(count):
+        offset = DATA_START + block * block_size
+        if offset + block_size > min(size, dst_size) or os.pread(src, 8, offset) != os.pread(dst, 8, offset):
+            changed.append(block)
+    return changed
+
+
+def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
+    while length > 0:
+        done = os.copy_file_range(src, dst, length, offset, offset)
+        if done <= 0:
+            raise OSError(errno.EIO, f"copy stopped at byte {offset}")
+        offset, length = offset + done, length - done
+
+
+def _patch(db: Path, dst: int) -> list[int]:
+    """Make ``dst`` byte-identical to ``db`` writing only the headers and the blocks that differ;
+    returns those blocks. CorruptDatabase if the database's own headers are damaged."""
+    block_size, _ = check_header(db)
+    with open(db, "rb") as fh:
+        src = fh.fileno()
+        size = os.fstat(src).st_size
+        changed = _changed_blocks(src, dst, size, block_size)
+        _copy_range(src, dst, 0, min(size, DATA_START))
+        run_start = previous = None
+        for block in [*changed, None]:
+            if block is not None and previous is not None and block == previous + 1:
+                previous = block
+                continue
+            if run_start is not None and previous is not None:
+                start = DATA_START + run_start * block_size
+                end = min(size, DATA_START + (previous + 1) * block_size)
+                _copy_range(src, dst, start, end - start)
+            run_start = previous = block
+        os.ftruncate(dst, size)
+    return changed
+
+
+def check_blocks(path: Path, blocks: list[int]) -> None:
+    """The headers and the checksums of ``blocks`` (CorruptDatabase on the first that fails; an
+    all-zero block is a free one given back to the file system)."""
+    block_size, _ = check_header(path)
+    words = block_size // 8
+    with open(path, "rb") as fh:
+        for number in blocks:
+            start = DATA_START + number * block_size
+            data = os.pread(fh.fileno(), block_size, start)
+            if len(data) < block_size:
+                continue  # a partial tail past the blocks DuckDB counts (check_header judged it)
+            chunk = np.frombuffer(data, dtype="<u8").reshape(1, words)
+            if chunk[0, 0] != _checksum(chunk[:, 1:])[0] and chunk.any():
+                raise CorruptDatabase(
+                    f"checksum mismatch in block {number}, bytes {start}-{start + block_size - 1}"
+                )
+
+
+def check_opens(path: Path) -> None:
+    """DuckDB opens ``path`` and counts every table's rows (its catalog and row groups read)."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise CorruptDatabase(f"DuckDB cannot open it: {first_line(exc)}") from exc
+    try:
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+        ).fetchall():
+            name = f'"{schema.replace(chr(34), chr(34) * 2)}"."{table.replace(chr(34), chr(34) * 2)}"'
+            try:
+                con.execute(f"select count(*) from {name}").fetchall()
+            except duckdb.Error as exc:
+                raise CorruptDatabase(f"table {table} cannot be read: {first_line(exc)}") from exc
+    except duckdb.Error as exc:
+        raise CorruptDatabase(f"DuckDB cannot read it: {first_line(exc)}") from exc
+    finally:
+        con.close()
+
+
+def _whole_check_due(settings: Settings, now: datetime) -> bool:
+    if settings.publish_verify_minutes <= 0:
+        return True
+    try:
+        last = os.stat(verified_marker(settings)).st_mtime
+    except OSError:
+        return True
+    return now.timestamp() - last >= settings.publish_verify_minutes * 60 or last > now.timestamp() + 60
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """How the last publication was made (for the benchmark and the log)."""
+
+    patched: bool  # written into the spare (else a whole copy)
+    blocks_written: int | None  # the blocks the spare received (None: a whole copy)
+    whole_check: bool  # every block and table read back (else the written blocks and a count)
+
+
+LAST: list[Published] = []  # the last publication of this process, at most one
+
+
 def publish(settings: Settings, now: datetime | None = None) -> Path:
     """Copy the (closed, checkpointed) database to the analyst copy, verified, atomically.
 
@@ -211,12 +383,27 @@ def publish(settings: Settings, now: datetime | None = None) -> Path:
     """
     target = settings.analyst_db
     refuse_foreign_file(target, "VIGIA_ANALYST_DB")
+    now = now or datetime.now(UTC)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    whole = _whole_check_due(settings, now)
+    fd = None
+    written: list[int] | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(settings.db_path, tmp)  # copy_file_range: reflinks where the filesystem can
+        fd = _take_spare(spare_path(settings), tmp)
         try:
-            verify(tmp)
+            if fd is not None:
+                written = _patch(settings.db_path, fd)
+                os.close(fd)  # the lock goes with it: the file is ours under its temporary name
+                fd = None
+            else:
+                whole = True
+                shutil.copyfile(settings.db_path, tmp)  # copy_file_range: reflinks where the filesystem can
+            if whole:
+                verify(tmp)
+            else:
+                check_blocks(tmp, written or [])
+                check_opens(tmp)
         except CorruptDatabase as exc:
             raise CorruptDatabase(
                 f"{settings.db_path} is damaged ({exc}), so it was not published: {target} is still "
@@ -225,15 +412,33 @@ def publish(settings: Settings, now: datetime | None = None) -> Path:
         os.chmod(tmp, 0o444)  # never modified in place: snapshots share its inode
         _fsync(tmp)
         if settings.snapshots > 0:
-            _snapshot(tmp, settings, now or datetime.now(UTC))
+            _snapshot(tmp, settings, now)
+        elif target.exists() and not os.path.islink(target):
+            _retire(target, settings)  # it is linked nowhere else: the next publication's base
         os.replace(tmp, target)
         _fsync(target.parent)
+        if whole:
+            verified_marker(settings).touch()
     except OSError as exc:
         raise StoreError(f"could not publish the analyst copy {target}: {describe_os_error(exc)}") from exc
     finally:
+        if fd is not None:
+            os.close(fd)
         remove_quietly(tmp)
     prune_snapshots(settings)
+    LAST[:] = [Published(written is not None, len(written) if written is not None else None, whole)]
     return target
+
+
+def _retire(path: Path, settings: Settings) -> None:
+    """Keep ``path``'s inode as the spare (under another link, so its name can go)."""
+    spare = spare_path(settings)
+    link = spare.with_name(spare.name + f".{os.getpid()}.tmp")
+    try:
+        os.link(path, link)
+        os.replace(link, spare)
+    except OSError:  # a filesystem without hard links: the next publication copies it whole
+        remove_quietly(link)
 
 
 def _snapshot(published: Path, settings: Settings, now: datetime) -> Path:
@@ -259,9 +464,24 @@ def _snapshot(published: Path, settings: Settings, now: datetime) -> Path:
 def prune_snapshots(settings: Settings) -> list[Path]:
     """Delete snapshots beyond the newest ``VIGIA_SNAPSHOTS``."""
     old = snapshots(settings)[max(settings.snapshots, 0) :]
-    for path in old:
+    for i, path in enumerate(old):
+        # The newest one pruned, if nothing else links it, is kept as the next publication's base.
+        if i == 0 and _last_link(path):
+            try:
+                os.replace(path, spare_path(settings))
+                continue
+            except OSError:
+                pass
         remove_quietly(path)
     return old
+
+
+def _last_link(path: Path) -> bool:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return st.st_nlink == 1 and os.path.isfile(path)
 
 
 # ---------------------------------------------------------------- restore

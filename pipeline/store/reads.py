@@ -8,6 +8,7 @@ downloads never hold the database.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import duckdb
 import pyarrow as pa
@@ -40,6 +41,12 @@ def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[FeedState, st
         )
         for r in rows
     }
+
+
+def rhythms(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """Every stored feed: name → (its last poll, its last poll that found something new)."""
+    rows = con.execute("select name, last_fetch_at, last_new_item_at from feeds").fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def enabled_feeds(con: duckdb.DuckDBPyConnection) -> set[str]:

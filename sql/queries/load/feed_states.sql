@@ -1,6 +1,10 @@
 -- feed_states: what each feed of the cycle remembers for the next one (`_stage_states`), and its last
 -- request (`_stage_fetches`). "requested": an HTTP request was sent (a deferred feed, or one already
 -- known gone, was not asked), so only those change the last outcome.
+-- Two statements: a feed that answered 304 again with its state as stored and its last outcome
+-- already a clean 304 (most feeds of a large registry, most cycles) has only its two times moved;
+-- every other feed polled has its whole state stored. The first runs before the second, and the
+-- second's condition is the first's exclusion, so each feed is written by one of them.
 update feeds set
     url = s.url,
     etag = s.etag,
@@ -22,3 +26,30 @@ join (
     from _stage_fetches
 ) x on x.feed = s.name
 where feeds.name = s.name
+  and not (
+      x.outcome = 'not_modified' and x.status_code = 304 and x.error is null and x.new_items = 0
+      and feeds.last_outcome = 'not_modified' and feeds.last_status_code = 304
+      and feeds.last_error is null and feeds.gone_at is null and not s.gone
+      and s.url = feeds.url and s.etag is not distinct from feeds.etag
+      and s.last_modified is not distinct from feeds.last_modified
+      and s.consecutive_failures = feeds.consecutive_failures
+      and s.next_fetch_at is not distinct from feeds.next_fetch_at
+      and s.last_full_fetch_at is not distinct from feeds.last_full_fetch_at
+  );
+
+update feeds set
+    last_fetch_at = x.started_at,
+    last_success_at = x.started_at
+from _stage_states s
+join _stage_fetches x on x.feed = s.name
+where feeds.name = s.name
+  and (
+      x.outcome = 'not_modified' and x.status_code = 304 and x.error is null and x.new_items = 0
+      and feeds.last_outcome = 'not_modified' and feeds.last_status_code = 304
+      and feeds.last_error is null and feeds.gone_at is null and not s.gone
+      and s.url = feeds.url and s.etag is not distinct from feeds.etag
+      and s.last_modified is not distinct from feeds.last_modified
+      and s.consecutive_failures = feeds.consecutive_failures
+      and s.next_fetch_at is not distinct from feeds.next_fetch_at
+      and s.last_full_fetch_at is not distinct from feeds.last_full_fetch_at
+  );
