@@ -8,6 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,6 +25,12 @@ os.environ.update(
 # Tests never take settings from the developer's shell.
 for _name in [k for k in os.environ if k.startswith("VIGIA_")]:
     del os.environ[_name]
+
+# Hypothesis (tests/test_fuzz.py): ``ci``, the default, is sized for every run of the suite;
+# HYPOTHESIS_PROFILE=deep (or --hypothesis-profile=deep) tries ten times as many examples.
+hypothesis.settings.register_profile("ci", max_examples=150, deadline=None)
+hypothesis.settings.register_profile("deep", max_examples=1500, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from pipeline.localweb import LocalWeb, sample_feeds_toml, sample_site  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402

@@ -36,16 +36,20 @@ from pipeline.urls import BadURL, absolute_url, article_key, canonical_url, pars
 from pipeline.workers import WorkerPool, _extract
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-FAST = hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SLOW = hsettings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.data_too_large,
-    ],
-)
+
+
+def sized(share: float, *more_checks: HealthCheck) -> hsettings:
+    """``share`` of the profile's examples (tests/conftest.py: ``ci`` by default, ``deep`` for ten
+    times as many): the cheap properties take them all, the ones through a server or a worker fewer."""
+    return hsettings(
+        max_examples=max(5, round(hsettings.default.max_examples * share)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, *more_checks],
+    )
+
+
+FAST = sized(1)
+SLOW = sized(0.15, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large)
 
 
 def assert_outcome(exc: BaseException) -> None:
@@ -467,13 +471,13 @@ def test_mutated_sample_feeds_parse_or_are_outcomes(feed, ops):
     _check_feed(_mutate(feed, ops))
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@sized(0.1)
 @given(st.sampled_from(SAMPLE_PAGES), mutations)
 def test_mutated_sample_pages_extract_or_are_outcomes(page, ops):
     _check_page(_mutate(page, ops))
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@sized(0.1)
 @given(st.sampled_from(SAMPLE_PAGES), mutations)
 def test_mutated_gzip_of_sample_pages_decodes_or_is_an_outcome(page, ops):
     _check_page(_mutate(gzip.compress(page), ops), "gzip")
@@ -493,7 +497,7 @@ def test_mutated_corpus_feeds_parse_or_are_outcomes():
 def test_mutated_corpus_pages_extract_or_are_outcomes():
     files = _corpus("pages")
 
-    @hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @sized(0.1)
     @given(st.sampled_from(files), mutations, st.booleans())
     def run(path, ops, still_compressed):
         raw = path.read_bytes()
