@@ -483,6 +483,7 @@ def test_mutated_gzip_of_sample_pages_decodes_or_is_an_outcome(page, ops):
     _check_page(_mutate(gzip.compress(page), ops), "gzip")
 
 
+@pytest.mark.corpus
 def test_mutated_corpus_feeds_parse_or_are_outcomes():
     files = _corpus("feeds") + [p for p in _corpus("feedparser-cases")]
 
@@ -494,6 +495,7 @@ def test_mutated_corpus_feeds_parse_or_are_outcomes():
     run()
 
 
+@pytest.mark.corpus
 def test_mutated_corpus_pages_extract_or_are_outcomes():
     files = _corpus("pages")
 

@@ -51,6 +51,7 @@ def test_the_model_file_of_a_killed_cycle_is_removed(sample_settings, tmp_path, 
     finally:
         cycle.send_signal(how)
         code = cycle.wait(timeout=60)
+        cycle.stdout.close()
     if how == signal.SIGTERM:
         assert code == 128 + signal.SIGTERM
         assert not os.path.exists(path), "SIGTERM unwinds through the worker pool, which removes it"

@@ -12,7 +12,6 @@ import time
 import duckdb
 import pytest
 
-from pipeline import ingest
 from pipeline.localweb import LocalWeb, Route
 from tests.conftest import REPO, run_cli
 
@@ -20,9 +19,10 @@ HELD_FEED = "/diario-sur/feed.xml"
 
 
 @pytest.fixture
-def held_cycle(sample_settings, sample_web):
-    """A first cycle loaded, then a CLI cycle running and stuck downloading one feed until released."""
-    ingest.run_once(sample_settings)
+def held_cycle(loaded_settings, sample_web):
+    sample_settings = loaded_settings
+    """A first cycle loaded (the session's, copied), then a CLI cycle running and stuck downloading one
+    feed until released."""
     release = threading.Event()
     route = sample_web.routes[HELD_FEED]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import ingest, staging, store
+from pipeline import staging, store
 from pipeline.cycle import Batch, Sighting
 from pipeline.load import load_cycle
 from pipeline.records import Article, Classification, Feed, FeedFetch, FeedState, Place
@@ -196,9 +196,8 @@ def daily_history(newsroom: Newsroom, days: int, per_day, now: datetime) -> None
 
 
 @pytest.fixture
-def sample_db(sample_settings):
-    ingest.run_once(sample_settings)
-    return sample_settings
+def sample_db(loaded_settings):
+    return loaded_settings
 
 
 def rows(settings, sql, params=None):
