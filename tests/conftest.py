@@ -198,3 +198,17 @@ def run_cli(settings: Settings, *args: str, env: dict[str, str] | None = None, t
         timeout=timeout,
         cwd=settings.db_path.parent,
     )
+
+
+# Fixtures that make a test part of a slow tier (README, "Tests in tiers"), whatever its module.
+_TIER_OF_FIXTURE = {
+    "airflow_db": "airflow",
+    "sample_settings": "integration",
+    "loaded_settings": "integration",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in set(_TIER_OF_FIXTURE) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(_TIER_OF_FIXTURE[fixture])
