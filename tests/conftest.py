@@ -205,6 +205,7 @@ _TIER_OF_FIXTURE = {
     "airflow_db": "airflow",
     "sample_settings": "integration",
     "loaded_settings": "integration",
+    "postgres": "integration",
 }
 
 

@@ -337,7 +337,7 @@ from pipeline.settings import Settings
 settings = Settings.from_env()
 tables = staging.read_batches([Path(sys.argv[1])])
 from pipeline.classify.model import base_model
-base_model()  # built once per process and cached: the race below is the loads' alone
+base_model(settings.cache_dir)  # read (or built) before the start: the race below is the loads' alone
 go = Path(sys.argv[3])
 print("ready", flush=True)
 while not go.exists():
