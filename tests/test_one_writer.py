@@ -27,7 +27,7 @@ def held_cycle(loaded_settings, sample_web):
     route = sample_web.routes[HELD_FEED]
 
     def slow(handler):
-        release.wait(120)
+        release.wait(600)  # set by the fixture's teardown; under load the five commands take minutes
         LocalWeb._serve(handler, route)
 
     sample_web.routes[HELD_FEED] = Route(handler=slow)
@@ -42,7 +42,7 @@ def held_cycle(loaded_settings, sample_web):
     deadline = time.monotonic() + 120
     while sample_web.hits(HELD_FEED) == hits:  # the cycle is downloading
         assert cycle.poll() is None, cycle.communicate()
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, "the cycle never asked for the held feed"
         time.sleep(0.05)
     try:
         yield sample_settings, cycle, release
