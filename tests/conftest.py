@@ -4,8 +4,11 @@ and Airflow configured (before anything imports it) to use a throw-away home and
 from __future__ import annotations
 
 import fcntl
+import functools
+import inspect
 import ipaddress
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -208,8 +211,49 @@ _TIER_OF_FIXTURE = {
     "postgres": "integration",
 }
 
+# Modules whose every test runs whole cycles, CLI processes, worker pools or model builds.
+_INTEGRATION_MODULES = {
+    "test_backlog",
+    "test_bench",
+    "test_classify_cli",
+    "test_classify_model",
+    "test_collect_process",
+    "test_cycle",
+    "test_dags",
+    "test_exit_codes",
+    "test_leftovers",
+    "test_one_writer",
+    "test_publication",
+}
+
+# What a test (or a fixture of tests/ it uses) calls that takes seconds, not milliseconds: a
+# subprocess or the CLI, a whole cycle, a worker pool, a model build or retrain, dag.test(), a browser.
+_SLOW_CALL = re.compile(
+    r"\brun_cli\(|\bsubprocess\.|\bPopen\b|\brun_once\(|\brun_cycle\(|\bcollect\(|\bload_staged\("
+    r"|\bWorkerPool\b|\bretrain|\bbase_model\(|\bmodel_cache\(|\.test\(|playwright|chromium"
+    r"|\bcross_validate\(|\breclassify\b|\bqueue_alerts\("
+)
+
+
+@functools.cache
+def _source_is_slow(function) -> bool:
+    try:
+        return bool(_SLOW_CALL.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
+
+
+def _runs_something_slow(item) -> bool:
+    functions = [getattr(item, "function", None)]
+    fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    for definitions in fixtures.values():
+        functions += [d.func for d in definitions if getattr(d.func, "__module__", "").startswith("tests")]
+    return any(f is not None and _source_is_slow(f) for f in functions)
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         for fixture in set(_TIER_OF_FIXTURE) & set(getattr(item, "fixturenames", ())):
             item.add_marker(_TIER_OF_FIXTURE[fixture])
+        if item.module.__name__.rpartition(".")[2] in _INTEGRATION_MODULES or _runs_something_slow(item):
+            item.add_marker("integration")

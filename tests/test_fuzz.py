@@ -327,6 +327,7 @@ def hostile_server():
         yield web
 
 
+@pytest.mark.integration  # a real server answering 150 hostile exchanges: seconds
 @SLOW
 @given(
     status=st.sampled_from([200, 301, 302, 303, 307, 308, 304, 410, 429, 500, 503]),
