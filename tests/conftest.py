@@ -231,7 +231,7 @@ _INTEGRATION_MODULES = {
 _SLOW_CALL = re.compile(
     r"\brun_cli\(|\bsubprocess\.|\bPopen\b|\brun_once\(|\brun_cycle\(|\bcollect\(|\bload_staged\("
     r"|\bWorkerPool\b|\bretrain|\bbase_model\(|\bmodel_cache\(|\.test\(|playwright|chromium"
-    r"|\bcross_validate\(|\breclassify\b|\bqueue_alerts\("
+    r"|\bcross_validate\(|\bproject_documents\(|\bload_model\(|\breclassify\b|\bqueue_alerts\("
 )
 
 

@@ -34,7 +34,10 @@ def held_cycle(loaded_settings, sample_web):
     hits = sample_web.hits(HELD_FEED)
     cycle = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run"],
-        env=_env(sample_settings),
+        # The held feed must not time out while the tests hold it: the feed's 30 s deadline (and the
+        # 20 s read timeout) passed under load while the five CLI commands ran, the cycle recorded
+        # the feed as timed out, finished, and a command got the lock. Held until released, instead.
+        env=_env(sample_settings, VIGIA_FEED_DEADLINE="3600", VIGIA_READ_TIMEOUT="600"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
