@@ -71,7 +71,6 @@ def _kill_a_cycle_then_run_one(sample_settings, tmp, how):
     assert list(tmp.glob("vigia-model-*")) == []
 
 
-
 def test_a_temporary_directory_too_deep_for_the_pool_fails_the_cycle_saying_why(sample_settings, tmp_path):
     """The fork server's Unix socket cannot be bound under it: our failure, with its cause."""
     deep = tmp_path / ("t" * 100)
@@ -79,6 +78,7 @@ def test_a_temporary_directory_too_deep_for_the_pool_fails_the_cycle_saying_why(
     result = run_cli(sample_settings, "run", env={"TMPDIR": str(deep)})
     assert result.returncode != 0
     assert "the worker pool cannot run feed parsing: OSError: AF_UNIX path too long" in result.stderr
+
 
 def test_a_sweep_removes_only_files_of_processes_that_are_gone(tmp_path):
     dead = subprocess.run(
