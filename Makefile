@@ -21,11 +21,12 @@ BENCH_FLAGS := $(if $(MODE),--$(MODE)) $(ARGS)
 # The report's period: FROM=2026-11-01 TO=2026-11-30 (Peru days; default the last 30 days).
 REPORT_FLAGS := $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
-.PHONY: help venv run once demo test sql report bench lint docs clean
+.PHONY: help venv run once demo test test-fast sql report bench lint docs clean
 
 help:
-	@echo "make run    start Airflow (standalone) with the ingestion DAG unpaused: a cycle now, then every 15 min"
-	@echo "make test   run the whole test suite"
+	@echo "make run    start Airflow (standalone) with the ingestion DAG unpaused: a cycle now, then a run every minute"
+	@echo "make test   run the whole test suite (what CI runs), on every core"
+	@echo "make test-fast  the unit tier, for the edit loop (no Airflow, no cycles, no corpus: under a minute)"
 	@echo "make once   run one cycle from the command line (no scheduler)"
 	@echo "make demo   offline demo: serve the sample sites on 127.0.0.1, one cycle, print a trend query"
 	@echo "make sql    the DuckDB shell, read-only, on the analyst copy (DB=demo: the demo's database)"
@@ -55,8 +56,15 @@ once: venv
 demo: venv
 	$(PY) -m pipeline demo
 
+# The whole suite on every core (pytest-xdist). A test in an xdist_group runs on one worker at a
+# time with the others of its group: the two that start Airflow's real scheduler never overlap.
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadgroup
+
+# The unit tier for the edit loop: what the markers of pyproject.toml leave (README, "Tests in tiers").
+FAST_TIER := not (e2e or airflow or integration or corpus)
+test-fast: venv
+	$(PY) -m pytest -n auto -m "$(FAST_TIER)"
 
 sql: venv
 	@$(PY) -m pipeline sql $(DB_FLAG)

@@ -3,11 +3,19 @@ and Airflow configured (before anything imports it) to use a throw-away home and
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import inspect
 import ipaddress
 import os
+import re
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,18 +33,38 @@ os.environ.update(
 for _name in [k for k in os.environ if k.startswith("VIGIA_")]:
     del os.environ[_name]
 
+# Hypothesis (tests/test_fuzz.py): ``ci``, the default, is sized for every run of the suite;
+# HYPOTHESIS_PROFILE=deep (or --hypothesis-profile=deep) tries ten times as many examples.
+hypothesis.settings.register_profile("ci", max_examples=150, deadline=None)
+hypothesis.settings.register_profile("deep", max_examples=1500, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 from pipeline.settings import Settings  # noqa: E402
 from tests.localweb import LocalWeb, sample_feeds_toml, sample_site  # noqa: E402
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
 
 
-@pytest.fixture
-def sample_web():
-    """The repository's sample outlets served on 127.0.0.1 (a fresh server per test)."""
+@pytest.fixture(scope="session")
+def _session_web():
+    """One server of the sample outlets for the session (per xdist worker), with the routes it had
+    at the start: a database loaded from it (``loaded_settings``) stays in step with what it serves."""
     with LocalWeb() as web:
-        web.routes.update(sample_site(web.base))
-        yield web
+        routes = sample_site(web.base)
+        web.routes.update(routes)
+        yield web, routes
+
+
+@pytest.fixture
+def sample_web(_session_web):
+    """The repository's sample outlets served on 127.0.0.1: the session's server, its routes and
+    its record of requests reset for each test (a test may replace routes; none outlives it)."""
+    web, routes = _session_web
+    with web._lock:
+        web.routes.clear()
+        web.routes.update(routes)
+        web.requests.clear()
+    return web
 
 
 def make_settings(tmp_path: Path, feeds_toml: str, **overrides) -> Settings:
@@ -50,13 +78,99 @@ def make_settings(tmp_path: Path, feeds_toml: str, **overrides) -> Settings:
         db_lock_timeout=10.0,
     )
     values.update(overrides)
-    return Settings.from_env(env={}, **values)
+    settings = Settings.from_env(env={}, **values)
+    if _CACHE_ROOT and not settings.cache_dir.exists():
+        # A warm cache, as every cycle after a deployment's first has: the base model's params and
+        # the places lexicon are read (0.2 s) rather than built (3 s of CPU a process, 0.7 s a worker).
+        shutil.copytree(model_cache(), settings.cache_dir)
+    return settings
+
+
+_CACHE_ROOT: list[Path] = []  # where the run's model cache is built: set for the session below
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache_root(tmp_path_factory):
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the directory the xdist workers share
+    _CACHE_ROOT.append(root)
+    yield
+    _CACHE_ROOT.clear()
+
+
+def model_cache() -> Path:
+    """The base model's cache directory, built once for the whole run (the first test that needs it
+    builds it, under a lock the xdist workers share) in a fresh process: this one may already hold
+    a model built without a cache, which would then never be written."""
+    root = _CACHE_ROOT[0]
+    with open(root / "model-cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "model-cache" / "complete").exists():
+            shutil.rmtree(root / "model-cache", ignore_errors=True)
+            subprocess.run(
+                [sys.executable, "-c", _BUILD_CACHE, str(root / "model-cache" / "cache")],
+                check=True,
+                cwd=REPO,
+                timeout=300,
+            )
+            (root / "model-cache" / "complete").touch()
+    return root / "model-cache" / "cache"
+
+
+_BUILD_CACHE = """
+import sys
+from pathlib import Path
+from pipeline.classify import lexicon
+from pipeline.classify.model import base_model
+base_model(Path(sys.argv[1]))
+lexicon.lexicon()
+"""
 
 
 @pytest.fixture
 def sample_settings(tmp_path, sample_web) -> Settings:
     """Settings for a cycle over the sample web, into a database under tmp_path."""
     return make_settings(tmp_path, sample_feeds_toml(sample_web.base))
+
+
+@pytest.fixture(scope="session")
+def _loaded_sample(tmp_path_factory, _session_web) -> Path:
+    """One cycle over the session's sample web, run once: the directory it left."""
+    from pipeline import tasks as ingest
+
+    web, _routes = _session_web
+    directory = tmp_path_factory.mktemp("loaded-sample")
+    ingest.run_once(make_settings(directory, sample_feeds_toml(web.base)))
+    return directory
+
+
+@pytest.fixture
+def loaded_settings(sample_settings, _loaded_sample) -> Settings:
+    """``sample_settings`` after one committed, published cycle of the sample web: the session's
+    cycle copied (database, analyst copy, snapshots, cache) rather than run again."""
+    copy_tree(_loaded_sample, sample_settings.db_path.parent, skip={"feeds.toml"})
+    return sample_settings
+
+
+def copy_tree(source: Path, target: Path, skip: set[str] = frozenset()) -> None:
+    """Copy the files under ``source`` into ``target``, keeping which of them are hard links of
+    each other (a snapshot and the analyst copy are one file) and their modes (read-only copies)."""
+    copied: dict[tuple[int, int], Path] = {}
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if relative.parts[0] in skip or path.is_dir() or path.suffix == ".lock":
+            continue
+        to = target / relative
+        to.parent.mkdir(parents=True, exist_ok=True)
+        to.unlink(missing_ok=True)
+        stat = path.stat()
+        key = (stat.st_dev, stat.st_ino)
+        if stat.st_nlink > 1 and key in copied:
+            os.link(copied[key], to)
+            continue
+        shutil.copy2(path, to)
+        copied[key] = to
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +184,6 @@ def airflow_db():
 
 def run_cli(settings: Settings, *args: str, env: dict[str, str] | None = None, timeout: float = 180):
     """``python -m pipeline <args>`` in a subprocess, as an operator runs it, on ``settings``' files."""
-    import subprocess
-    import sys
-
     full_env = {
         **os.environ,
         "VIGIA_FEEDS": str(settings.feeds_path),
@@ -90,3 +201,59 @@ def run_cli(settings: Settings, *args: str, env: dict[str, str] | None = None, t
         timeout=timeout,
         cwd=settings.db_path.parent,
     )
+
+
+# Fixtures that make a test part of a slow tier (README, "Tests in tiers"), whatever its module.
+_TIER_OF_FIXTURE = {
+    "airflow_db": "airflow",
+    "sample_settings": "integration",
+    "loaded_settings": "integration",
+    "postgres": "integration",
+}
+
+# Modules whose every test runs whole cycles, CLI processes, worker pools or model builds.
+_INTEGRATION_MODULES = {
+    "test_backlog",
+    "test_bench",
+    "test_classify_cli",
+    "test_classify_model",
+    "test_collect_process",
+    "test_cycle",
+    "test_dags",
+    "test_exit_codes",
+    "test_leftovers",
+    "test_one_writer",
+    "test_publication",
+}
+
+# What a test (or a fixture of tests/ it uses) calls that takes seconds, not milliseconds: a
+# subprocess or the CLI, a whole cycle, a worker pool, a model build or retrain, dag.test(), a browser.
+_SLOW_CALL = re.compile(
+    r"\brun_cli\(|\bsubprocess\.|\bPopen\b|\brun_once\(|\brun_cycle\(|\bcollect\(|\bload_staged\("
+    r"|\bWorkerPool\b|\bretrain|\bbase_model\(|\bmodel_cache\(|\.test\(|playwright|chromium"
+    r"|\bcross_validate\(|\bproject_documents\(|\bload_model\(|\breclassify\b|\bqueue_alerts\("
+)
+
+
+@functools.cache
+def _source_is_slow(function) -> bool:
+    try:
+        return bool(_SLOW_CALL.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
+
+
+def _runs_something_slow(item) -> bool:
+    functions = [getattr(item, "function", None)]
+    fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    for definitions in fixtures.values():
+        functions += [d.func for d in definitions if getattr(d.func, "__module__", "").startswith("tests")]
+    return any(f is not None and _source_is_slow(f) for f in functions)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in set(_TIER_OF_FIXTURE) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(_TIER_OF_FIXTURE[fixture])
+        if item.module.__name__.rpartition(".")[2] in _INTEGRATION_MODULES or _runs_something_slow(item):
+            item.add_marker("integration")

@@ -56,9 +56,8 @@ def test_a_session_held_open_across_two_cycles_sees_the_new_rows_after_reconnect
         assert hits and "Transportistas" in hits[0][0]
 
 
-def test_the_writer_never_waits_for_an_analyst_session(tmp_path, sample_web):
-    settings = make_settings(tmp_path, sample_feeds_toml(sample_web.base), db_lock_timeout=2.0)
-    ingest.run_once(settings)
+def test_the_writer_never_waits_for_an_analyst_session(loaded_settings):
+    settings = replace(loaded_settings, db_lock_timeout=2.0)
     sessions = [duckdb.connect(str(settings.analyst_db), read_only=True) for _ in range(3)]
     try:
         for con in sessions:
@@ -75,10 +74,8 @@ def test_the_writer_never_waits_for_an_analyst_session(tmp_path, sample_web):
 
 
 @pytest.fixture
-def loaded(tmp_path, sample_web):
-    settings = make_settings(tmp_path, sample_feeds_toml(sample_web.base))
-    ingest.run_once(settings)
-    return settings
+def loaded(loaded_settings):
+    return loaded_settings
 
 
 def test_sql_command_runs_statements_on_the_analyst_copy(loaded, capsys):

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline import tasks as ingest
 from pipeline.backfill import backfill, select_articles
 from pipeline.cli import cycle as bench_cli
 from tests.localweb import SAMPLE_SITE, Route
@@ -29,12 +28,11 @@ def page_path(outlet: dict, article: dict) -> str:
 
 
 def test_backfill_re_extracts_keeps_the_old_text_as_a_revision_and_reclassifies_everything(
-    sample_settings, sample_web
+    loaded_settings, sample_web
 ):
-    ingest.run_once(sample_settings)
     counts = "select (select count(*) from runs), (select count(*) from fetches)"
-    runs_and_fetches = query(sample_settings, counts)[0]
-    before = dict(query(sample_settings, "select article_id, classified_at from classifications"))
+    runs_and_fetches = query(loaded_settings, counts)[0]
+    before = dict(query(loaded_settings, "select article_id, classified_at from classifications"))
     outlet = SITE["outlets"][0]
     changed, gone = outlet["articles"][0], outlet["articles"][1]
     # The outlet corrected one article since; another page is gone.
@@ -44,42 +42,40 @@ def test_backfill_re_extracts_keeps_the_old_text_as_a_revision_and_reclassifies_
     )
     sample_web.routes[page_path(outlet, gone)] = Route(status=404, body=b"gone")
 
-    summary = backfill(sample_settings, LONG_AGO)
+    summary = backfill(loaded_settings, LONG_AGO)
 
     assert summary.selected == ITEMS
     assert summary.statuses == {"ok": ITEMS - 1, "http_error": 1}
     assert summary.changes["revised"] == 1 and summary.changes["keep"] == 1
-    texts = dict(query(sample_settings, "select url, text from articles"))
+    texts = dict(query(loaded_settings, "select url, text from articles"))
     corrected = next(t for u, t in texts.items() if u.endswith(f"/{changed['slug']}.html"))
     assert "Texto corregido por el medio." in corrected
     kept = next(t for u, t in texts.items() if u.endswith(f"/{gone['slug']}.html"))
     assert all(p in kept for p in gone["paragraphs"]), "a page that is gone keeps its stored text"
-    (old,) = query(sample_settings, "select text from article_revisions")
+    (old,) = query(loaded_settings, "select text from article_revisions")
     assert changed["paragraphs"][0] in old[0]
     # Every article classified again by the current model, changed or not.
-    after = dict(query(sample_settings, "select article_id, classified_at from classifications"))
+    after = dict(query(loaded_settings, "select article_id, classified_at from classifications"))
     assert set(after) == set(before) and all(after[k] > before[k] for k in before)
     # Not a cycle: no run (the freshness watchdog must not count it), no fetch rows.
-    assert query(sample_settings, counts)[0] == runs_and_fetches
+    assert query(loaded_settings, counts)[0] == runs_and_fetches
     # The new text is searchable.
-    hits = query(sample_settings, "select count(*) from search('corregido')")
+    hits = query(loaded_settings, "select count(*) from search('corregido')")
     assert hits[0][0] >= 1
 
 
-def test_backfill_selects_by_date_and_feed(sample_settings):
-    ingest.run_once(sample_settings)
-    everything = select_articles(sample_settings, LONG_AGO)
+def test_backfill_selects_by_date_and_feed(loaded_settings):
+    everything = select_articles(loaded_settings, LONG_AGO)
     assert len(everything) == ITEMS
-    assert select_articles(sample_settings, datetime.now(UTC) + timedelta(days=1)) == []
+    assert select_articles(loaded_settings, datetime.now(UTC) + timedelta(days=1)) == []
     feed = SITE["outlets"][1]["slug"]
-    only = select_articles(sample_settings, LONG_AGO, feed=feed)
+    only = select_articles(loaded_settings, LONG_AGO, feed=feed)
     assert {e.feed for e, _ in only} == {feed} and len(only) == len(SITE["outlets"][1]["articles"])
-    until = select_articles(sample_settings, LONG_AGO, until=LONG_AGO + timedelta(days=1))
+    until = select_articles(loaded_settings, LONG_AGO, until=LONG_AGO + timedelta(days=1))
     assert until == []
 
 
-def test_backfill_command(sample_settings, capsys):
-    ingest.run_once(sample_settings)
+def test_backfill_command(loaded_settings, capsys):
     parser = argparse.ArgumentParser()
     bench_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(
@@ -88,9 +84,9 @@ def test_backfill_command(sample_settings, capsys):
             "--from",
             "2000-01-01",
             "--db",
-            str(sample_settings.db_path),
+            str(loaded_settings.db_path),
             "--feeds",
-            str(sample_settings.feeds_path),
+            str(loaded_settings.feeds_path),
             "--chunk",
             "5",
         ]

@@ -156,6 +156,7 @@ def test_held_out_set_meets_the_targets():
     assert p.primary_accuracy >= primary and p.precision >= precision and p.recall >= recall, result.as_text()
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(not DEV_SET.exists(), reason="shared development set (../shared/eval) not present")
 def test_development_set_targets():
     result = evaluate(load_model(), read_labelled(DEV_SET))
@@ -164,6 +165,7 @@ def test_development_set_targets():
         assert m.recall >= TARGETS["recall"], f"{language}\n{result.as_text()}"
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(not (CORPUS / "feeds").is_dir(), reason="shared corpus (../shared/corpus) not present")
 def test_open_world_rate_on_the_shared_corpus():
     # Through the documented command, in its own process (6,600 texts and 181 pages extracted: the

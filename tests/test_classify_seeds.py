@@ -28,7 +28,12 @@ def test_seeds_load_in_manifest_order():
     assert all(len(s.text) > 1000 for s in seeds)
 
 
-@pytest.mark.skipif(not SHARED_SEEDS.exists(), reason="shared seed set not present")
+@pytest.mark.corpus
+@pytest.mark.skipif(
+    not SHARED_SEEDS.exists(), reason="../shared/seeds is not present: nothing to compare with"
+)
 def test_seeds_are_the_shared_documents_unchanged():
-    for path in SHARED_SEEDS.glob("*.txt"):
+    shared = sorted(SHARED_SEEDS.glob("*.txt"))
+    assert [p.name for p in shared] == sorted(p.name for p in SEEDS_DIR.glob("*.txt"))
+    for path in shared:
         assert (SEEDS_DIR / path.name).read_bytes() == path.read_bytes()

@@ -68,6 +68,7 @@ def container_env(service: str, variables: dict[str, str] | None = None) -> dict
 # ---------------------------------------------------------------- the file itself
 
 
+@pytest.mark.corpus
 def test_compose_file_follows_the_compose_specification():
     if not SCHEMA.exists():
         pytest.skip(f"the Compose JSON schema is not at {SCHEMA}")

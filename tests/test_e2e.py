@@ -33,7 +33,9 @@ from tests.localweb import LocalWeb, Route, sample_feeds_toml, sample_site
 from tests.test_alerts_outbox import MailServer, free_port
 
 # Each run starts Airflow from nothing (its database, then every component): minutes, not seconds.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+# One group: the two never run at once under xdist (each is a whole Airflow on a 2-core machine), but
+# beside the rest of the suite.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-scheduler"), pytest.mark.timeout(1200)]
 
 SAMPLE_ARTICLES = 12  # pipeline/data/sample_site.json: four outlets
 START_TIMEOUT = 420  # seconds for a cold start to the first digest on a loaded 2-core machine

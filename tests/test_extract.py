@@ -116,6 +116,7 @@ def test_plain_element_lookup_gives_the_same_extraction():
     assert plain[0].author == "Rosa Quispe"
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(not SHARED_PAGES.exists(), reason="../shared/corpus is not present")
 def test_plain_element_lookup_gives_the_same_extraction_on_every_corpus_page():
     bodies = [gzip.decompress(path.read_bytes()) for path in sorted(SHARED_PAGES.glob("*.html.gz"))]

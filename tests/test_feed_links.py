@@ -129,6 +129,7 @@ def reader_pages(entries: list) -> list[str | None]:
 CORPUS_FEED_URL = "https://example.org/news/feed"
 
 
+@pytest.mark.corpus
 def test_every_entry_of_the_real_corpus_keeps_its_page_and_its_guid():
     """Every linked entry's stored URL is the page a plain feedparser reader finds (none is lost);
     an id that is not a URL is kept as the guid."""

@@ -156,6 +156,7 @@ def test_html_to_text_strips_scripts_tags_and_controls():
     assert html_to_text("<script>alert(1)</script><p>Hola&nbsp;<b>mundo</b>\x07</p>") == "Hola mundo"
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared/corpus is not present")
 @pytest.mark.parametrize("kind", ["feeds", "feedparser-cases"])
 def test_real_corpus_parses_with_as_many_entries_as_feedparser(kind):
@@ -207,9 +208,11 @@ def test_feedparser_reads_through_the_buffered_reader_and_gets_the_same_entries(
     assert buffered.entries[0].summary.startswith("Extorsión & sicariato en Trujillo …")
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared/corpus is not present")
 def test_real_corpus_entries_are_the_same_with_the_buffered_reader(monkeypatch):
     files = [p for kind in ("feeds", "feedparser-cases") for p in (SHARED / kind).rglob("*") if p.is_file()]
+    assert files
     for path in files:
         body = path.read_bytes()
         try:

@@ -44,16 +44,20 @@ from pipeline.urls import BadURL, absolute_url, article_key, canonical_url, pars
 from tests.localweb import LocalWeb, Route, sample_site
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-FAST = hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SLOW = hsettings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.data_too_large,
-    ],
-)
+
+
+def sized(share: float, *more_checks: HealthCheck) -> hsettings:
+    """``share`` of the profile's examples (tests/conftest.py: ``ci`` by default, ``deep`` for ten
+    times as many): the cheap properties take them all, the ones through a server or a worker fewer."""
+    return hsettings(
+        max_examples=max(5, round(hsettings.default.max_examples * share)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, *more_checks],
+    )
+
+
+FAST = sized(1)
+SLOW = sized(0.15, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large)
 
 
 def assert_outcome(exc: BaseException) -> None:
@@ -331,6 +335,7 @@ def hostile_server():
         yield web
 
 
+@pytest.mark.integration  # a real server answering 150 hostile exchanges: seconds
 @SLOW
 @given(
     status=st.sampled_from([200, 301, 302, 303, 307, 308, 304, 410, 429, 500, 503]),
@@ -475,18 +480,19 @@ def test_mutated_sample_feeds_parse_or_are_outcomes(feed, ops):
     _check_feed(_mutate(feed, ops))
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@sized(0.1)
 @given(st.sampled_from(SAMPLE_PAGES), mutations)
 def test_mutated_sample_pages_extract_or_are_outcomes(page, ops):
     _check_page(_mutate(page, ops))
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@sized(0.1)
 @given(st.sampled_from(SAMPLE_PAGES), mutations)
 def test_mutated_gzip_of_sample_pages_decodes_or_is_an_outcome(page, ops):
     _check_page(_mutate(gzip.compress(page), ops), "gzip")
 
 
+@pytest.mark.corpus
 def test_mutated_corpus_feeds_parse_or_are_outcomes():
     files = _corpus("feeds") + [p for p in _corpus("feedparser-cases")]
 
@@ -498,10 +504,11 @@ def test_mutated_corpus_feeds_parse_or_are_outcomes():
     run()
 
 
+@pytest.mark.corpus
 def test_mutated_corpus_pages_extract_or_are_outcomes():
     files = _corpus("pages")
 
-    @hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @sized(0.1)
     @given(st.sampled_from(files), mutations, st.booleans())
     def run(path, ops, still_compressed):
         raw = path.read_bytes()

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -341,7 +340,7 @@ from pipeline.settings import Settings
 settings = Settings.from_env()
 tables = staging.read_batches([Path(sys.argv[1])])
 from pipeline.classify.versions import base_model
-base_model()  # built once per process and cached: the race below is the loads' alone
+base_model(settings.cache_dir)  # read (or built) before the start: the race below is the loads' alone
 go = Path(sys.argv[3])
 print("ready", flush=True)
 while not go.exists():
@@ -464,19 +463,20 @@ def test_a_writer_waits_for_the_lock_and_a_killed_holder_releases_it_at_once(tmp
     )
     try:
         assert holder.stdout.readline().strip() == "holding"
-        started = time.monotonic()
-        with pytest.raises(DatabaseBusy, match="another writer held the lake"), store.open_db(settings):
+        # PostgreSQL's lock_timeout ran out: the writer waited its 0.5 s in the queue, then gave up.
+        with (
+            pytest.raises(DatabaseBusy, match="another writer held the lake for 0.5 s"),
+            store.open_db(settings),
+        ):
             pass
-        assert time.monotonic() - started >= 0.5
         with store.open_db(settings, read_only=True) as con:  # readers never wait for writers
             assert con.execute("select count(*) from feeds").fetchone() == (0,)
     finally:
         holder.kill()  # SIGKILL: no clean-up code runs; PostgreSQL ends the session and its lock
         holder.wait(timeout=10)
-    started = time.monotonic()
-    with store.open_db(settings, lock_timeout=10) as con:
+        holder.stdout.close()
+    with store.open_db(settings, lock_timeout=10) as con:  # DatabaseBusy were the lock not released
         con.execute("select 1")
-    assert time.monotonic() - started < 5
 
 
 CRASH = """
@@ -509,13 +509,14 @@ def test_a_writer_killed_mid_load_leaves_nothing_half_loaded_and_the_next_load_c
     finally:
         loader.kill()
         loader.wait(timeout=30)
+        loader.stdout.close()
     with store.open_db(settings, read_only=True) as con:
         assert con.execute("select count(*) from articles").fetchone() == (20,)
         assert con.execute("select count(*) from classifications").fetchone() == (20,)
         assert con.execute("select count(*) from runs").fetchone() == (1,)
-    started = time.monotonic()  # the dead writer's lock went with its session
+    # The dead writer's lock went with its session (else DatabaseBusy after db_lock_timeout).
     summary = ingest.load(settings, staging.read_batches([staged]), "run-2")
-    assert summary.new_articles == 20 and time.monotonic() - started < 20
+    assert summary.new_articles == 20
     with store.open_db(settings, read_only=True) as con:
         assert con.execute("select count(*), count(distinct article_id) from articles").fetchone() == (40, 40)
         assert con.execute("select count(*) from classifications").fetchone() == (40,)

@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -29,9 +31,14 @@ sys.exit(main())
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_the_model_file_of_a_killed_cycle_is_removed(sample_settings, tmp_path, how):
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+def test_the_model_file_of_a_killed_cycle_is_removed(sample_settings, how):
+    # A short TMPDIR: the worker pool's fork server binds a Unix socket under it, and a path past
+    # 107 bytes cannot be bound (under xdist, tmp_path is long enough: "AF_UNIX path too long").
+    with tempfile.TemporaryDirectory(prefix="vigia-") as short:
+        _kill_a_cycle_then_run_one(sample_settings, Path(short), how)
+
+
+def _kill_a_cycle_then_run_one(sample_settings, tmp, how):
     env = {
         **os.environ,
         "TMPDIR": str(tmp),
@@ -51,6 +58,7 @@ def test_the_model_file_of_a_killed_cycle_is_removed(sample_settings, tmp_path, 
     finally:
         cycle.send_signal(how)
         code = cycle.wait(timeout=60)
+        cycle.stdout.close()
     if how == signal.SIGTERM:
         assert code == 128 + signal.SIGTERM
         assert not os.path.exists(path), "SIGTERM unwinds through the worker pool, which removes it"
@@ -61,6 +69,15 @@ def test_the_model_file_of_a_killed_cycle_is_removed(sample_settings, tmp_path, 
     assert again.returncode == 0, again.stderr
     assert "articles 12 new" in again.stdout
     assert list(tmp.glob("vigia-model-*")) == []
+
+
+def test_a_temporary_directory_too_deep_for_the_pool_fails_the_cycle_saying_why(sample_settings, tmp_path):
+    """The fork server's Unix socket cannot be bound under it: our failure, with its cause."""
+    deep = tmp_path / ("t" * 100)
+    deep.mkdir()
+    result = run_cli(sample_settings, "run", env={"TMPDIR": str(deep)})
+    assert result.returncode != 0
+    assert "the worker pool cannot run feed parsing: OSError: AF_UNIX path too long" in result.stderr
 
 
 def test_a_sweep_removes_only_files_of_processes_that_are_gone(tmp_path):

@@ -12,7 +12,6 @@ import time
 import duckdb
 import pytest
 
-from pipeline import tasks as ingest
 from tests.conftest import REPO, run_cli
 from tests.localweb import LocalWeb, Route
 
@@ -20,21 +19,25 @@ HELD_FEED = "/diario-sur/feed.xml"
 
 
 @pytest.fixture
-def held_cycle(sample_settings, sample_web):
-    """A first cycle loaded, then a CLI cycle running and stuck downloading one feed until released."""
-    ingest.run_once(sample_settings)
+def held_cycle(loaded_settings, sample_web):
+    sample_settings = loaded_settings
+    """A first cycle loaded (the session's, copied), then a CLI cycle running and stuck downloading one
+    feed until released."""
     release = threading.Event()
     route = sample_web.routes[HELD_FEED]
 
     def slow(handler):
-        release.wait(120)
+        release.wait(600)  # set by the fixture's teardown; under load the five commands take minutes
         LocalWeb._serve(handler, route)
 
     sample_web.routes[HELD_FEED] = Route(handler=slow)
     hits = sample_web.hits(HELD_FEED)
     cycle = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run"],
-        env=_env(sample_settings),
+        # The held feed must not time out while the tests hold it: the feed's 30 s deadline (and the
+        # 20 s read timeout) passed under load while the five CLI commands ran, the cycle recorded
+        # the feed as timed out, finished, and a command got the lock. Held until released, instead.
+        env=_env(sample_settings, VIGIA_FEED_DEADLINE="3600", VIGIA_READ_TIMEOUT="600"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -42,7 +45,7 @@ def held_cycle(sample_settings, sample_web):
     deadline = time.monotonic() + 120
     while sample_web.hits(HELD_FEED) == hits:  # the cycle is downloading
         assert cycle.poll() is None, cycle.communicate()
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, "the cycle never asked for the held feed"
         time.sleep(0.05)
     try:
         yield sample_settings, cycle, release

@@ -15,7 +15,6 @@ import duckdb
 import pytest
 
 from pipeline import store
-from pipeline import tasks as ingest
 from pipeline.errors import ConfigError, CorruptDatabase, StoreError
 from pipeline.store import publication
 from tests import test_alerts_dags, test_alerts_outbox
@@ -45,10 +44,9 @@ def scribble(path, block: int, data: bytes | None = None, offset: int = 5000) ->
 
 
 @pytest.fixture
-def loaded(sample_settings):
-    """One committed, published cycle of the sample web."""
-    ingest.run_once(sample_settings)
-    return sample_settings
+def loaded(loaded_settings):
+    """One committed, published cycle of the sample web (the session's, copied)."""
+    return loaded_settings
 
 
 # ---------------------------------------------------------------- verification
@@ -278,6 +276,7 @@ def test_a_publication_killed_midway_leaves_the_analyst_copy_and_no_temporary_co
     finally:
         child.send_signal(how)
         code = child.wait(timeout=60)
+        child.stdout.close()
     assert digest(loaded.analyst_db) == good
     if how == signal.SIGTERM:
         assert code == 128 + signal.SIGTERM

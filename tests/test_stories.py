@@ -8,7 +8,6 @@ import duckdb
 import pytest
 
 from pipeline import store
-from pipeline import tasks as ingest
 from pipeline.load import stories
 from pipeline.settings import REPO_ROOT
 from tests.test_views import Item, Newsroom, prose
@@ -336,9 +335,8 @@ def test_articles_stored_before_the_stories_migration_get_stories_at_the_next_lo
     assert room.query("select count(*) from search('emergencia')") == [(2,)]
 
 
-def test_the_sample_webs_wire_story_is_found_by_its_text(sample_settings):
-    ingest.run_once(sample_settings)
-    with duckdb.connect(str(sample_settings.analyst_db), read_only=True) as con:
+def test_the_sample_webs_wire_story_is_found_by_its_text(loaded_settings):
+    with duckdb.connect(str(loaded_settings.analyst_db), read_only=True) as con:
         got = con.execute(
             "select a.feed, s.matched_by, s.similarity"
             " from article_stories s join articles a using (article_id)"

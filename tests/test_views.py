@@ -18,7 +18,6 @@ import duckdb
 import pytest
 
 from pipeline import staging, store
-from pipeline import tasks as ingest
 from pipeline.collect.batch import Batch, Sighting
 from pipeline.load.transaction import load_cycle
 from pipeline.records import Article, Classification, Feed, FeedFetch, FeedState, Place
@@ -198,9 +197,8 @@ def daily_history(newsroom: Newsroom, days: int, per_day, now: datetime) -> None
 
 
 @pytest.fixture
-def sample_db(sample_settings):
-    ingest.run_once(sample_settings)
-    return sample_settings
+def sample_db(loaded_settings):
+    return loaded_settings
 
 
 def rows(settings, sql, params=None):

@@ -47,10 +47,11 @@ def test_every_one_liner_of_the_questions_runs_on_a_loaded_database(loaded):
 
 def test_the_views_examples_and_the_search_macro_examples_run(loaded):
     section = _section("## The views") + _section("## Search")
+    statements = [s.query for block in _blocks(section, "sql") for s in duckdb.extract_statements(block)]
+    assert len(statements) >= 10  # the sections still show their examples
     with duckdb.connect(str(loaded.analyst_db), read_only=True) as con:
-        for block in _blocks(section, "sql"):
-            for statement in duckdb.extract_statements(block):
-                con.execute(statement.query).fetchall()
+        for statement in statements:
+            con.execute(statement).fetchall()
 
 
 def test_the_notebook_example_runs_as_written(loaded, monkeypatch):

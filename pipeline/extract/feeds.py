@@ -99,7 +99,9 @@ def primary_language(tag: str | None) -> str | None:
 
 def _entry_date(entry: feedparser.FeedParserDict, now: datetime) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        # Read the entry as the plain dict it is: FeedParserDict.get("updated_parsed") falls back to
+        # published_parsed (already tried above) with a DeprecationWarning, on every dated entry.
+        parsed = dict.get(entry, key)
         if not parsed:
             continue
         try:

@@ -201,7 +201,11 @@ class WorkerPool:
             try:
                 future = pool.schedule(fn, args=args, timeout=timeout)
             except RuntimeError as exc:
-                raise WorkerError(f"the worker pool cannot run {what}: {exc}") from exc
+                # pebble raises a bare BrokenProcessPool when a worker cannot be started: say why.
+                cause = exc.__cause__ or exc
+                raise WorkerError(
+                    f"the worker pool cannot run {what}: {type(cause).__name__}: {cause}"
+                ) from exc
         try:
             return await self._result(pool, future, what)
         except concurrent.futures.TimeoutError as exc:
