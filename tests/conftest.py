@@ -215,6 +215,7 @@ _TIER_OF_FIXTURE = {
 _INTEGRATION_MODULES = {
     "test_backlog",
     "test_bench",
+    "test_bench_modes",
     "test_classify_cli",
     "test_classify_model",
     "test_collect_process",
