@@ -122,7 +122,7 @@ _BUILD_CACHE = """
 import sys
 from pathlib import Path
 from pipeline.classify import lexicon
-from pipeline.classify.model import base_model
+from pipeline.classify.versions import base_model
 base_model(Path(sys.argv[1]))
 lexicon.lexicon()
 """
