@@ -39,7 +39,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow-scheduler"), pyt
 
 SAMPLE_ARTICLES = 12  # pipeline/data/sample_site.json: four outlets
 START_TIMEOUT = 420  # seconds for a cold start to the first digest on a loaded 2-core machine
-STOP_TIMEOUT = 180  # seconds for every process to exit after Ctrl-C; a run a minute means a task is often in flight
+# Seconds for every process to exit after Ctrl-C: with a run a minute, a task is often in flight.
+STOP_TIMEOUT = 180
 VENV_BIN = REPO / ".venv" / "bin"
 TOKEN_VARIABLE = "E2E_TEST_TOKEN_OF_VIGIA"  # not VIGIA_*: those must be settings
 
