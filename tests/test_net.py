@@ -12,9 +12,9 @@ import zlib
 
 import pytest
 
-from pipeline.extract import decoding
 from pipeline.collect.net import RETRY_AFTER_CAP, Fetcher, address_allowed, parse_retry_after
 from pipeline.errors import Blocked, DecodeFailed, Deferred, FetchError, FetchTimeout, RedirectError, TooLarge
+from pipeline.extract import decoding
 from pipeline.settings import Settings
 from tests.localweb import LocalWeb, Route
 

@@ -12,12 +12,18 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pipeline.errors import ConfigError
 
-if TYPE_CHECKING:  # annotations only: features reads the seeds' lexicon, not the other way round
-    from pipeline.classify.features import Analysis
+
+class Stemmed(Protocol):
+    """What the seed index needs of an analysed document (``features.Analysis`` is one): its stems.
+    A protocol, not an import, so that features (which reads the seeds) stays above this module."""
+
+    @property
+    def stems(self) -> Mapping[str, float]: ...
+
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "seeds"
 MANIFEST = "manifest.toml"
@@ -54,7 +60,7 @@ def load_seeds(directory: Path = SEEDS_DIR) -> list[Seed]:
 
 
 def inverse_document_frequencies(documents: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    """Smoothed IDF of every stem in the documents (stem -> weight, as in ``Analysis.stems``)."""
+    """Smoothed IDF of every stem in the documents (stem -> weight, as in ``Stemmed.stems``)."""
     counts: dict[str, int] = {}
     total = 0
     for stems in documents:
@@ -93,7 +99,7 @@ class SeedIndex:
         self.postings = {key: tuple(found) for key, found in postings.items()}
 
     @classmethod
-    def build(cls, seeds: Mapping[str, Analysis], idf: Mapping[str, float]) -> SeedIndex:
+    def build(cls, seeds: Mapping[str, Stemmed], idf: Mapping[str, float]) -> SeedIndex:
         default = unseen_idf(idf)
         vectors = {
             name: {k: round(v, 5) for k, v in tfidf(a.stems, idf, default).items()}
@@ -101,7 +107,7 @@ class SeedIndex:
         }
         return cls(vectors, idf)
 
-    def nearest(self, analysis: Analysis) -> tuple[str | None, float]:
+    def nearest(self, analysis: Stemmed) -> tuple[str | None, float]:
         vector = tfidf(analysis.stems, self.idf, self.default_idf)
         totals = [0.0] * len(self.names)
         postings = self.postings
