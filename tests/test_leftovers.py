@@ -57,7 +57,7 @@ def _kill_a_cycle_then_run_one(sample_settings, tmp, how):
         assert os.path.basename(path).startswith(f"vigia-model-{cycle.pid}-")
     finally:
         cycle.send_signal(how)
-        code = cycle.wait(timeout=60)
+        code = cycle.wait(timeout=180)  # a bound, not a speed: SIGTERM unwinds the pool, slow under load
         cycle.stdout.close()
     if how == signal.SIGTERM:
         assert code == 128 + signal.SIGTERM
