@@ -17,6 +17,7 @@ SAMPLES = [
     "Peru’s «sicariato» — 1º de mayo",
     "e\u0301 a\u0308 (already decomposed)",
     "Ελληνικά, русский, 日本語",
+    "a\U0001d167b 𝒳 \U0001e130x",  # marks beyond U+FFFF (musical, Nyiakeng Puachue Hmong)
     "",
 ]
 
@@ -43,3 +44,8 @@ def test_the_two_variants_differ_only_on_compatibility_characters():
     )
     assert fold_accents("ﬁn") == "fin"
     assert fold_accents("ﬁn", like_duckdb=True) == "ﬁn"
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_ascii_variant_is_the_default_without_what_is_left_outside_ascii(text):
+    assert fold_accents(text, ascii_only=True) == "".join(c for c in fold_accents(text) if c.isascii())

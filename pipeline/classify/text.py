@@ -75,9 +75,7 @@ def fold(text: str) -> str:
     """ASCII text with accents removed and case kept: "Perú’s Ñaña" -> "Peru's Nana"."""
     if text.isascii():
         return text
-    # What accent folding leaves outside ASCII (letters such as "ø", symbols) is dropped.
-    folded = fold_accents(_PUNCTUATION_RE.sub(lambda m: _PUNCTUATION[m.group()], text))
-    return folded.encode("ascii", "ignore").decode("ascii")
+    return fold_accents(_PUNCTUATION_RE.sub(lambda m: _PUNCTUATION[m.group()], text), ascii_only=True)
 
 
 def normalize(text: str) -> str:
