@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline import store  # noqa: E402
-from pipeline.load import search_index, stories  # noqa: E402
+from pipeline.load import search_index, stories, trends  # noqa: E402
 
 DAYS = 730
 FEEDS, OUTLETS = 60, 40
@@ -71,8 +71,8 @@ def build(path: Path, n: int, now: datetime) -> None:
         timed("classifications", lambda: _classifications(con, start, n, step_us))
         timed("stories", lambda: _stories(con))
         timed(
-            "trend facts (full rebuild by pipeline.load.stories.refresh_trends)",
-            lambda: stories.refresh_trends(con, [], now),
+            "trend facts (full rebuild by pipeline.load.trends.refresh_trends)",
+            lambda: trends.refresh_trends(con, [], now),
         )
         timed("fetches", lambda: _fetches(con, start, now))
         timed(

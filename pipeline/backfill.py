@@ -68,25 +68,8 @@ def select_articles(
         rows = sql.execute(
             con, "backfill/articles", {"since": since, "until": until, "feed": feed}
         ).fetchall()
-    return [
-        (
-            FeedEntry(
-                feed=r[2],
-                article_id=r[0],
-                url=r[1],
-                link=r[1],
-                guid=r[3],
-                title=r[4] or "",
-                summary=r[5] or "",
-                author=r[6],
-                published_at=r[7],
-                language=r[8],
-                entry_hash=r[9],
-            ),
-            r[10],
-        )
-        for r in rows
-    ]
+    # The query selects a FeedEntry's fields in its order, then the attempt count.
+    return [(FeedEntry(*r[:-1]), r[-1]) for r in rows]
 
 
 def backfill(

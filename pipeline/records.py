@@ -47,6 +47,14 @@ class FeedState:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedJob:
+    """One feed to fetch in a run, with its state as planned (passed as JSON between Airflow tasks)."""
+
+    feed: Feed
+    state: FeedState
+
+
+@dataclass(frozen=True, slots=True)
 class FeedFetch:
     """The outcome of one HTTP fetch of one feed; becomes a ``fetches`` row.
 
@@ -341,3 +349,37 @@ def evidence_json(c: Classification) -> str:
         },
         ensure_ascii=False,
     )
+
+
+def jobs_to_json(jobs: Sequence[FeedJob]) -> list[dict]:
+    """FeedJobs as plain JSON for the planned-batch files (a few hundred bytes a feed, no article data)."""
+    out = []
+    for job in jobs:
+        s = job.state
+        out.append(
+            {
+                "feed": {"name": job.feed.name, "url": job.feed.url, "language": job.feed.language},
+                "state": {
+                    "name": s.name,
+                    "url": s.url,
+                    "etag": s.etag,
+                    "last_modified": s.last_modified,
+                    "consecutive_failures": s.consecutive_failures,
+                    "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at else None,
+                    "last_full_fetch_at": s.last_full_fetch_at.isoformat() if s.last_full_fetch_at else None,
+                    "gone": s.gone,
+                },
+            }
+        )
+    return out
+
+
+def jobs_from_json(items: Sequence[dict]) -> list[FeedJob]:
+    """The FeedJobs ``jobs_to_json`` wrote."""
+    jobs = []
+    for item in items:
+        s = dict(item["state"])
+        for key in ("next_fetch_at", "last_full_fetch_at"):
+            s[key] = datetime.fromisoformat(s[key]) if s[key] else None
+        jobs.append(FeedJob(Feed(**item["feed"]), FeedState(**s)))
+    return jobs

@@ -22,10 +22,10 @@ import pyarrow as pa
 
 from pipeline import staging, store
 from pipeline.collect import polling
-from pipeline.collect.batch import Batch, FeedJob, batches_of, collect_batch, plan_jobs
+from pipeline.collect.batch import Batch, batches_of, collect_batch, plan_jobs
 from pipeline.errors import StoreError
 from pipeline.load.transaction import Classifier, LazyClassifier, load_cycle
-from pipeline.records import Feed, FeedState, RunSummary
+from pipeline.records import Feed, FeedJob, FeedState, RunSummary, jobs_from_json, jobs_to_json
 from pipeline.registry import check_disabling
 from pipeline.settings import Settings, load_feeds
 from pipeline.store import reads
@@ -164,39 +164,6 @@ def run_staging_dir(settings: Settings, run_id: str) -> Path:
 
 def clear_staging(settings: Settings, run_id: str) -> None:
     shutil.rmtree(run_staging_dir(settings, run_id), ignore_errors=True)
-
-
-def jobs_to_json(jobs: Sequence[FeedJob]) -> list[dict]:
-    """FeedJobs as plain JSON for XCom (a few hundred bytes a feed, no article data)."""
-    out = []
-    for job in jobs:
-        s = job.state
-        out.append(
-            {
-                "feed": {"name": job.feed.name, "url": job.feed.url, "language": job.feed.language},
-                "state": {
-                    "name": s.name,
-                    "url": s.url,
-                    "etag": s.etag,
-                    "last_modified": s.last_modified,
-                    "consecutive_failures": s.consecutive_failures,
-                    "next_fetch_at": s.next_fetch_at.isoformat() if s.next_fetch_at else None,
-                    "last_full_fetch_at": s.last_full_fetch_at.isoformat() if s.last_full_fetch_at else None,
-                    "gone": s.gone,
-                },
-            }
-        )
-    return out
-
-
-def jobs_from_json(items: Sequence[dict]) -> list[FeedJob]:
-    jobs = []
-    for item in items:
-        s = dict(item["state"])
-        for key in ("next_fetch_at", "last_full_fetch_at"):
-            s[key] = datetime.fromisoformat(s[key]) if s[key] else None
-        jobs.append(FeedJob(Feed(**item["feed"]), FeedState(**s)))
-    return jobs
 
 
 # ---------------------------------------------------------------- the Airflow tasks' entry points

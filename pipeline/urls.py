@@ -195,3 +195,36 @@ def safe_href(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def outlet_of(url: str | None, feed_url: str | None, feed: str) -> str:
+    """Who published the article: the site of its URL ("elcomercio.pe" for every El Comercio
+    section feed), else of its feed's URL; the feed's name when neither names a site (an IP
+    address, as with the test servers on 127.0.0.1)."""
+    for candidate in (url, feed_url):
+        site = _site(candidate)
+        if site:
+            return site
+    return feed
+
+
+_SECOND_LEVEL = {"com", "gob", "org", "edu", "net", "mil", "nom", "co", "ac"}
+
+
+def _site(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return None
+    if not host or "." not in host:
+        return None  # localhost and friends
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    labels = host.removeprefix("www.").split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:])

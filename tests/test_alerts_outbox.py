@@ -25,7 +25,7 @@ import pytest
 
 from pipeline import tasks as ingest
 from pipeline.alerts import detect, jobs, outbox
-from pipeline.load import stories
+from pipeline.load import trends
 from tests.conftest import REPO, make_settings
 from tests.localweb import SAMPLE_SITE, LocalWeb, sample_feeds_toml, sample_site
 
@@ -413,7 +413,7 @@ def spiking_db(tmp_path):
             _add_story(con, day, now - timedelta(days=day), "outlet-a", "extortion", "20")
         for i in range(5):
             _add_story(con, 100 + i, now - timedelta(seconds=5), f"outlet-{i}", "extortion", "20")
-        stories.refresh_trends(con, [], now)  # what a load does for the trend views
+        trends.refresh_trends(con, [], now)  # what a load does for the trend views
     return settings, now
 
 

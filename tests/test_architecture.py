@@ -21,6 +21,7 @@ LAYERS = (
     # what every stage uses
     "errors",
     "urls",
+    "text",
     "records",
     "leftovers",
     "registry",

@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from pipeline import store
-from pipeline.load import stories
+from pipeline.load import near_duplicates
 from pipeline.settings import REPO_ROOT
+from pipeline.urls import outlet_of
 from tests.test_views import Item, Newsroom, prose
 
 WIRE = (
@@ -25,25 +26,32 @@ WIRE = (
 
 
 def test_words_fold_case_accents_and_punctuation():
-    assert stories.words("¡Extorsión en SJL: 3 heridos!") == ["extorsion", "en", "sjl", "3", "heridos"]
+    assert near_duplicates.words("¡Extorsión en SJL: 3 heridos!") == [
+        "extorsion",
+        "en",
+        "sjl",
+        "3",
+        "heridos",
+    ]
     assert (
-        stories.title_key("Prorrogan  EMERGENCIA en Lima y Callao") == "prorrogan emergencia en lima y callao"
+        near_duplicates.title_key("Prorrogan  EMERGENCIA en Lima y Callao")
+        == "prorrogan emergencia en lima y callao"
     )
-    assert stories.title_key("Tipo de cambio hoy") is None  # too short to identify a story
+    assert near_duplicates.title_key("Tipo de cambio hoy") is None  # too short to identify a story
 
 
 def test_minhash_estimates_how_much_two_texts_share():
-    a = stories.minhash(stories.words(WIRE))
-    edited = stories.minhash(
-        stories.words("LIMA (Andina). " + WIRE.replace("este lunes", "ayer") + " Más detalles.")
+    a = near_duplicates.minhash(near_duplicates.words(WIRE))
+    edited = near_duplicates.minhash(
+        near_duplicates.words("LIMA (Andina). " + WIRE.replace("este lunes", "ayer") + " Más detalles.")
     )
-    other = stories.minhash(stories.words(prose(1, 80)))
-    assert a is not None and stories.similarity(a, a) == 1.0
-    assert stories.similarity(a, edited) >= 0.6
-    assert stories.similarity(a, other) < 0.1
-    assert stories.minhash(stories.words("muy corto")) is None
+    other = near_duplicates.minhash(near_duplicates.words(prose(1, 80)))
+    assert a is not None and near_duplicates.similarity(a, a) == 1.0
+    assert near_duplicates.similarity(a, edited) >= 0.6
+    assert near_duplicates.similarity(a, other) < 0.1
+    assert near_duplicates.minhash(near_duplicates.words("muy corto")) is None
     # Signatures must be comparable across processes: they are stored.
-    assert a[:4].tolist() == stories.minhash(stories.words(WIRE))[:4].tolist()
+    assert a[:4].tolist() == near_duplicates.minhash(near_duplicates.words(WIRE))[:4].tolist()
 
 
 @pytest.mark.parametrize(
@@ -68,7 +76,7 @@ def test_minhash_estimates_how_much_two_texts_share():
     ],
 )
 def test_the_outlet_is_the_site_not_the_feed(url, feed_url, feed, outlet):
-    assert stories.outlet_of(url, feed_url, feed) == outlet
+    assert outlet_of(url, feed_url, feed) == outlet
 
 
 # ---------------------------------------------------------------- assignment through loads

@@ -4,7 +4,7 @@
     detect.py    what to send: new relevant stories, spikes, quiet feeds, stale data — and the state
                  that makes each of them go out once (queries/ holds the SQL)
     render.py    the emails: subjects cleaned of CR/LF/control characters, text and escaped HTML parts
-    chart.py     the 14-day trend chart shown inline in the digest
+    (the 14-day trend chart shown inline in the digest is drawn by pipeline/publish/charts.py)
     outbox.py    pending mail in DuckDB; ``flush`` sends it through the Airflow SMTP connection
     failures.py  the failure email every Vigía task sends after its last try (SmtpNotifier)
     jobs.py      the entry points the DAGs and ``python -m pipeline alerts`` call

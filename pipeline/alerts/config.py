@@ -26,12 +26,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
+from pipeline.text import fold_accents
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def _string_list(value: object, where: str) -> list[str]:
 
 
 def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    return fold_accents(text).casefold()
 
 
 def department_code(value: str, where: str = "department") -> str:

@@ -8,8 +8,9 @@ the boy), so the tokens keep their original case beside the folded form and thos
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from pipeline.text import fold_accents
 
 # Typographic punctuation that NFKD does not decompose to ASCII: mapped first so that "Peru’s"
 # tokenises as "Peru" + "s" instead of losing the apostrophe and becoming "Perus".
@@ -74,8 +75,7 @@ def fold(text: str) -> str:
     """ASCII text with accents removed and case kept: "Perú’s Ñaña" -> "Peru's Nana"."""
     if text.isascii():
         return text
-    decomposed = unicodedata.normalize("NFKD", _PUNCTUATION_RE.sub(lambda m: _PUNCTUATION[m.group()], text))
-    return decomposed.encode("ascii", "ignore").decode("ascii")
+    return fold_accents(_PUNCTUATION_RE.sub(lambda m: _PUNCTUATION[m.group()], text), ascii_only=True)
 
 
 def normalize(text: str) -> str:

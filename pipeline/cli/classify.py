@@ -164,7 +164,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _writer(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A write connection under the writer lock; afterwards the analyst copy is republished."""
     from pipeline import store
-    from pipeline.load.stories import refresh_trends
+    from pipeline.load.trends import refresh_trends
     from pipeline.settings import Settings
 
     settings = Settings.from_env(db_path=db) if db is not None else Settings.from_env()

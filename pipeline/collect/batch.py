@@ -41,6 +41,7 @@ from pipeline.records import (
     Feed,
     FeedEntry,
     FeedFetch,
+    FeedJob,
     FeedState,
     KnownArticle,
     TakenEntry,
@@ -61,12 +62,6 @@ GUARD_REFUSED = (
 )
 # Page failures worth another try on a later cycle; the others are final.
 TRANSIENT_PAGE_OUTCOMES = frozenset({"timeout", "connect_error", "rate_limited", "http_error"})
-
-
-@dataclass(frozen=True, slots=True)
-class FeedJob:
-    feed: Feed
-    state: FeedState
 
 
 @dataclass(frozen=True, slots=True)

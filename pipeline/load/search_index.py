@@ -21,7 +21,6 @@ articles). The queries are answered by pipeline.publish.search and the ``search`
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
@@ -32,6 +31,7 @@ import Stemmer
 
 from pipeline import sql
 from pipeline.sql import id_filter
+from pipeline.text import fold_accents
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,7 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
 
 def strip_accents(text: str) -> str:
     """Lower case without accents, as DuckDB's ``strip_accents(lower(...))``: extorsión → extorsion."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    return fold_accents(text.lower(), like_duckdb=True)
 
 
 def stem(word: str, language: str = "spanish") -> str:

@@ -22,143 +22,40 @@ Scale: new articles are compared only with the articles loaded in the last ``IND
 to a key (``story_bands``); only articles sharing a band key are compared. Two texts with
 similarity 0.5 share a band with probability 1 - (1 - 0.5**3)**32 = 0.986; at 0.2, 0.23.
 
-Everything here runs inside the cycle's load transaction (``load._after_load``): set-based SQL
+Everything here runs inside the cycle's load transaction (``transaction._after_load``): set-based SQL
 over Arrow tables, and numpy for the signatures; loading the same cycle twice changes nothing.
+The keys (title key, MinHash signature, LSH bands) are computed in ``near_duplicates.py``; the trend
+tables that count stories are refreshed by ``trends.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import logging
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from pipeline import sql
+from pipeline.load.near_duplicates import (
+    BANDS,
+    MIN_SIMILARITY,
+    NUM_HASHES,
+    band_keys,
+    minhash,
+    title_key,
+    words,
+)
 from pipeline.sql import id_filter
+from pipeline.urls import outlet_of
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(hours=72)
 INDEX_DAYS = 14  # how long a loaded article stays comparable (story_index is pruned after that)
-SHINGLE = 5  # words per shingle
-NUM_HASHES = 96
-BANDS, ROWS = 32, 3  # BANDS * ROWS == NUM_HASHES
-MIN_SIMILARITY = 0.5
-MIN_SHINGLES = 8  # texts shorter than this (about 12 words) are not compared
-MAX_WORDS = 2000  # the start of a long text identifies it as well as the whole
-MIN_TITLE_WORDS = 5
 BACKLOG_CHUNK = 20_000  # articles from before migration 003 assigned per cycle
-FULL_REFRESH_ABOVE = 50_000  # touched articles past which trend facts are rebuilt whole
-
-_WORD = re.compile(r"[a-z0-9]+")
-# Accents, once NFKD has split them from their letters (a regex pass is ~8x faster than testing
-# unicodedata.combining on every character of every text).
-_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
-_rng = np.random.default_rng(20251020)  # fixed: signatures must be comparable across runs
-# Multiply-shift hashing (a*x + b mod 2**64, top 32 bits): 96 independent-enough permutations.
-_MUL = _rng.integers(1, 2**63, NUM_HASHES, dtype=np.uint64) | np.uint64(1)
-_ADD = _rng.integers(0, 2**63, NUM_HASHES, dtype=np.uint64)
-_SHINGLE_MUL = (_rng.integers(1, 2**63, SHINGLE, dtype=np.uint64) | np.uint64(1)).reshape(SHINGLE, 1)
-_BAND_MUL = _rng.integers(1, 2**63, ROWS + 1, dtype=np.uint64) | np.uint64(1)
-_SHIFT = np.uint64(32)
-
-
-# ---------------------------------------------------------------- text → keys
-
-
-def words(text: str | None) -> list[str]:
-    """Lower-case, accent-free words: "Extorsión en SJL" → ["extorsion", "en", "sjl"]."""
-    if not text:
-        return []
-    lowered = text.lower()
-    if lowered.isascii():
-        return _WORD.findall(lowered)
-    return _WORD.findall(_MARKS.sub("", unicodedata.normalize("NFKD", lowered)))
-
-
-def title_key(title: str | None) -> str | None:
-    """The normalised title, or None when it is too short to tell one story from another."""
-    ws = words(title)
-    return " ".join(ws) if len(ws) >= MIN_TITLE_WORDS else None
-
-
-def _token_hash(token: str) -> int:
-    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
-
-
-def minhash(tokens: Sequence[str], cache: dict[str, int] | None = None) -> np.ndarray | None:
-    """The MinHash signature (NUM_HASHES uint32) of the text's word shingles; None if too short."""
-    tokens = tokens[:MAX_WORDS]
-    if len(tokens) - SHINGLE + 1 < MIN_SHINGLES:
-        return None
-    cache = {} if cache is None else cache
-    for token in set(tokens).difference(cache):
-        cache[token] = _token_hash(token)
-    hashes = np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
-    n = len(tokens) - SHINGLE + 1
-    windows = np.lib.stride_tricks.sliding_window_view(hashes, SHINGLE)[:n]  # (n, SHINGLE)
-    # A shingle's hash: each word's hash times its position's odd constant, summed (mod 2**64).
-    # Repeated shingles are left in: they cannot change a minimum, and removing them costs more.
-    shingles = (windows.T * _SHINGLE_MUL).sum(axis=0, dtype=np.uint64)
-    permuted = (shingles[:, None] * _MUL + _ADD) >> _SHIFT
-    return permuted.min(axis=0).astype(np.uint32)
-
-
-def band_keys(signature: np.ndarray) -> np.ndarray:
-    """One uint64 key per LSH band: articles that share a key are compared."""
-    rows = signature.astype(np.uint64).reshape(BANDS, ROWS)
-    mixed = (rows * _BAND_MUL[:ROWS]).sum(axis=1, dtype=np.uint64)
-    return mixed ^ (np.arange(BANDS, dtype=np.uint64) * _BAND_MUL[ROWS])
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Estimated Jaccard similarity of two signatures: the share of equal MinHash values."""
-    return float(np.count_nonzero(a == b)) / NUM_HASHES
-
-
-def outlet_of(url: str | None, feed_url: str | None, feed: str) -> str:
-    """Who published the article: the site of its URL ("elcomercio.pe" for every El Comercio
-    section feed), else of its feed's URL; the feed's name when neither names a site (an IP
-    address, as with the test servers on 127.0.0.1)."""
-    for candidate in (url, feed_url):
-        site = _site(candidate)
-        if site:
-            return site
-    return feed
-
-
-_SECOND_LEVEL = {"com", "gob", "org", "edu", "net", "mil", "nom", "co", "ac"}
-
-
-def _site(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    except ValueError:
-        return None
-    if not host or "." not in host:
-        return None  # localhost and friends
-    try:
-        ipaddress.ip_address(host)
-        return None
-    except ValueError:
-        pass
-    labels = host.removeprefix("www.").split(".")
-    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
-    return ".".join(labels[-keep:])
-
-
-# ---------------------------------------------------------------- assignment inside a load
 
 
 class _Article(NamedTuple):
@@ -335,55 +232,3 @@ def _insert_stories(
 
 def _prune(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
     sql.execute(con, "stories/prune", {"cutoff": now - timedelta(days=INDEX_DAYS)})
-
-
-# ---------------------------------------------------------------- trend facts
-
-# The flattened fact tables: (table, key column, the list column of _trend_new it comes from). A story
-# counts in one department, the one where it happened (its primary department, migration 008), not in
-# every department its texts name (trends/stories.sql).
-_FLAT = (
-    ("trend_topics", "topic", "topics"),
-    ("trend_departments", "ubigeo", "story_departments"),
-)
-
-
-def refresh_trends(con: duckdb.DuckDBPyConnection, article_ids: Sequence[str], now: datetime) -> None:
-    """Bring trend_articles, trend_stories, trend_topics and trend_departments in step (migrations 003, 008).
-
-    Recomputed: every story with an article among ``article_ids`` or classified since the last
-    refresh, all of its articles at once (which one counts the story may change), and the outlet
-    flags of every (day, topic) and (day, department) those rows fall in. Everything is rebuilt
-    when ``models`` changed or too much was touched. The current decision is the one of the
-    ``current_classifications`` view: both apply the macro current_decisions."""
-    state = sql.execute(con, "trends/state").fetchone()
-    (signature,) = sql.execute(con, "trends/models_signature").fetchall()[0]
-    (upto,) = sql.execute(con, "trends/classified_upto").fetchall()[0]
-    story_ids: list[str] | None = None  # None: every story
-    if state is not None and state[1] == signature:
-        touched = set(article_ids)
-        if state[0] is None or upto is None or upto > state[0]:
-            touched.update(
-                r[0] for r in sql.execute(con, "trends/classified_since", {"since": state[0]}).fetchall()
-            )
-        if len(touched) <= FULL_REFRESH_ABOVE:
-            with id_filter(con, "article_id", sorted(touched)) as wanted:
-                story_ids = [r[0] for r in sql.execute(con, "trends/stories_of", wanted=wanted).fetchall()]
-    if story_ids is None:
-        _replace_trends(con, "true", "true")
-    elif story_ids:
-        with id_filter(con, "story_id", story_ids) as stale:
-            members = [r[0] for r in sql.execute(con, "trends/members", stale=stale).fetchall()]
-            with id_filter(con, "article_id", members) as wanted:
-                _replace_trends(con, stale, wanted)
-    sql.execute(con, "trends/state_set", {"now": now, "upto": upto, "signature": signature})
-    log.info("trends: %s stories refreshed", "all" if story_ids is None else len(story_ids))
-
-
-def _replace_trends(con: duckdb.DuckDBPyConnection, stale: str, members: str) -> None:
-    """Replace the facts of the stories matching ``stale``, whose articles match ``members``."""
-    sql.execute(con, "trends/facts", members=members)
-    sql.execute(con, "trends/stories", stale=stale)
-    for table, key, source in _FLAT:
-        sql.execute(con, "trends/flat", table=table, key=key, source=source, stale=stale)
-    sql.execute(con, "trends/done")

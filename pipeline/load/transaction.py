@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from pipeline import sql
 from pipeline.collect import backlog
-from pipeline.load import search_index, stories
+from pipeline.load import search_index, stories, trends
 from pipeline.records import Classification, Feed, RunSummary, classifications_table
 from pipeline.registry import check_disabling
 from pipeline.settings import Settings
@@ -259,7 +259,7 @@ def _precomputed(
 def _after_load(con: duckdb.DuckDBPyConnection, changed: Sequence[str], now: datetime) -> None:
     """Derived tables kept in step with the articles, inside the same transaction."""
     assigned = stories.assign(con, changed, now)
-    stories.refresh_trends(con, assigned, now)
+    trends.refresh_trends(con, assigned, now)
     search_index.index_articles(con, changed, now)
 
 

@@ -6,8 +6,8 @@ What it holds, for the period (default: the last 30 Peru days) and the one of th
 before it: a summary; stories per day against the previous period; stories per day by topic; this
 period against the previous one per topic; a map of Peru by department; the period's top stories
 per topic, linked to the outlets; the spikes. Charts are plotly's (hover, zoom, legend toggles),
-with plotly.js inlined: opening the file sends no request anywhere. The map is drawn here as SVG
-from ``pipeline/data/peru_departments.geojson`` (source and licence in ``scripts/peru_departments.py``).
+with plotly.js inlined: opening the file sends no request anywhere. The map is SVG drawn from
+``pipeline/data/peru_departments.geojson``. Both are drawn in ``charts.py``, with the digest's PNG.
 
 Counts are stories (an incident run by several outlets counts once) on Peru days, read from the
 views analysts use (``stories``, ``daily_topic_counts``, ``daily_department_counts``, ``spikes``).
@@ -18,27 +18,22 @@ Words follow ``VIGIA_LANGUAGE`` (Spanish by default).
 from __future__ import annotations
 
 import html
-import json
 import logging
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from pathlib import Path
 
 import duckdb
 
 from pipeline import sql
+from pipeline.publish import charts
 from pipeline.publish.i18n import day_label, text, topic_label
-from pipeline.settings import LIMA, REPO_ROOT
+from pipeline.settings import LIMA
 from pipeline.urls import safe_href
 
 log = logging.getLogger(__name__)
 
-GEOJSON = REPO_ROOT / "pipeline" / "data" / "peru_departments.geojson"
 TOP_STORIES = 5  # per topic
-PALETTE = ("#f1eef6", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000")
-LIMA_CODES = ("15", "1501")  # one shape on the map
 
 
 @dataclass
@@ -144,171 +139,6 @@ def _change(now: int, before: int, language: str) -> str:
     return f"{pct:+d} %"
 
 
-@cache
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
-
-
-def _figure_html(figure: object, div_id: str) -> str:
-    return figure.to_html(  # type: ignore[attr-defined]
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
-    )
-
-
-def charts(data: ReportData, language: str) -> list[str]:
-    """The interactive charts, as HTML fragments (plotly.js itself is inlined once, in the page)."""
-    import plotly.graph_objects as go
-
-    t = lambda key: text(key, language)  # noqa: E731
-    x = [d.isoformat() for d in data.days]
-
-    def count_axis(top: int) -> dict:
-        # whole stories only, from zero up: never a fractional or negative tick
-        return dict(rangemode="tozero", title=t("stories"), dtick=max(1, math.ceil(top / 8)), tick0=0)
-
-    layout = dict(
-        template="plotly_white",
-        height=330,
-        margin=dict(l=50, r=20, t=50, b=40),
-        hovermode="x unified",
-        legend=dict(orientation="h", y=-0.15),
-        xaxis=dict(tickformat="%d/%m" if language == "es" else "%d %b"),
-        yaxis=count_axis(max(data.per_day + data.previous_per_day + [1])),
-    )
-    daily = go.Figure(
-        [
-            go.Bar(x=x, y=data.per_day, name=t("this_period"), marker_color="#b2182b"),
-            go.Scatter(
-                x=x,
-                y=data.previous_per_day,
-                name=t("previous"),
-                mode="lines",
-                line=dict(color="#4d4d4d", dash="dot"),
-                customdata=[(data.previous_start + timedelta(days=i)).isoformat() for i in range(len(x))],
-                hovertemplate="%{customdata}: %{y}<extra></extra>",
-            ),
-        ],
-        layout=dict(layout, title=t("per_day")),
-    )
-    by_topic = go.Figure(
-        [
-            go.Scatter(
-                x=x, y=values, name=topic_label(topic, language), mode="lines+markers", stackgroup=None
-            )
-            for topic, values in data.by_topic.items()
-        ],
-        layout=dict(
-            layout,
-            title=t("by_topic"),
-            height=380,
-            yaxis=count_axis(max([max(v) for v in data.by_topic.values()] + [1])),
-        ),
-    )
-    topics = list(data.topic_totals)
-    comparison = go.Figure(
-        [
-            go.Bar(
-                y=[topic_label(k, language) for k in topics],
-                x=[data.topic_totals[k][1] for k in topics],
-                name=t("previous"),
-                orientation="h",
-                marker_color="#bababa",
-            ),
-            go.Bar(
-                y=[topic_label(k, language) for k in topics],
-                x=[data.topic_totals[k][0] for k in topics],
-                name=t("this_period"),
-                orientation="h",
-                marker_color="#b2182b",
-            ),
-        ],
-        layout=dict(
-            layout,
-            title=t("comparison"),
-            height=max(260, 60 + 45 * len(topics)),
-            barmode="group",
-            hovermode="y unified",
-            yaxis=dict(autorange="reversed"),
-            xaxis=count_axis(max([max(v) for v in data.topic_totals.values()] + [1])),
-            margin=dict(l=220, r=20, t=50, b=40),
-        ),
-    )
-    return [
-        _figure_html(daily, "chart-per-day"),
-        _figure_html(by_topic, "chart-by-topic"),
-        _figure_html(comparison, "chart-comparison"),
-    ]
-
-
-@cache
-def _departments_geojson() -> dict:
-    return json.loads(GEOJSON.read_text(encoding="utf-8"))
-
-
-def department_map(data: ReportData, language: str, width: int = 430) -> str:
-    """Peru by department as inline SVG, shaded by this period's stories; hover for the figures."""
-    collection = _departments_geojson()
-    points = [
-        p
-        for feature in collection["features"]
-        for polygon in feature["geometry"]["coordinates"]
-        for ring in polygon
-        for p in ring
-    ]
-    west, east = min(p[0] for p in points), max(p[0] for p in points)
-    south, north = min(p[1] for p in points), max(p[1] for p in points)
-    aspect = math.cos(math.radians((north + south) / 2))  # an equirectangular map, true at mid-Peru
-    scale = width / ((east - west) * aspect)
-    height = round((north - south) * scale)
-
-    def xy(p: list[float]) -> str:
-        return f"{(p[0] - west) * aspect * scale:.1f},{(north - p[1]) * scale:.1f}"
-
-    totals = data.department_totals
-
-    def figures(ubigeo: str) -> tuple[int, int]:
-        codes = LIMA_CODES if ubigeo in LIMA_CODES else (ubigeo,)
-        return (
-            sum(totals.get(c, ("", 0, 0))[1] for c in codes),
-            sum(totals.get(c, ("", 0, 0))[2] for c in codes),
-        )
-
-    top = max([figures(f["properties"]["ubigeo"])[0] for f in collection["features"]] + [1])
-    shapes = []
-    for feature in collection["features"]:
-        ubigeo, name = feature["properties"]["ubigeo"], feature["properties"]["name"]
-        now, before = figures(ubigeo)
-        shade = PALETTE[0] if now == 0 else PALETTE[min(4, 1 + int(3 * now / top))]
-        path = " ".join(
-            "M" + " L".join(xy(p) for p in ring) + " Z"
-            for polygon in feature["geometry"]["coordinates"]
-            for ring in polygon
-        )
-        label = f"{name}: {now} {text('stories', language)} ({text('previous', language)}: {before})"
-        shapes.append(
-            f'<path class="department" data-ubigeo="{esc(ubigeo)}" data-stories="{now}" d="{path}"'
-            f' fill="{shade}"><title>{esc(label)}</title></path>'
-        )
-    legend = "".join(
-        f'<span class="swatch" style="background:{c}"></span>{esc(v)} '
-        for c, v in zip(
-            PALETTE,
-            ["0", "1+", f"{math.ceil(top / 3)}+", f"{math.ceil(2 * top / 3)}+", str(top)],
-            strict=True,
-        )
-    )
-    return (
-        f'<svg id="map" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
-        f' aria-label="{esc(text("map", language))}">{"".join(shapes)}</svg>'
-        f'<p class="note">{legend}</p>'
-    )
-
-
 def page(data: ReportData, generated: datetime, language: str = "es") -> str:
     """The whole HTML page. Every string from a feed is escaped."""
     t = lambda key, **kw: text(key, language, **kw)  # noqa: E731
@@ -344,11 +174,11 @@ def page(data: ReportData, generated: datetime, language: str = "es") -> str:
             ),
         ]
         body = [f'<p id="summary" class="summary">{esc(" ".join(summary))}</p>']
-        body += [f'<div class="chart">{c}</div>' for c in charts(data, language)]
+        body += [f'<div class="chart">{c}</div>' for c in charts.report_charts(data, language)]
         body += _map_section(data, language)
         body += _top_stories(data, language)
         body += _spikes(data, language)
-        scripts = f"<script>{_plotly_js()}</script>"
+        scripts = f"<script>{charts.plotly_js()}</script>"
     return f"""<!doctype html>
 <html lang="{language}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -389,7 +219,7 @@ def _map_section(data: ReportData, language: str) -> list[str]:
     )
     return [
         f"<h2>{esc(t('map'))}</h2>",
-        f'<div class="map-row"><div>{department_map(data, language)}'
+        f'<div class="map-row"><div>{charts.department_map(data, language)}'
         f'<p class="note">{esc(t("map_note"))}</p></div>{table}</div>',
     ]
 

@@ -1,7 +1,9 @@
 -- articles: the stored articles with a link whose event time (published, else first seen) is from
--- $since on (before $until, if given; of feed $feed, if given), as the feed entries they came from, with
--- their extraction attempts so far; oldest first.
-select article_id, url, feed, guid, title, summary, author, published_at, language, entry_hash,
+-- $since on (before $until, if given; of feed $feed, if given), as the feed entries they came from
+-- (the columns of records.FeedEntry, in its order), then their extraction attempts so far; oldest first.
+select feed, article_id, url, url as link, guid,
+       coalesce(title, '') as title, coalesce(summary, '') as summary,
+       author, published_at, language, entry_hash,
        extraction_attempts
 from articles
 where url is not null
