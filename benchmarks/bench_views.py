@@ -338,7 +338,7 @@ def bench_cycle(path: Path, now: datetime, count: int = 500) -> None:
         assigned = stories.assign(con, ids, now)
         steps["stories"] = time.perf_counter() - t
         t = time.perf_counter()
-        stories.refresh_trends(con, assigned, now)
+        trends.refresh_trends(con, assigned, now)
         steps["trend facts"] = time.perf_counter() - t
         t = time.perf_counter()
         search_index.index_articles(con, ids, now)

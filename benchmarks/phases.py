@@ -23,7 +23,7 @@ from benchmarks.measure import Stage, TreeMonitor, f1, timed
 from pipeline import staging, store, tasks
 from pipeline.collect.batch import Batch
 from pipeline.extract.feeds import parse_feed
-from pipeline.load import search_index, stories
+from pipeline.load import search_index, stories, trends
 from pipeline.load import transaction as load_module
 from pipeline.load.transaction import _load_articles, load_cycle
 from pipeline.settings import Settings, load_feeds
@@ -35,7 +35,7 @@ LOAD_STEPS = [
     (load_module, "_load_articles"),
     (load_module, "classify_articles"),
     (stories, "assign"),
-    (stories, "refresh_trends"),
+    (trends, "refresh_trends"),
     (search_index, "index_articles"),
     (publication, "publish"),
 ]

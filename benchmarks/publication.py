@@ -154,7 +154,7 @@ def small_load(path: Path, now: datetime, count: int = 500, feeds: int = 200) ->
     updated; ``feeds`` fetches logged and feed states updated."""
     import duckdb
 
-    from pipeline.load import search_index, stories
+    from pipeline.load import search_index, stories, trends
 
     con = duckdb.connect(str(path))
     steps = {}
@@ -187,7 +187,7 @@ def small_load(path: Path, now: datetime, count: int = 500, feeds: int = 200) ->
             for r in con.execute("select article_id from articles where first_seen_at = ?", [now]).fetchall()
         ]
         assigned = stories.assign(con, ids, now)
-        stories.refresh_trends(con, assigned, now)
+        trends.refresh_trends(con, assigned, now)
         search_index.index_articles(con, ids, now)
         run_id = f"bench-{now:%Y%m%dT%H%M%S%f}"
         con.execute(
