@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 SAMPLE_SITE = Path(__file__).resolve().parent / "data" / "sample_site.json"
 # What every sample page says it was last modified (its validator, with its ETag).
@@ -42,7 +43,33 @@ def not_modified(handler: BaseHTTPRequestHandler, tag: str) -> bool:
     return handler.headers.get("If-Modified-Since") == LAST_MODIFIED
 
 
-class SampleWeb:
+class LoopbackServer:
+    """A threaded HTTP server on a loopback address, served while inside ``with``: the life cycle
+    the demo's web and the tests' web (tests/localweb.py) share."""
+
+    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SampleWeb(LoopbackServer):
     """``with SampleWeb() as web: web.url('/diario-sur/feed.xml')``: the sample outlets on 127.0.0.1."""
 
     def __init__(self, host: str = "127.0.0.1", now: datetime | None = None) -> None:
@@ -79,26 +106,8 @@ class SampleWeb:
                 self.end_headers()
                 self.wfile.write(page.body)
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(host, 0, Handler)
         self.pages = sample_pages(self.base, now=now)
-
-    @property
-    def base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def __enter__(self) -> SampleWeb:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _page(outlet: dict, article: dict, others: list[dict]) -> bytes:

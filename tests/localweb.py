@@ -14,10 +14,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from pipeline.demo import LAST_MODIFIED, SAMPLE_SITE, etag, not_modified, sample_feeds_toml, sample_pages
+from pipeline.demo import (
+    LAST_MODIFIED,
+    SAMPLE_SITE,
+    LoopbackServer,
+    etag,
+    not_modified,
+    sample_feeds_toml,
+    sample_pages,
+)
 
 __all__ = ["SAMPLE_SITE", "LocalWeb", "Route", "sample_feeds_toml", "sample_site"]
 
@@ -34,7 +42,7 @@ class Route:
     handler: Callable[[BaseHTTPRequestHandler], None] | None = None  # full control
 
 
-class LocalWeb:
+class LocalWeb(LoopbackServer):
     """``with LocalWeb(routes) as web: web.url('/feed.xml')``. Routes can be changed while it runs."""
 
     def __init__(
@@ -72,25 +80,7 @@ class LocalWeb:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def __enter__(self) -> LocalWeb:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(host, port, Handler)
 
     def hits(self, path: str) -> int:
         with self._lock:

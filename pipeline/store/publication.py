@@ -171,16 +171,8 @@ def verify(path: Path) -> BlockScan:
         free = con.execute("select free_blocks from pragma_database_size()").fetchone()
         if free is not None and scan.empty > free[0]:
             raise CorruptDatabase(f"{scan.empty} blocks are zeroed but only {free[0]} are free")
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
-        ).fetchall()
-        for schema, table in tables:
-            name = f'"{schema.replace(chr(34), chr(34) * 2)}"."{table.replace(chr(34), chr(34) * 2)}"'
-            try:
-                # hash(_t) reads every column of every row: nothing can be skipped.
-                con.execute(f"select count(*), bit_xor(hash(_t)) from {name} as _t").fetchall()
-            except duckdb.Error as exc:
-                raise CorruptDatabase(f"table {table} cannot be read: {first_line(exc)}") from exc
+        # hash(_t) reads every column of every row: nothing can be skipped.
+        _read_every_table(con, "count(*), bit_xor(hash(_t))")
     except duckdb.Error as exc:
         raise CorruptDatabase(f"DuckDB cannot read it: {first_line(exc)}") from exc
     finally:
@@ -189,6 +181,20 @@ def verify(path: Path) -> BlockScan:
 
 
 # ---------------------------------------------------------------- the analyst copy and snapshots
+
+
+def _read_every_table(con: duckdb.DuckDBPyConnection, reading: str) -> None:
+    """``select <reading> from`` every table of the open database (aliased ``_t``); a table DuckDB
+    cannot read is damage, named."""
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+    ).fetchall()
+    for schema, table in tables:
+        name = f'"{schema.replace(chr(34), chr(34) * 2)}"."{table.replace(chr(34), chr(34) * 2)}"'
+        try:
+            con.execute(f"select {reading} from {name} as _t").fetchall()
+        except duckdb.Error as exc:
+            raise CorruptDatabase(f"table {table} cannot be read: {first_line(exc)}") from exc
 
 
 def refuse_foreign_file(path: Path, setting: str) -> None:
@@ -338,14 +344,7 @@ def check_opens(path: Path) -> None:
     except duckdb.Error as exc:
         raise CorruptDatabase(f"DuckDB cannot open it: {first_line(exc)}") from exc
     try:
-        for schema, table in con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
-        ).fetchall():
-            name = f'"{schema.replace(chr(34), chr(34) * 2)}"."{table.replace(chr(34), chr(34) * 2)}"'
-            try:
-                con.execute(f"select count(*) from {name}").fetchall()
-            except duckdb.Error as exc:
-                raise CorruptDatabase(f"table {table} cannot be read: {first_line(exc)}") from exc
+        _read_every_table(con, "count(*)")
     except duckdb.Error as exc:
         raise CorruptDatabase(f"DuckDB cannot read it: {first_line(exc)}") from exc
     finally:
