@@ -299,6 +299,10 @@ def test_articles_stored_before_the_stories_migration_get_stories_at_the_next_lo
             (REPO_ROOT / "sql" / "migrations" / name).read_text("utf-8")
         )
     now = datetime.now(UTC)
+    # Both articles at and an hour before noon of yesterday in Lima (UTC-5): one Peru day whatever
+    # the hour the test runs (now - 1 day - 1 h crossed Lima's midnight between 05:00 and 06:00 UTC).
+    lima_yesterday = (now - timedelta(hours=5)).date() - timedelta(days=1)
+    noon = datetime(lima_yesterday.year, lima_yesterday.month, lima_yesterday.day, 17, tzinfo=UTC)
     with duckdb.connect(str(db)) as con:
         store.migrate(con, old_sql)
         con.execute(
@@ -321,7 +325,7 @@ def test_articles_stored_before_the_stories_migration_get_stories_at_the_next_lo
                     feed,
                     title,
                     WIRE,
-                    now - timedelta(days=1, hours=k),
+                    noon - timedelta(hours=k),
                     now,
                     now,
                     now,
