@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.collect import backlog, polling
+from pipeline.collect import backlog, polling, turns
 from pipeline.collect.net import Fetcher, host_key
 from pipeline.errors import ContentError, CycleFailed, Deferred, FetchError
 from pipeline.extract.feeds import ParsedFeed
@@ -108,6 +106,8 @@ class Batch:
 
 KnownLookup = Callable[[Sequence[str]], dict[str, KnownArticle]]
 BacklogLookup = Callable[[Sequence[str]], list[DeferredEntry]]  # feed names → their waiting entries
+# What a cycle keeps of a polled feed until the load: its fetch, its next state, its entries (if any).
+Polled = tuple[FeedFetch, FeedState, Sequence[FeedEntry] | None]
 
 
 def plan_jobs(feeds: Sequence[Feed], stored: dict[str, tuple[FeedState, str]]) -> list[FeedJob]:
@@ -148,8 +148,23 @@ async def collect_batch(
     queued = waiting([job.feed.name for job in jobs]) if waiting is not None else []
     async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
         faults: dict[str, str | None] = {}  # feed → the cause of ours it failed for (None: none), if asked
-        polled = await asyncio.gather(
-            *(_poll_feed(fetcher, pool, job, settings, now, faults) for job in jobs)
+
+        async def poll(job: FeedJob, done_with_host: Callable[[], None]) -> Polled:
+            fetch, parsed, sent_validators = await _poll_feed(
+                fetcher, pool, job, settings, now, faults, done_with_host
+            )
+            # Only what the load needs is kept of each feed: its fetch, its next state (the one it had
+            # when nothing changed) and its entries when it had any.
+            state = polling.next_state(job.state, fetch, sent_validators, settings, now)
+            return fetch, state, parsed.entries if parsed is not None and parsed.entries else None
+
+        polled = await turns.by_host(
+            jobs,
+            lambda job: host_key(job.state.url),
+            poll,
+            tasks=_in_hand(settings),
+            limit=settings.concurrency,
+            per_host=settings.per_host_concurrency,
         )
         _fail_if_all_ours("feed", list(faults.values()), minimum=1)
         entries: dict[str, FeedEntry] = {d.article_id: d.entry() for d in queued}
@@ -157,19 +172,22 @@ async def collect_batch(
         batch.taken = [TakenEntry(d.article_id) for d in queued]
         batch.sightings += [Sighting(d.article_id, d.feed, d.queued_at) for d in queued]
         per_feed: dict[str, list[str]] = {}
-        for job, (fetch, parsed, sent_validators) in zip(jobs, polled, strict=True):
-            batch.states.append(polling.next_state(job.state, fetch, sent_validators, settings, now))
+        for job, (fetch, state, feed_entries) in zip(jobs, polled, strict=True):
+            # A host that asked us to wait (429/503 Retry-After) is left alone by all its feeds, next
+            # cycles too.
+            batch.states.append(_hold_for_host(state, fetcher.host_wait(state.url)))
+            batch.fetches.append(fetch)
+            if not feed_entries:
+                continue
             ids = []
-            for entry in parsed.entries if parsed else ():
+            for entry in feed_entries:
                 held = entries.get(entry.article_id)
                 if held is None or (entry.article_id in first_queued and held.feed == entry.feed):
                     entries[entry.article_id] = entry  # the feed's latest word, in the backlog's place
                 batch.sightings.append(Sighting(entry.article_id, job.feed.name, now))
                 ids.append(entry.article_id)
             per_feed[job.feed.name] = ids
-            batch.fetches.append(fetch)
-        # A host that asked us to wait (429/503 Retry-After) is left alone by all its feeds, next cycles too.
-        batch.states = [_hold_for_host(state, fetcher.host_wait(state.url)) for state in batch.states]
+        del polled
 
         stored = known(list(entries)) if entries else {}
         wanted, flood = backlog.choose(
@@ -178,10 +196,9 @@ async def collect_batch(
             lambda article_id: article_id not in stored,
             settings.max_new_per_feed,
         )
-        batch.fetches = [
-            replace(f, new_items=len({i for i in per_feed.get(f.feed, ()) if i not in stored}))
-            for f in batch.fetches
-        ]
+        for i, f in enumerate(batch.fetches):
+            if f.feed in per_feed:  # a feed without entries keeps its record (no copy of 100,000 of them)
+                batch.fetches[i] = replace(f, new_items=len({a for a in per_feed[f.feed] if a not in stored}))
         attempts = {
             e.article_id: stored[e.article_id].extraction_attempts + 1 if e.article_id in stored else 1
             for e in wanted
@@ -250,17 +267,23 @@ async def fetch_pages(
     At most ``concurrency + 2 × workers`` pages are in hand at once (downloading, or waiting for or in a
     worker): enough to keep every download slot busy while the workers have a page each and the
     next one waiting, so a slow server's wait overlaps the others' work, and memory stays bounded.
+    Hosts take turns (``turns.by_host``): a host's politeness limit never holds up the others'
+    pages, and the backlog's pages of one site, thousands in a row, wait in its queue, not in tasks.
     """
-    inflight = asyncio.Semaphore(max(2, settings.concurrency + 2 * settings.workers))
-    ordered = interleave_hosts(entries)
-    results = await asyncio.gather(
-        *(
-            _fetch_article(fetcher, pool, e, attempts.get(e.article_id, 1), inflight, settings, start_by)
-            for e in ordered
-        )
+    results = await turns.by_host(
+        entries,
+        lambda e: host_key(e.url) if e.url else "",
+        lambda e, done_with_host: _fetch_article(
+            fetcher, pool, e, attempts.get(e.article_id, 1), settings, start_by, done_with_host
+        ),
+        tasks=_in_hand(settings),
+        limit=settings.concurrency,
+        per_host=settings.per_host_concurrency,
+        start_by=start_by,
+        late=lambda e: Deferred("the cycle's time was up", reason="cycle_time"),
     )
     pages = Pages()
-    for entry, result in zip(ordered, results, strict=True):
+    for entry, result in zip(entries, results, strict=True):
         if isinstance(result, Deferred):
             pages.deferred.append((entry, result.reason))
         else:
@@ -268,17 +291,10 @@ async def fetch_pages(
     return pages
 
 
-def interleave_hosts(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
-    """The entries in turns of one per host, so a host's politeness limit never holds up the others.
-
-    Downloads start in this order and each holds a slot of the in-flight limit while it waits
-    for its host: fifty pages of one site in a row would fill every slot behind that site.
-    """
-    by_host: dict[str, list[FeedEntry]] = defaultdict(list)
-    for entry in entries:
-        by_host[host_key(entry.url) if entry.url else ""].append(entry)
-    turns = itertools.zip_longest(*by_host.values())
-    return [entry for turn in turns for entry in turn if entry is not None]
+def _in_hand(settings: Settings) -> int:
+    """How many feeds or pages a cycle has in hand at once (downloading, or waiting for or in a
+    worker): every download slot busy while the workers have one each and the next one waiting."""
+    return max(2, settings.concurrency + 2 * settings.workers)
 
 
 def _hold_for_host(state: FeedState, until: datetime | None) -> FeedState:
@@ -320,9 +336,11 @@ async def _poll_feed(
     settings: Settings,
     now: datetime,
     faults: dict[str, str | None],
+    done_with_host: Callable[[], None] = lambda: None,
 ) -> tuple[FeedFetch, ParsedFeed | None, bool]:
     """Poll one feed. ``faults`` gets an entry for every feed actually asked: the cause of ours it
-    failed for, or None (fetched, or failed at the site)."""
+    failed for, or None (fetched, or failed at the site). ``done_with_host`` is called once the
+    answer is in, before the feed is parsed."""
     state, feed = job.state, job.feed
     base = FeedFetch(feed=feed.name, url=state.url, started_at=now, outcome="ok")
     is_due, skipped = polling.due(state, now, settings)
@@ -345,6 +363,7 @@ async def _poll_feed(
             accept=FEED_ACCEPT,
         )
     except FetchError as exc:
+        done_with_host()
         log.info("feed %s: %s: %s", feed.name, exc.outcome, exc)
         if exc.outcome == "blocked" and "not a public address" in str(exc):
             # One feed on a private address may be a hostile redirect; every feed, the operator's
@@ -352,6 +371,7 @@ async def _poll_feed(
             faults[feed.name] = GUARD_REFUSED
         failed = replace(base, outcome=exc.outcome, status_code=exc.status_code, error=str(exc)[:1000])
         return failed, None, bool(headers)
+    done_with_host()
     fetch = replace(
         base,
         status_code=resp.status_code,
@@ -399,39 +419,35 @@ async def _fetch_article(
     pool: WorkerPool,
     entry: FeedEntry,
     attempt: int,
-    inflight: asyncio.Semaphore,
     settings: Settings,
     start_by: float | None = None,
+    done_with_host: Callable[[], None] = lambda: None,
 ) -> tuple[Article, Classification | None] | Deferred:
+    """One page, downloaded (``done_with_host`` called once it is in), extracted and classified."""
     page: ExtractedPage | None = None
     content: ArticleContent | None = None
     classification: Classification | None = None
     status, size, download_ms, extract_ms = "feed_only", 0, 0, 0
     error: str | None = "item has no http(s) link"
     if entry.url is not None:
+        if start_by is not None and asyncio.get_running_loop().time() >= start_by:
+            return Deferred("the cycle's time was up", reason="cycle_time")
+        # The host may have asked to wait while this page waited for its turn.
         if fetcher.host_wait(entry.url) is not None:
             return Deferred("host asked to wait (Retry-After)", reason="host_wait")
         try:
-            async with asyncio.timeout_at(start_by):
-                await inflight.acquire()
-        except TimeoutError:
-            return Deferred("the cycle's time was up", reason="cycle_time")
-        if start_by is not None and asyncio.get_running_loop().time() >= start_by:
-            inflight.release()
-            return Deferred("the cycle's time was up", reason="cycle_time")
-        try:
-            # The host may have asked to wait while this page waited for its turn.
-            if fetcher.host_wait(entry.url) is not None:
-                return Deferred("host asked to wait (Retry-After)", reason="host_wait")
-            # Left encoded: the worker inflates it (spread over the cores; a fifth of the bytes to send).
-            resp = await fetcher.get(
-                entry.url,
-                max_bytes=settings.page_max_bytes,
-                deadline=settings.page_deadline,
-                accept=PAGE_ACCEPT,
-                decode=False,
-                start_by=start_by,
-            )
+            try:
+                # Left encoded: the worker inflates it (spread over the cores; a fifth of the bytes to send).
+                resp = await fetcher.get(
+                    entry.url,
+                    max_bytes=settings.page_max_bytes,
+                    deadline=settings.page_deadline,
+                    accept=PAGE_ACCEPT,
+                    decode=False,
+                    start_by=start_by,
+                )
+            finally:
+                done_with_host()
             size, download_ms = len(resp.body), resp.elapsed_ms
             if resp.status_code in (429, 503):
                 status, error = "rate_limited", f"HTTP {resp.status_code}"
@@ -453,8 +469,6 @@ async def _fetch_article(
             return exc
         except FetchError as exc:
             status, error = exc.outcome, str(exc)[:1000]
-        finally:
-            inflight.release()
     article = build_article(
         entry,
         page if status == "ok" else None,

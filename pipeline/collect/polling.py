@@ -145,7 +145,9 @@ def next_state(
             new = replace(new, etag=validator(fetch.etag), last_modified=validator(fetch.last_modified))
         if fetch.final_url:
             new = replace(new, url=fetch.final_url)
-        return new
+        # The state it had when nothing changed (every 304 of an unchanged cycle): not a copy of it
+        # held per feed until the load.
+        return state if new == state else new
     failures = state.consecutive_failures + 1 if fetch.outcome in FAILED_FEED_OUTCOMES else 0
     wait_until = now + backoff(failures, settings)
     if fetch.retry_after is not None and fetch.retry_after > wait_until:
