@@ -9,7 +9,7 @@ requests alone (``time.process_time`` around them, after imports and set-up), wa
 answers by status and the process's peak RSS, then the load average.
 
 Candidates: ``httpx`` (one AsyncClient, as ``benchmarks.httpx_alone``), ``httpcore`` (httpx's own
-connection pool used directly, with Vigía's ``GuardedBackend``), ``aiohttp`` (when installed),
+connection pool used directly, skipping the Client's layers), ``aiohttp`` (when installed),
 ``vigia`` (``pipeline.collect.net.Fetcher``, everything included: guard, slots, deadlines, caps),
 each on asyncio's default loop and on uvloop (``+uvloop``).
 """
@@ -67,17 +67,17 @@ async def run_httpx(pairs, concurrency, per_host):  # type: ignore[no-untyped-de
 async def run_httpcore(pairs, concurrency, per_host):  # type: ignore[no-untyped-def]
     import httpcore
 
-    from pipeline.collect.net import GuardedBackend
-
-    backend = GuardedBackend((ipaddress.ip_network("127.0.0.0/8"),))
     overall, host = asyncio.Semaphore(concurrency), _limits(pairs, per_host)
     async with httpcore.AsyncConnectionPool(
-        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, network_backend=backend
+        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
     ) as pool:
 
         async def one(url: str, etag: str) -> int:
             async with host(url), overall:
-                headers = [(b"Host", urlsplit(url).netloc.encode()), *[(k.encode(), v.encode()) for k, v in _headers(etag).items()]]
+                headers = [
+                    (b"Host", urlsplit(url).netloc.encode()),
+                    *[(k.encode(), v.encode()) for k, v in _headers(etag).items()],
+                ]
                 async with pool.stream("GET", url, headers=headers) as response:
                     async for _ in response.aiter_stream():
                         pass
@@ -96,10 +96,13 @@ async def run_aiohttp(pairs, concurrency, per_host):  # type: ignore[no-untyped-
     async with aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False) as session:
 
         async def one(url: str, etag: str) -> int:
-            async with host(url), overall:
-                async with session.get(url, headers=_headers(etag), allow_redirects=False) as response:
-                    await response.read()
-                    return response.status
+            async with (
+                host(url),
+                overall,
+                session.get(url, headers=_headers(etag), allow_redirects=False) as response,
+            ):
+                await response.read()
+                return response.status
 
         t0 = time.process_time()
         statuses = await asyncio.gather(*(one(u, e) for u, e in pairs))
@@ -159,7 +162,9 @@ def _available(name: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.http_clients", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.http_clients", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--per-host", type=int, default=2)
@@ -178,18 +183,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         names = [n for n in args.only.split(",") if n]
     names = [n for n in names if _available(n)]
-    with tempfile.TemporaryDirectory(prefix="vigia-clients-") as tmp, ScaleWeb(args.requests, HOSTS, 2) as web:
+    with (
+        tempfile.TemporaryDirectory(prefix="vigia-clients-") as tmp,
+        ScaleWeb(args.requests, HOSTS, 2) as web,
+    ):
         web.start()
         web.mode("304")
         feeds = _Feeds({"feeds": args.requests, "hosts": web.hosts})
         listing = Path(tmp) / "conditional-gets.tsv"
         listing.write_text(
-            "".join(f"{url}\t{feeds.feed(i)[0].decode()}\n" for i, url in enumerate(web.urls())), encoding="utf-8"
+            "".join(f"{url}\t{feeds.feed(i)[0].decode()}\n" for i, url in enumerate(web.urls())),
+            encoding="utf-8",
         )
         rows = []
         for _ in range(args.repeat):
             for name in names:
-                cmd = [sys.executable, "-m", "benchmarks.http_clients", "--candidate", name, "--listing", str(listing)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.http_clients",
+                    "--candidate",
+                    name,
+                    "--listing",
+                    str(listing),
+                ]
                 cmd += ["--concurrency", str(args.concurrency), "--per-host", str(args.per_host)]
                 env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
                 done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
@@ -199,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                 row = json.loads(done.stdout.strip().splitlines()[-1])
                 rows.append(row)
                 print(
-                    f"{name:<18} {row['cpu_ms_per_request']:.3f} ms CPU a request, {row['wall_s']:.1f} s wall, "
+                    f"{name:<18} {row['cpu_ms_per_request']:.3f} ms CPU a request, "
+                    f"{row['wall_s']:.1f} s wall, "
                     f"peak {row['peak_rss_mb']:.0f} MB, {row['statuses']}; load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )

@@ -124,7 +124,9 @@ class _GuardedResolver(AbstractResolver):
         self._allow = allow
         self._timeout = timeout
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._timeout):
@@ -135,7 +137,7 @@ class _GuardedResolver(AbstractResolver):
             raise FetchTimeout(f"resolving {host} timed out") from exc
         found: dict[str, ResolveResult] = {}
         for info_family, _, proto, _, address in infos:
-            ip = address[0]
+            ip = str(address[0])
             if info_family == socket.AF_INET6 and len(address) > 3 and address[3]:
                 ip = f"{ip}%{address[3]}"  # scoped: refused by the guard
             found.setdefault(
@@ -143,7 +145,7 @@ class _GuardedResolver(AbstractResolver):
                 ResolveResult(
                     hostname=host,
                     host=ip,
-                    port=address[1],
+                    port=int(address[1]),
                     family=info_family,
                     proto=proto,
                     flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
@@ -509,7 +511,9 @@ async def _drain(response: aiohttp.ClientResponse) -> None:
     reading) is left unread and the connection closed: the answer's status stands either way.
     """
     declared = response.headers.get("content-length", "")
-    short = response.status in (204, 304) or (_LENGTH.fullmatch(declared) is not None and int(declared) <= DRAIN_BYTES)
+    short = response.status in (204, 304) or (
+        _LENGTH.fullmatch(declared) is not None and int(declared) <= DRAIN_BYTES
+    )
     if not short:
         response.close()
         return
@@ -534,7 +538,9 @@ async def _read_capped(
     # isdigit() alone accepts "²" and 5,000-digit numbers, which int() refuses.
     if _LENGTH.fullmatch(declared) and (not encoding or not decode) and int(declared) > max_bytes:
         response.close()
-        raise TooLarge(f"Content-Length {declared} is over the {max_bytes}-byte cap", status_code=response.status)
+        raise TooLarge(
+            f"Content-Length {declared} is over the {max_bytes}-byte cap", status_code=response.status
+        )
     if not decode:
         Decoder(encoding)  # an encoding we could not decode later fails now (DecodeFailed)
     body = CappedBody(encoding if decode else "", max_bytes, response.status)
