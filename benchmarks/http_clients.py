@@ -10,7 +10,9 @@ answers by status and the process's peak RSS, then the load average.
 
 Candidates: ``httpx`` (one AsyncClient, as ``benchmarks.httpx_alone``), ``httpcore`` (httpx's own
 connection pool used directly, skipping the Client's layers), ``aiohttp`` (when installed),
-``vigia`` (``pipeline.collect.net.Fetcher``, everything included: guard, slots, deadlines, caps),
+``floor`` (a bare keep-alive asyncio Protocol parsed by httptools, no guard, no timeouts: what
+the event loop and a C parser cost alone), ``vigia`` (``pipeline.collect.net.Fetcher``, everything
+included: guard, slots, deadlines, caps),
 each on asyncio's default loop and on uvloop (``+uvloop``).
 """
 
@@ -34,7 +36,7 @@ from benchmarks.corpus import REPO
 
 LAST_MODIFIED = "Mon, 20 Oct 2025 12:00:00 GMT"
 HOSTS = 32
-CANDIDATES = ("httpx", "httpcore", "aiohttp", "vigia")
+CANDIDATES = ("httpx", "httpcore", "aiohttp", "floor", "vigia")
 
 
 def _limits(pairs, per_host):  # type: ignore[no-untyped-def]
@@ -109,6 +111,66 @@ async def run_aiohttp(pairs, concurrency, per_host):  # type: ignore[no-untyped-
         return time.process_time() - t0, statuses
 
 
+class _Wire(asyncio.Protocol):
+    """A bare HTTP/1.1 keep-alive connection parsed by httptools: the floor, no safety at all."""
+
+    def __init__(self) -> None:
+        import httptools
+
+        self.parser = httptools.HttpResponseParser(self)
+        self.done: asyncio.Future[int] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_message_complete(self) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_result(self.parser.get_status_code())
+
+    def on_body(self, body: bytes) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(exc or ConnectionError("closed"))
+
+
+async def run_floor(pairs, concurrency, per_host):  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    overall, host = asyncio.Semaphore(concurrency), _limits(pairs, per_host)
+    idle: dict[str, list[_Wire]] = {}
+
+    async def one(url: str, etag: str) -> int:
+        parts = urlsplit(url)
+        async with host(url), overall:
+            pool = idle.setdefault(parts.netloc, [])
+            if pool:
+                wire = pool.pop()
+            else:
+                _, wire = await loop.create_connection(_Wire, parts.hostname, parts.port)
+            wire.done = loop.create_future()
+            head = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in _headers(etag).items())
+            assert wire.transport is not None
+            wire.transport.write((head + "\r\n").encode())
+            status = await wire.done
+            pool.append(wire)
+            return status
+
+    t0 = time.process_time()
+    statuses = await asyncio.gather(*(one(u, e) for u, e in pairs))
+    cpu = time.process_time() - t0
+    for wires in idle.values():
+        for wire in wires:
+            if wire.transport is not None:
+                wire.transport.close()
+    return cpu, statuses
+
+
 async def run_vigia(pairs, concurrency, per_host):  # type: ignore[no-untyped-def]
     from pipeline.collect.net import Fetcher
     from pipeline.settings import Settings
@@ -155,7 +217,13 @@ def candidate(name: str, listing: Path, concurrency: int, per_host: int) -> dict
 
 def _available(name: str) -> bool:
     base = name.partition("+")[0]
-    module = {"vigia": "pipeline", "httpx": "httpx", "httpcore": "httpcore", "aiohttp": "aiohttp"}[base]
+    module = {
+        "vigia": "pipeline",
+        "httpx": "httpx",
+        "httpcore": "httpcore",
+        "aiohttp": "aiohttp",
+        "floor": "httptools",
+    }[base]
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
