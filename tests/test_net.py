@@ -544,3 +544,34 @@ def test_https_goes_through_the_same_guarded_client_with_a_verified_context(tmp_
     assert response.status_code == 200 and response.body == b"hello"
     _, by_name = _https_fetch(tmp_path, "localhost")
     assert asyncio.run(by_name()).body == b"hello"
+
+
+def _head(lines: list[bytes]):
+    def handler(h) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            h.wfile.write(b"HTTP/1.1 200 OK\r\n" + b"".join(line + b"\r\n" for line in lines))
+            h.wfile.write(b"Content-Length: 2\r\n\r\nok")
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"X-Long: " + b"a" * (net.MAX_HEAD_LINE + 10)],  # one line over the limit
+        [b"X-Many-%d: x" % i for i in range(10_000)],  # endless headers, each short
+    ],
+    ids=["long-line", "many-lines"],
+)
+def test_a_head_over_the_limits_is_refused_without_waiting_for_the_deadline(web, lines):
+    web.routes["/h"] = Route(handler=_head(lines))
+    with pytest.raises(ConnectFailed):
+        fetch(web.url("/h"), deadline=60.0)
+
+
+def test_a_head_within_the_limits_is_read(web):
+    web.routes["/h"] = Route(
+        handler=_head([b"X-Long: " + b"a" * 8000, *[b"X-N-%d: y" % i for i in range(50)]])
+    )
+    response = fetch(web.url("/h"))
+    assert response.body == b"ok" and len(response.headers["x-long"]) == 8000
