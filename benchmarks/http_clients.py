@@ -45,7 +45,7 @@ def _limits(pairs, per_host):  # type: ignore[no-untyped-def]
 
 
 def _headers(etag: str) -> dict[str, str]:
-    return {"If-None-Match": etag, "If-Modified-Since": LAST_MODIFIED}
+    return {"If-None-Match": etag, "If-Modified-Since": LAST_MODIFIED} if etag else {}
 
 
 async def run_httpx(pairs, concurrency, per_host):  # type: ignore[no-untyped-def]
