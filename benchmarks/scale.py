@@ -418,10 +418,10 @@ def report(r: dict[str, Any]) -> str:
         lines.append(
             line(
                 f"  Vigía / httpx alone, {mode}",
-                f"CPU a feed {ratio['cpu_vs_httpx_alone']:.1f}x (start-up excluded)"
-                + (f", {included:.1f}x (included)" if included else "")
-                + f"; polling alone {ratio['polling_cpu_vs_httpx_alone']:.1f}x CPU, "
-                f"{ratio['polling_wall_vs_httpx_alone']:.1f}x wall"
+                f"CPU a feed {ratio['cpu_vs_httpx_alone']:.2f}x (start-up excluded)"
+                + (f", {included:.2f}x (included)" if included else "")
+                + f"; polling alone {ratio['polling_cpu_vs_httpx_alone']:.2f}x CPU, "
+                f"{ratio['polling_wall_vs_httpx_alone']:.2f}x wall"
                 + (
                     f"; CPU a feed {ratio['cpu_vs_aiohttp_alone']:.1f}x aiohttp alone"
                     if "cpu_vs_aiohttp_alone" in ratio
