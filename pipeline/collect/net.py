@@ -438,6 +438,12 @@ class Fetcher:
     ) -> tuple[int, httpx.Headers, bytes]:
         key = host_key(url)
         async with self._slots(key, start_by):
+            # Let every task already waiting to run have its turn before this request's timers
+            # start: when a batch starts 100,000 requests at once, each runs its first step before
+            # the loop reads a socket again, and the first connections, with their connect timer
+            # already running, sat unread behind them for 12-20 s and failed as timeouts. Once
+            # behind that queue, a connection is read as soon as it answers. (One step: ~5 µs.)
+            await asyncio.sleep(0)
             if self._held_until(key) is not None:
                 # The host asked to wait (Retry-After) while this request waited for its slot.
                 raise Deferred("host asked to wait (Retry-After)", reason="host_wait")
