@@ -18,7 +18,8 @@ processes (their CPU is measured and left out of Vigía's). In one run:
    its own): CPU with the interpreter's start-up and imports included;
 4. **httpx alone** (``benchmarks.httpx_alone``): the same N conditional GETs with the same
    concurrency and per-host limit against the same servers, nothing else; its CPU a request is
-   the yardstick for Vigía's CPU per unchanged feed.
+   the yardstick for Vigía's CPU per unchanged feed. Beside it, **aiohttp alone** (the client
+   Vigía's fetcher is built on, ``benchmarks.http_clients``), for what the client itself costs.
 
 The issue's targets: at most 0.3 ms of CPU per unchanged feed (start-up included), peak memory
 under 500 MB at 100,000 feeds.
@@ -149,6 +150,7 @@ def run(args: Any) -> dict[str, Any]:
                 results[f"cli_unchanged_{mode}"] = _cli_cycle(settings, web, server_cpu)
             web.mode("304")
             results["httpx_alone"] = _httpx_alone(settings, work, web, server_cpu)
+            results["aiohttp_alone"] = _httpx_alone(settings, work, web, server_cpu, client="aiohttp")
         results["db_mb"] = db.stat().st_size / MB
     results["ratios"] = _ratios(results, modes)
     return results
@@ -264,8 +266,9 @@ def _cli_cycle(settings, web, server_cpu) -> dict[str, Any]:  # type: ignore[no-
     }
 
 
-def _httpx_alone(settings, work: Path, web, server_cpu) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The same conditional GETs (each feed's URL and the ETag the cycles stored) by httpx alone."""
+def _httpx_alone(settings, work: Path, web, server_cpu, client: str = "httpx") -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The same conditional GETs (each feed's URL and the ETag the cycles stored) by httpx alone,
+    or (``client="aiohttp"``) by the client Vigía's fetcher is built on, alone."""
     import duckdb
 
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
@@ -273,11 +276,22 @@ def _httpx_alone(settings, work: Path, web, server_cpu) -> dict[str, Any]:  # ty
     listing = work / "conditional-gets.tsv"
     listing.write_text("".join(f"{url}\t{etag}\n" for url, etag in rows), encoding="utf-8")
     server0, requests0 = server_cpu(), web.stats()
-    cmd = [sys.executable, "-m", "benchmarks.httpx_alone", str(listing)]
+    if client == "httpx":
+        cmd = [sys.executable, "-m", "benchmarks.httpx_alone", str(listing)]
+    else:
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.http_clients",
+            "--candidate",
+            client,
+            "--listing",
+            str(listing),
+        ]
     cmd += ["--concurrency", str(settings.concurrency), "--per-host", str(settings.per_host_concurrency)]
     done = _run_measured(cmd)
     if done["exit"]:
-        raise RuntimeError(f"httpx alone failed: {done['stderr'][-2000:]}")
+        raise RuntimeError(f"{client} alone failed: {done['stderr'][-2000:]}")
     inner = json.loads(done["stdout"].strip().splitlines()[-1])
     requests = web.stats()
     return {
@@ -309,6 +323,10 @@ def _ratios(r: dict[str, Any], modes: list[str]) -> dict[str, Any]:
             "polling_cpu_vs_httpx_alone": cycle["stages"]["collect"]["cpu_s"] / alone["cpu_s"],
             "polling_wall_vs_httpx_alone": cycle["stages"]["collect"]["wall_s"] / alone["wall_s"],
         }
+        if r.get("aiohttp_alone"):
+            out[mode]["cpu_vs_aiohttp_alone"] = (
+                cycle["cpu_ms_per_feed"] / r["aiohttp_alone"]["cpu_ms_per_request"]
+            )
     return out
 
 
@@ -384,15 +402,31 @@ def report(r: dict[str, Any]) -> str:
             f"peak {alone['peak_rss_mb']:.0f} MB; {alone['connections']:,} connections",
         )
     )
+    aio = r.get("aiohttp_alone")
+    if aio:
+        lines.append(
+            line(
+                "aiohttp alone (Vigía's client)",
+                f"{aio['wall_s']:.1f} s wall, {aio['cpu_s']:.1f} s CPU = "
+                f"{aio['cpu_ms_per_request']:.3f} ms a request "
+                f"({aio['process_cpu_ms_per_request']:.3f} ms with start-up); {aio['statuses']}; "
+                f"peak {aio['peak_rss_mb']:.0f} MB; {aio['connections']:,} connections",
+            )
+        )
     for mode, ratio in r["ratios"].items():
         included = ratio["cli_cpu_vs_httpx_alone_process"]
         lines.append(
             line(
                 f"  Vigía / httpx alone, {mode}",
-                f"CPU a feed {ratio['cpu_vs_httpx_alone']:.1f}x (start-up excluded)"
-                + (f", {included:.1f}x (included)" if included else "")
-                + f"; polling alone {ratio['polling_cpu_vs_httpx_alone']:.1f}x CPU, "
-                f"{ratio['polling_wall_vs_httpx_alone']:.1f}x wall",
+                f"CPU a feed {ratio['cpu_vs_httpx_alone']:.2f}x (start-up excluded)"
+                + (f", {included:.2f}x (included)" if included else "")
+                + f"; polling alone {ratio['polling_cpu_vs_httpx_alone']:.2f}x CPU, "
+                f"{ratio['polling_wall_vs_httpx_alone']:.2f}x wall"
+                + (
+                    f"; CPU a feed {ratio['cpu_vs_aiohttp_alone']:.1f}x aiohttp alone"
+                    if "cpu_vs_aiohttp_alone" in ratio
+                    else ""
+                ),
             )
         )
     lines.append(line("Database", f"{r['db_mb']:.0f} MB after the run"))

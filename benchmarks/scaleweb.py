@@ -112,6 +112,8 @@ class ScaleWeb:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
         for sock in self._sockets:
             sock.close()
 
