@@ -54,6 +54,8 @@ def plan(
     """
     registry = registry or read_registry(settings.feeds_path)
     now = now or datetime.now(UTC)
+    if not store.backend(settings).exists():
+        registry.feeds()  # a registry that is wrong creates no database
     # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
     with store.open_db(settings, check_blocks=True) as con:
         if reads.applied_registry(con) == registry.key:
