@@ -115,8 +115,12 @@ def _message(path) -> str:
         "update registry_applied set key = left(key, 20)",  # truncated
         "update registry_applied set key = replace(key, 'v1:', 'v0:')",  # older rules
         "update registry_applied set key = '' ",
-        "insert into registry_applied select key, applied_at from registry_applied",  # two rows
+        "insert into registry_applied select * from registry_applied",  # two rows
         "delete from registry_applied",
+        "update registry_applied set feeds_digest = feeds_digest + 1",
+        # the feeds rows edited behind the load's back: a URL the registry never had
+        "update feeds set configured_url = 'http://user:pass@127.0.0.1/x' where registry_position = 1",
+        "update feeds set enabled = false where registry_position = 2",
     ],
 )
 def test_a_damaged_key_is_ignored_and_the_registry_parsed_again(sample_settings, sample_web, parses, damage):
@@ -128,6 +132,11 @@ def test_a_damaged_key_is_ignored_and_the_registry_parsed_again(sample_settings,
     assert len(parses) == 1  # once for the plan and the load (one Registry read by run_once)
     (key,) = query(sample_settings, "select key from registry_applied")
     assert key[0] == registry.read_registry(sample_settings.feeds_path).key
+    feeds = registry.load_feeds(sample_settings.feeds_path)
+    stored = query(
+        sample_settings, "select name, configured_url, enabled from feeds order by registry_position"
+    )
+    assert stored == [(f.name, f.url, f.enabled) for f in feeds]
 
 
 def test_feeds_given_as_a_list_leave_no_key(sample_settings, sample_web):

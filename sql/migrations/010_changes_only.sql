@@ -1,6 +1,7 @@
 -- 010_changes_only: a cycle's own work in proportion to what changed, not to the registry (issue 20).
---   * the key of the feeds.toml the load last applied (pipeline/registry.py): an unchanged registry
---     is not parsed, checked or upserted again;
+--   * the key of the feeds.toml the load last applied (pipeline/registry.py), with a digest of the
+--     `feeds` rows it made: an unchanged registry is not parsed, checked or upserted again while
+--     those rows are as the load left them;
 --   * each feed's place in feeds.toml, so that the plan reads the registry's order from `feeds`;
 --   * the fetch log keeps no row for a clean 304 (the feed answered "not modified" again with
 --     nothing else changed): the feed counts it (`quiet_polls`, since `logged_at`, its last row),
@@ -8,8 +9,9 @@
 --     exact count of feeds per outcome, logged or not.
 
 create table if not exists registry_applied (
-    key        varchar not null,             -- Registry.key: rules version and SHA-256 of the bytes
-    applied_at timestamptz not null
+    key          varchar not null,           -- Registry.key: rules version and SHA-256 of the bytes
+    feeds_digest ubigint not null,           -- of the feeds rows it made (store/registry_applied.sql)
+    applied_at   timestamptz not null
 );
 
 alter table feeds add column registry_position integer;        -- 1.. in feeds.toml; null once removed
