@@ -9,14 +9,26 @@ downloaded or written. A UTF-8 byte-order mark, which Windows editors add, is ac
 Which feeds are enabled is compared with the database's at every cycle (``check_disabling``): a
 change that disables more than half of the enabled feeds at once is refused unless the operator
 says so (``VIGIA_ALLOW_MASS_DISABLE`` or ``run --allow-mass-disable``).
+
+A registry of 100,000 feeds takes seconds to parse and check, so it is read in proportion to its
+changes: ``read_registry`` reads the bytes and keys them (``Registry.key``: the checking rules'
+version and a SHA-256 of the bytes, milliseconds for 7 MB); the load records the key of the
+registry it applied in the database, beside the ``feeds`` table it made of it
+(``registry_applied``). A registry whose key is the one applied is the ``feeds`` table already:
+it is not parsed, checked, upserted or compared again. Any other byte, or other rules, is a new key:
+the file is parsed and checked whole, with every message as before. The database is the only
+cache, written in the same transaction as the feeds it describes, so it cannot say more than it
+holds; a key it holds that is not one this version makes (damaged, older rules) matches nothing.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import tomllib
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +44,49 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*")
 _HEADER = re.compile(r"\s*(\[\[?)\s*([^\]\s#]+)\s*\]")
 _KEY = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+# The version of the checks below: bump it when a rule changes, so that a registry applied under the
+# old rules is checked again under the new ones (its key changes).
+RULES = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Registry:
+    """feeds.toml's bytes as read, keyed; parsed and checked only when asked (``feeds``)."""
+
+    path: Path
+    raw: bytes = field(repr=False)
+    key: str  # "v<RULES>:<sha256 of the bytes>"
+    _parsed: list[list[Feed]] = field(default_factory=list, repr=False)
+
+    def feeds(self) -> list[Feed]:
+        """The feeds, parsed and checked whole (once per object); ConfigError names the first problem."""
+        if not self._parsed:
+            self._parsed.append(parse_registry(self.path, self.raw))
+        return list(self._parsed[0])
+
+    @property
+    def parsed(self) -> bool:
+        return bool(self._parsed)
+
+
+def registry_key(raw: bytes) -> str:
+    return f"v{RULES}:{hashlib.sha256(raw).hexdigest()}"
+
+
+def read_registry(path: Path) -> Registry:
+    """The registry's bytes and key (ConfigError if it cannot be read or is too large); not parsed."""
+    raw = _read_bytes(path)
+    return Registry(path, raw, registry_key(raw))
 
 
 def load_feeds(path: Path) -> list[Feed]:
     """Read and check the feed registry; raise ConfigError naming the first problem found."""
-    text = _read(path)
+    return read_registry(path).feeds()
+
+
+def parse_registry(path: Path, raw: bytes) -> list[Feed]:
+    """The feeds of a registry's bytes, checked whole; ConfigError naming the first problem found."""
+    text = _decode(path, raw)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -76,7 +126,7 @@ def load_feeds(path: Path) -> list[Feed]:
     return feeds
 
 
-def _read(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
@@ -88,6 +138,10 @@ def _read(path: Path) -> str:
         raise ConfigError(f"feed registry {path} cannot be read: {exc.strerror or exc}") from exc
     if len(raw) > MAX_BYTES:
         raise ConfigError(f"feed registry {path} is larger than {MAX_BYTES >> 20} MiB: not a registry")
+    return raw
+
+
+def _decode(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")  # a leading byte-order mark is dropped
     except UnicodeDecodeError as exc:

@@ -26,8 +26,8 @@ from pipeline.collect.batch import Batch, batches_of, collect_batch, plan_jobs
 from pipeline.errors import StoreError
 from pipeline.load.transaction import Classifier, LazyClassifier, load_cycle
 from pipeline.records import Feed, FeedJob, FeedState, RunSummary, jobs_from_json, jobs_to_json
-from pipeline.registry import check_disabling
-from pipeline.settings import Settings, load_feeds
+from pipeline.registry import Registry, check_disabling, read_registry
+from pipeline.settings import Settings, load_feeds  # noqa: F401 (ingest.load_feeds, as before)
 from pipeline.store import reads
 
 log = logging.getLogger(__name__)
@@ -37,24 +37,41 @@ def new_run_id(prefix: str = "cli") -> str:
     return f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
 
 
-def plan(settings: Settings, only_due: bool = False, now: datetime | None = None) -> list[list[FeedJob]]:
+def plan(
+    settings: Settings, only_due: bool = False, now: datetime | None = None, registry: Registry | None = None
+) -> list[list[FeedJob]]:
     """Read feeds.toml and the stored feed states; return the feeds to poll, in batches.
 
     ``only_due`` (the scheduler's runs): only the feeds due now, each at its own rhythm
     (``polling.rested``), and none backing off or gone, so a run every minute asks only the feeds
     worth asking and logs nothing for the others. Without it (the CLI's cycle) every enabled feed
     is planned and one not due is recorded ``deferred`` or ``gone``.
+
+    A registry the database already lists (``reads.applied_registry``: the same bytes, checked by
+    the load that applied them) is read from the ``feeds`` table, the due feeds picked there in
+    one query: the plan's cost follows the feeds it plans. Another is parsed and checked whole.
+    ``registry``: feeds.toml as read already (read here when not given).
     """
-    feeds = load_feeds(settings.feeds_path)
+    registry = registry or read_registry(settings.feeds_path)
+    now = now or datetime.now(UTC)
+    if not store.backend(settings).exists():
+        registry.feeds()  # a registry that is wrong creates no database
     # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
     with store.open_db(settings, check_blocks=True) as con:
-        # Before anything is downloaded (the load checks again, in its transaction).
-        check_disabling(reads.enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
-        stored = reads.feed_states(con)
-        rhythm = reads.rhythms(con) if only_due else {}
-    jobs = plan_jobs(feeds, stored)
+        if reads.applied_registry(con) == registry.key:
+            planned = reads.planned_feeds(con, polling.due_filter(settings, now) if only_due else None)
+            jobs = [FeedJob(feed, state) for feed, state, _, _ in planned]
+            stored = {feed.name: (state, feed.url) for feed, state, _, _ in planned} if only_due else {}
+            rhythm = {feed.name: (last, new) for feed, _, last, new in planned} if only_due else {}
+        else:
+            feeds = registry.feeds()
+            # Before anything is downloaded (the load checks again, in its transaction).
+            check_disabling(reads.enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
+            stored = reads.feed_states(con)
+            rhythm = reads.rhythms(con) if only_due else {}
+            jobs = plan_jobs(feeds, stored)
     if only_due:
-        jobs = due_jobs(jobs, stored, rhythm, settings, now or datetime.now(UTC))
+        jobs = due_jobs(jobs, stored, rhythm, settings, now)
     return batches_of(jobs, settings.feeds_per_batch)
 
 
@@ -115,11 +132,14 @@ def load(
     settings: Settings,
     tables: dict[str, pa.Table],
     run_id: str,
-    feeds: Sequence[Feed] | None = None,
+    feeds: Sequence[Feed] | Registry | None = None,
     classifier: Classifier | None = None,
 ) -> RunSummary:
-    """Load a cycle in one transaction, then publish the analyst copy. The only writer of a cycle."""
-    feeds = load_feeds(settings.feeds_path) if feeds is None else feeds
+    """Load a cycle in one transaction, then publish the analyst copy. The only writer of a cycle.
+
+    ``feeds``: feeds.toml as read (a ``Registry``, read here when not given), applied only if the
+    database does not list it already; or a list of feeds, applied as given."""
+    feeds = read_registry(settings.feeds_path) if feeds is None else feeds
     backend = store.backend(settings)
     if classifier is None and backend.shared and tables["articles"].num_rows:
         # Shared writers queue for one lock and its readers never wait: build the model (seconds) before
@@ -143,9 +163,9 @@ def run_once(settings: Settings, run_id: str | None = None) -> RunSummary:
     """
     run_id = run_id or new_run_id()
     with store.cycle_lock(settings):
-        feeds = load_feeds(settings.feeds_path)
-        jobs = [job for batch in plan(settings) for job in batch]
-        return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=feeds)
+        registry = read_registry(settings.feeds_path)
+        jobs = [job for batch in plan(settings, registry=registry) for job in batch]
+        return load(settings, staging.batch_tables(collect(settings, jobs)), run_id, feeds=registry)
 
 
 def stage(settings: Settings, run_id: str, index: int, batch: Batch) -> str:

@@ -155,11 +155,17 @@ def test_scale_mode_measures_unchanged_cycles_and_httpx_alone(tmp_path, capsys):
     assert r["unchanged_200"]["outcomes"] == {"ok": 64} and r["unchanged_200"]["articles"] == 0
     for key in ("unchanged_304", "unchanged_200"):
         stages = r[key]["stages"]
-        assert set(stages["plan"]["steps_s"]) == {"load_feeds", "feed_states", "plan_jobs"}
+        # feeds.toml unchanged since the first cycle's load: read, not parsed; the plan reads the feeds table
+        assert set(stages["plan"]["steps_s"]) == {"read_registry", "planned_feeds"}
         assert {"_load_feed_states", "_load_fetches", "publish"} <= set(stages["load"]["steps_s"])
+        assert "parse_registry" not in stages["load"]["steps_s"]
         assert r[key]["cpu_ms_per_feed"] > 0 and r[key]["server"]["peak_open_host"] <= 2  # politeness
         assert r[f"cli_{key}"]["exit"] == 0 and r[f"cli_{key}"]["feeds_asked"] == 64
         assert r[f"cli_{key}"]["peak_rss_mb"] > 0
+    assert r["first_cycle"]["fetches_rows_added"] == 64
+    assert r["unchanged_304_first"]["fetches_rows_added"] == 64  # the first 304 after a 200 is a change
+    assert r["unchanged_304"]["fetches_rows_added"] == 0  # then nothing changed: nothing logged
+    assert r["unchanged_200"]["fetches_rows_added"] == 64
     assert r["httpx_alone"]["statuses"] == {"304": 64} and r["httpx_alone"]["cpu_ms_per_request"] > 0
     assert r["ratios"]["304"]["cpu_vs_httpx_alone"] > 0
     assert "httpx alone, same conditional GETs" in capsys.readouterr().out

@@ -94,6 +94,18 @@ def rested(
     return now >= last_fetch_at + interval * 0.9
 
 
+def due_filter(settings: Settings, now: datetime) -> dict[str, object]:
+    """The parameters of sql/queries/store/due_feeds.sql: ``due`` and ``rested`` as a filter over the
+    ``feeds`` table, so that a plan reads only the feeds that may be due (it then applies these
+    functions to them: the filter is a little wider, never narrower)."""
+    return {
+        "now": now,
+        "longest_s": longest_wait(settings).total_seconds(),
+        "low_s": settings.poll_min_minutes * 60.0,
+        "high_s": settings.poll_max_minutes * 60.0,
+    }
+
+
 def validator(value: str | None) -> str | None:
     """An ETag or Last-Modified worth sending back; None for one that cannot go in a request header."""
     return value if value is not None and _VALIDATOR.fullmatch(value) else None

@@ -26,10 +26,10 @@ from pipeline import sql
 from pipeline.collect import backlog
 from pipeline.load import search_index, stories, trends
 from pipeline.records import Classification, Feed, RunSummary, classifications_table
-from pipeline.registry import check_disabling
+from pipeline.registry import Registry, check_disabling
 from pipeline.settings import Settings
 from pipeline.store import transaction
-from pipeline.store.reads import enabled_feeds
+from pipeline.store.reads import applied_registry, enabled_feeds
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class LazyClassifier:
 def load_cycle(
     con: duckdb.DuckDBPyConnection,
     tables: dict[str, pa.Table],
-    feeds: Sequence[Feed],
+    feeds: Sequence[Feed] | Registry,
     run_id: str,
     classifier: Classifier,
     now: datetime,
@@ -80,19 +80,19 @@ def load_cycle(
 ) -> RunSummary:
     """Load one cycle's staged tables in a single transaction and return its summary.
 
-    ``settings``: the limits (revisions a day) and the guard against disabling most feeds by
-    mistake (``registry.check_disabling``); without them, the defaults and no guard.
+    ``feeds``: the registry as read (a ``Registry``: applied only if it is not the one applied
+    already), or feeds given as they are (always applied). ``settings``: the limits (revisions a
+    day) and the guard against disabling most feeds by mistake (``registry.check_disabling``);
+    without them, the defaults and no guard.
     """
     limits = settings or Settings()
     for name, table in tables.items():
         con.register(f"_stage_{name}", table)
     try:
         with transaction(con):
-            if settings is not None:
-                check_disabling(enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
-            upsert_feeds(con, feeds, now)
+            apply_registry(con, feeds, now, settings)
+            _load_fetches(con, run_id)  # before the feed states: a row carries its feed's clean 304s
             _load_feed_states(con)
-            _load_fetches(con, run_id)
             changed, _revised = _load_articles(con, now, limits.max_revisions_per_day)
             counts = _change_counts(con)
             waiting = backlog.store_backlog(con) if "deferred" in tables and "taken" in tables else 0
@@ -110,17 +110,39 @@ def load_cycle(
     finally:
         for name in tables:
             con.unregister(f"_stage_{name}")
+        con.execute("drop table if exists _quiet")
     return summary
 
 
+def apply_registry(
+    con: duckdb.DuckDBPyConnection, feeds: Sequence[Feed] | Registry, now: datetime, settings: Settings | None
+) -> bool:
+    """Make ``feeds`` list the registry's feeds, unless the registry is the one applied already
+    (``feeds`` is then the registry already: nothing is parsed, compared or written). Returns
+    whether it was applied. Feeds given as a list are always applied, and leave no key: the next
+    registry read is parsed and applied whole."""
+    key = None
+    if isinstance(feeds, Registry):
+        if feeds.key == applied_registry(con):
+            return False
+        key, feeds = feeds.key, feeds.feeds()
+    if settings is not None:
+        check_disabling(enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
+    upsert_feeds(con, feeds, now)
+    sql.execute(con, "load/registry_applied", {"key": key, "now": now})
+    return True
+
+
 def upsert_feeds(con: duckdb.DuckDBPyConnection, feeds: Sequence[Feed], now: datetime) -> None:
-    """Make the feeds table list exactly the configured feeds (removed ones stay, disabled)."""
+    """Make the feeds table list exactly the configured feeds, in their order (removed ones stay,
+    disabled)."""
     cfg = pa.table(
         {
             "name": [f.name for f in feeds],
             "url": [f.url for f in feeds],
             "language": pa.array([f.language for f in feeds], pa.string()),
             "enabled": [f.enabled for f in feeds],
+            "position": pa.array(range(1, len(feeds) + 1), pa.int32()),
         }
     )
     con.register("_cfg", cfg)
@@ -173,6 +195,9 @@ def _load_feed_states(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _load_fetches(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The run's fetch log: a row for every feed but those that answered a clean 304 again
+    (``_quiet``, counted by their feed and in ``run_outcomes``), so the log grows with what changed."""
+    sql.execute(con, "load/quiet")
     sql.execute(con, "load/fetches", {"run_id": run_id})
 
 

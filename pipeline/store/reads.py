@@ -7,14 +7,15 @@ downloads never hold the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from pipeline import sql
-from pipeline.records import DeferredEntry, FeedState, KnownArticle
+from pipeline.records import DeferredEntry, Feed, FeedState, KnownArticle
 from pipeline.settings import Settings
 from pipeline.store.backend import Backend
 
@@ -47,6 +48,43 @@ def rhythms(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[datetime | None, 
     """Every stored feed: name → (its last poll, its last poll that found something new)."""
     rows = con.execute("select name, last_fetch_at, last_new_item_at from feeds").fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def applied_registry(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The key of the feeds.toml the ``feeds`` table lists (``registry.Registry.key``), if any."""
+    rows = sql.execute(con, "store/registry_applied").fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+# A planned feed: its entry, its state, and its rhythm (last poll, last poll that found something new).
+Planned = tuple[Feed, FeedState, datetime | None, datetime | None]
+
+
+def planned_feeds(con: duckdb.DuckDBPyConnection, due: Mapping[str, Any] | None = None) -> list[Planned]:
+    """The enabled feeds of the registry the ``feeds`` table lists (``applied_registry``), in the
+    file's order, with their states: all of them, or (``due``: the parameters of
+    ``polling.due_filter``) those the scheduler may find due (store/due_feeds.sql, a filter a
+    little wider than ``polling.due`` and ``rested``, which the plan then applies). Read as
+    columns: one object per feed planned, none per row read."""
+    if due is None:
+        table = sql.execute(con, "store/planned_feeds").to_arrow_table()
+    else:
+        table = sql.execute(con, "store/due_feeds", due).to_arrow_table()
+    c = [_values(table.column(name)) for name in table.column_names]
+    return [
+        (Feed(row[0], row[1], row[2], True), FeedState(row[0], *row[3:10]), row[10], row[11])
+        for row in zip(*c, strict=True)
+    ]
+
+
+def _values(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values. Times through their distinct values: a cycle's feeds share its
+    few poll times, and a time with a zone costs microseconds to make (100,000 of them, 0.4 s)."""
+    if not pa.types.is_timestamp(column.type):
+        return column.to_pylist()
+    encoded = column.combine_chunks().dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    return [None if i is None else distinct[i] for i in encoded.indices.to_pylist()]
 
 
 def enabled_feeds(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -14,11 +14,36 @@
 --   last_new_item_at      last fetch that brought an item never stored before
 --   silent_for            time since then (since the feed was added, if it never brought one)
 --   silent_hours          the same in hours
---   fetches_7d, failed_fetches_7d, new_items_7d   over the last 7 days
+--   fetches_7d, failed_fetches_7d, new_items_7d   over the last 7 days (fetches_7d counts the clean
+--                         304s the fetch log keeps no row for: those of a row's `quiet_polls`, and the
+--                         feed's own since its last row; a run of them that began before the 7 days is
+--                         counted in proportion to its time within them)
 --   items_per_day         new_items_7d / 7
 -- Times are UTC (timestamptz); "now" is the query's transaction time.
 
-with recent_fetches as (
+with quiet_runs as (
+    -- clean 304s, n of them after `since` up to `until`: each row's, and each feed's since its last row
+    select feed, quiet_polls as n, quiet_since as since, quiet_until as until
+    from fetches
+    where quiet_polls > 0 and quiet_until >= now() - interval 7 days
+    union all
+    select name, quiet_polls, logged_at, last_fetch_at
+    from feeds
+    where quiet_polls > 0 and last_fetch_at >= now() - interval 7 days
+),
+
+quiet_recent as (
+    select
+        feed,
+        sum(case
+            when since is null or since >= now() - interval 7 days then n
+            else round(n * (epoch(until) - epoch(now() - interval 7 days)) / (epoch(until) - epoch(since)))
+        end)::bigint as polls
+    from quiet_runs
+    group by feed
+),
+
+logged_recent as (
     select
         feed,
         count(*) filter (where outcome <> 'deferred') as fetches_7d,
@@ -27,6 +52,16 @@ with recent_fetches as (
     from fetches
     where started_at >= now() - interval 7 days
     group by feed
+),
+
+recent_fetches as (
+    select
+        coalesce(l.feed, q.feed) as feed,
+        coalesce(l.fetches_7d, 0) + coalesce(q.polls, 0) as fetches_7d,
+        coalesce(l.failed_fetches_7d, 0) as failed_fetches_7d,
+        coalesce(l.new_items_7d, 0) as new_items_7d
+    from logged_recent l
+    full join quiet_recent q using (feed)
 ),
 
 feed_rows as (

@@ -5,7 +5,10 @@
 -- Retry-After: its next probe); and
 --   usual_items_per_day   its rhythm: new items per day over the 28 days *before* its last new item
 --                         (not the last 7 days, which a long silence itself drags towards zero);
---                         null when it has less than 2 days of fetches behind that item.
+--                         null when it has less than 2 days of fetches behind that item. The clean
+--                         304s the fetch log keeps no row for (counted in the next row, `quiet_polls`)
+--                         bring nothing new; they count as fetches from the 28 days' start when a run
+--                         of them crossed it (their own times are not kept).
 with health as (
     select
         feed, status, consecutive_failures, last_error, last_success_at, last_new_item_at, silent_hours,
@@ -17,7 +20,11 @@ with health as (
 history as (
     select
         f.feed,
-        min(f.started_at) as first_fetch_at,
+        min(case
+            when f.quiet_polls > 0 and f.quiet_until > h.last_new_item_at - interval 28 days
+                then greatest(f.quiet_since, h.last_new_item_at - interval 28 days)
+            else f.started_at
+        end) as first_fetch_at,
         sum(f.new_items) as new_items
     from fetches f
     join health h using (feed)

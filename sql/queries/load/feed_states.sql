@@ -1,10 +1,10 @@
 -- feed_states: what each feed of the cycle remembers for the next one (`_stage_states`), and its last
 -- request (`_stage_fetches`). "requested": an HTTP request was sent (a deferred feed, or one already
 -- known gone, was not asked), so only those change the last outcome.
--- Two statements: a feed that answered 304 again with its state as stored and its last outcome
--- already a clean 304 (most feeds of a large registry, most cycles) has only its two times moved;
--- every other feed polled has its whole state stored. The first runs before the second, and the
--- second's condition is the first's exclusion, so each feed is written by one of them.
+-- Two statements: a feed that answered a clean 304 again (`_quiet`, load/quiet.sql: most feeds of a
+-- large registry, most cycles) has only its two times moved and its clean 304s counted (it has no
+-- `fetches` row); every other feed polled has its whole state stored, and its count of clean 304s
+-- starts again after the row load/fetches.sql wrote for it. Each feed is written by one of them.
 update feeds set
     url = s.url,
     etag = s.etag,
@@ -19,37 +19,20 @@ update feeds set
     last_error = case when x.requested then x.error else feeds.last_error end,
     last_success_at = case when x.outcome in ('ok', 'not_modified') then x.started_at
                            else feeds.last_success_at end,
-    last_new_item_at = case when x.new_items > 0 then x.started_at else feeds.last_new_item_at end
+    last_new_item_at = case when x.new_items > 0 then x.started_at else feeds.last_new_item_at end,
+    quiet_polls = 0,
+    logged_at = x.started_at
 from _stage_states s
 join (
     select *, outcome <> 'deferred' and not (outcome = 'gone' and status_code is null) as requested
     from _stage_fetches
 ) x on x.feed = s.name
 where feeds.name = s.name
-  and not (
-      x.outcome = 'not_modified' and x.status_code = 304 and x.error is null and x.new_items = 0
-      and feeds.last_outcome = 'not_modified' and feeds.last_status_code = 304
-      and feeds.last_error is null and feeds.gone_at is null and not s.gone
-      and s.url = feeds.url and s.etag is not distinct from feeds.etag
-      and s.last_modified is not distinct from feeds.last_modified
-      and s.consecutive_failures = feeds.consecutive_failures
-      and s.next_fetch_at is not distinct from feeds.next_fetch_at
-      and s.last_full_fetch_at is not distinct from feeds.last_full_fetch_at
-  );
+  and s.name not in (select feed from _quiet);
 
 update feeds set
-    last_fetch_at = x.started_at,
-    last_success_at = x.started_at
-from _stage_states s
-join _stage_fetches x on x.feed = s.name
-where feeds.name = s.name
-  and (
-      x.outcome = 'not_modified' and x.status_code = 304 and x.error is null and x.new_items = 0
-      and feeds.last_outcome = 'not_modified' and feeds.last_status_code = 304
-      and feeds.last_error is null and feeds.gone_at is null and not s.gone
-      and s.url = feeds.url and s.etag is not distinct from feeds.etag
-      and s.last_modified is not distinct from feeds.last_modified
-      and s.consecutive_failures = feeds.consecutive_failures
-      and s.next_fetch_at is not distinct from feeds.next_fetch_at
-      and s.last_full_fetch_at is not distinct from feeds.last_full_fetch_at
-  );
+    last_fetch_at = q.started_at,
+    last_success_at = q.started_at,
+    quiet_polls = coalesce(feeds.quiet_polls, 0) + 1
+from _quiet q
+where feeds.name = q.feed and not q.repeated;
