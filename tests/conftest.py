@@ -7,6 +7,7 @@ import fcntl
 import functools
 import inspect
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -116,6 +117,28 @@ def model_cache() -> Path:
             )
             (root / "model-cache" / "complete").touch()
     return root / "model-cache" / "cache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _base_model_from_the_run_cache(_model_cache_root):
+    """A test process reads the base model from the run's cache (built once, in a fresh process, for
+    every xdist worker) rather than fitting it again: 7 s of CPU each time. tests/test_classify_model.py
+    puts the real builder back where building is what it tests."""
+    from pipeline.classify import versions
+
+    real = versions._build_base_model
+    versions._build_base_model = shared_base_model
+    yield
+    versions._build_base_model = real
+
+
+def shared_base_model():
+    """The base model as the run's cache holds it (fitted by ``_build_base_model`` in another process)."""
+    from pipeline.classify import versions
+
+    path = model_cache() / f"base-model-{versions.base_inputs_digest()}.json"
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    return versions.Model(stored["params"], stored["version"])
 
 
 _BUILD_CACHE = """
