@@ -8,7 +8,7 @@ import sys
 
 import duckdb
 
-from tests.conftest import REPO
+from tests.conftest import REPO, warm_model_cache
 from tests.localweb import sample_feeds_toml
 
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
@@ -70,6 +70,7 @@ def test_ingestion_dag_loads_the_sample_web(airflow_db, tmp_path, sample_web, mo
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(sample_feeds_toml(sample_web.base))
     db = tmp_path / "vigia.duckdb"
+    warm_model_cache(tmp_path)
     monkeypatch.setenv("VIGIA_FEEDS", str(feeds))
     monkeypatch.setenv("VIGIA_DB", str(db))
     monkeypatch.setenv("VIGIA_ALLOW_NETWORKS", "127.0.0.1/32")
