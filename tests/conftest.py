@@ -7,6 +7,7 @@ import fcntl
 import functools
 import inspect
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,11 @@ import hypothesis
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# One BLAS thread a process (numpy's OpenBLAS; set before numpy loads it, and inherited by every
+# process a test starts): the suite runs a process per core and more, and OpenBLAS's threads spin
+# waiting for work on the busy cores. A base-model fit took 5.8 s of CPU with them, 1.5 s without.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # Airflow reads its configuration when first imported: set it before any test imports it.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="vigia-airflow-")
@@ -79,11 +85,16 @@ def make_settings(tmp_path: Path, feeds_toml: str, **overrides) -> Settings:
     )
     values.update(overrides)
     settings = Settings.from_env(env={}, **values)
-    if _CACHE_ROOT and not settings.cache_dir.exists():
-        # A warm cache, as every cycle after a deployment's first has: the base model's params and
-        # the places lexicon are read (0.2 s) rather than built (3 s of CPU a process, 0.7 s a worker).
-        shutil.copytree(model_cache(), settings.cache_dir)
+    warm_model_cache(settings.db_path.parent)
     return settings
+
+
+def warm_model_cache(directory: Path) -> None:
+    """A warm cache beside a database in ``directory``, as every cycle after a deployment's first has:
+    the base model's params and the places lexicon are read (0.2 s) rather than built (7 s of CPU a
+    process, 0.7 s a worker). The end-to-end tests start cold, as a new deployment does."""
+    if _CACHE_ROOT and not (directory / "cache").exists():
+        shutil.copytree(model_cache(), directory / "cache")
 
 
 _CACHE_ROOT: list[Path] = []  # where the run's model cache is built: set for the session below
@@ -116,6 +127,28 @@ def model_cache() -> Path:
             )
             (root / "model-cache" / "complete").touch()
     return root / "model-cache" / "cache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _base_model_from_the_run_cache(_model_cache_root):
+    """A test process reads the base model from the run's cache (built once, in a fresh process, for
+    every xdist worker) rather than fitting it again: 7 s of CPU each time. tests/test_classify_model.py
+    puts the real builder back where building is what it tests."""
+    from pipeline.classify import versions
+
+    real = versions._build_base_model
+    versions._build_base_model = shared_base_model
+    yield
+    versions._build_base_model = real
+
+
+def shared_base_model():
+    """The base model as the run's cache holds it (fitted by ``_build_base_model`` in another process)."""
+    from pipeline.classify import versions
+
+    path = model_cache() / f"base-model-{versions.base_inputs_digest()}.json"
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    return versions.Model(stored["params"], stored["version"])
 
 
 _BUILD_CACHE = """
@@ -258,3 +291,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(_TIER_OF_FIXTURE[fixture])
         if item.module.__name__.rpartition(".")[2] in _INTEGRATION_MODULES or _runs_something_slow(item):
             item.add_marker("integration")
+    # The end-to-end tests first: their chain (minutes, one worker) then runs beside the rest of the
+    # suite instead of after it (xdist hands out work in this order).
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)

@@ -17,7 +17,7 @@ from pipeline.alerts import jobs
 from pipeline.schedule import ARTICLES_LOADED, on_task_failure
 from pipeline.settings import Settings
 from tests import test_alerts_outbox as shared
-from tests.conftest import make_settings
+from tests.conftest import make_settings, warm_model_cache
 from tests.localweb import LocalWeb, sample_feeds_toml, sample_site
 from tests.test_dags import dagbag
 
@@ -30,6 +30,7 @@ loaded_db = shared.loaded_db
 def vigia_env(monkeypatch, tmp_path):
     """The environment a deployment would set, pointing at temporary files; no task retries."""
     db = tmp_path / "vigia.duckdb"
+    warm_model_cache(tmp_path)
     monkeypatch.setenv("VIGIA_DB", str(db))
     monkeypatch.setenv("VIGIA_FEEDS", str(tmp_path / "feeds.toml"))
     monkeypatch.setenv("VIGIA_ALLOW_NETWORKS", "127.0.0.1/32")

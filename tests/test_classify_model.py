@@ -12,6 +12,7 @@ from pipeline.classify.seeds import load_seeds
 from pipeline.classify.training import build_base_params
 from pipeline.classify.versions import base_model, load_model
 from pipeline.records import Classification, Place
+from tests.conftest import shared_base_model
 
 # Short texts in the shape of feed items, written for these tests (not taken from any data set).
 RELEVANT = [
@@ -123,6 +124,7 @@ def test_empty_and_long_texts(model):
 
 
 def test_base_model_is_deterministic():
+    # Fitted here and in the process that built the run's model cache (tests/conftest.py).
     params = build_base_params()
     assert make_version("base", params) == base_model().version
     assert json.dumps(params, sort_keys=True) == json.dumps(base_model().params, sort_keys=True)
@@ -142,15 +144,22 @@ def test_unusable_params_raise_a_model_error():
 
 @pytest.fixture
 def fresh_process(monkeypatch):
-    """As in a new process: no base model built yet."""
+    """As in a new process: no base model built yet. A fit is counted in ``fresh_process.builds`` and
+    gives the model the run's cache holds: the fit itself is ``_build_base_model`` as the process
+    that built that cache ran it (tests/conftest.py), and test_base_model_is_deterministic fits it
+    again here."""
     import pipeline.classify.versions as versions_module
 
+    builds: list[int] = []
     monkeypatch.setattr(versions_module, "_BASE", None)
+    monkeypatch.setattr(versions_module, "_build_base_model", lambda: builds.append(1) or shared_base_model())
+    monkeypatch.setattr(versions_module, "builds", builds, raising=False)
     return versions_module
 
 
 def test_base_model_params_are_kept_between_processes(fresh_process, tmp_path, monkeypatch):
     built = fresh_process.base_model(tmp_path / "cache")
+    assert fresh_process.builds == [1]
     (cached,) = (tmp_path / "cache").glob("base-model-*.json")
     assert fresh_process.base_inputs_digest() in cached.name
 
@@ -158,7 +167,7 @@ def test_base_model_params_are_kept_between_processes(fresh_process, tmp_path, m
     monkeypatch.setattr(fresh_process, "_BASE", None)
     monkeypatch.setattr(fresh_process, "_build_base_model", lambda: pytest.fail("rebuilt despite the cache"))
     read = fresh_process.base_model(tmp_path / "cache")
-    assert read.version == built.version == make_version("base", build_base_params())
+    assert read.version == built.version == make_version("base", read.params)
     assert json.dumps(read.params, sort_keys=True) == json.dumps(built.params, sort_keys=True)
     assert read.classify(*RELEVANT[0]) == built.classify(*RELEVANT[0])
 
@@ -169,14 +178,17 @@ def test_a_damaged_base_model_cache_is_rebuilt(fresh_process, tmp_path, monkeypa
     for damage in ("{not json", json.dumps({"version": good.version, "params": {"threshold": 0.1}})):
         cached.write_text(damage, encoding="utf-8")
         monkeypatch.setattr(fresh_process, "_BASE", None)
+        before = len(fresh_process.builds)
         assert fresh_process.base_model(tmp_path).version == good.version
+        assert len(fresh_process.builds) == before + 1, "the damaged cache was used, not rebuilt"
         assert json.loads(cached.read_text(encoding="utf-8"))["version"] == good.version  # rewritten
 
 
 def test_base_model_without_a_writable_cache_is_still_built(fresh_process, tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("not a directory", encoding="utf-8")
-    assert fresh_process.base_model(blocked / "cache").version == base_model().version
+    assert fresh_process.base_model(blocked / "cache").version == shared_base_model().version
+    assert fresh_process.builds == [1] and blocked.read_text(encoding="utf-8") == "not a directory"
 
 
 def test_the_cache_key_follows_the_seeds(fresh_process, tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ from pipeline.collect.batch import _fail_if_all_ours
 from pipeline.collect.process import child_environment, run_collect
 from pipeline.errors import CollectFailed, CycleFailed
 from tests import test_alerts_outbox as outbox_tests
-from tests.conftest import REPO
+from tests.conftest import REPO, warm_model_cache
 from tests.localweb import sample_feeds_toml
 from tests.test_dags import dagbag
 
@@ -82,6 +82,7 @@ def test_a_pool_whose_workers_cannot_start_is_our_failure_not_a_feeds(tmp_path):
 def test_collect_runs_in_our_own_process_whatever_launched_the_task(tmp_path, sample_web, monkeypatch):
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(sample_feeds_toml(sample_web.base), encoding="utf-8")
+    warm_model_cache(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")} | {
         "VIGIA_FEEDS": str(feeds),
         "VIGIA_DB": str(tmp_path / "vigia.duckdb"),
@@ -225,6 +226,7 @@ def test_a_collect_that_fails_fails_its_task_and_mails_it(
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(sample_feeds_toml(sample_web.base), encoding="utf-8")
     monkeypatch.setenv("VIGIA_FEEDS", str(feeds))
+    warm_model_cache(tmp_path)
     monkeypatch.setenv("VIGIA_DB", str(tmp_path / "vigia.duckdb"))
     monkeypatch.setenv("VIGIA_ALLOW_NETWORKS", "127.0.0.1/32")
     monkeypatch.setenv("VIGIA_WORKERS", "2")

@@ -13,7 +13,7 @@ import pytest
 from pipeline import staging
 from pipeline import tasks as ingest
 from pipeline.collect.batch import Batch
-from tests.conftest import REPO, make_settings
+from tests.conftest import REPO, make_settings, warm_model_cache
 from tests.localweb import SAMPLE_SITE, Route, sample_feeds_toml
 
 SITE = json.loads(SAMPLE_SITE.read_text(encoding="utf-8"))
@@ -156,6 +156,7 @@ def run_cli(*args, env=None, cwd=None):
 
 def test_cli_run_prints_one_line_and_reads_the_environment(tmp_path, sample_web):
     (tmp_path / "feeds.toml").write_text(sample_feeds_toml(sample_web.base))
+    warm_model_cache(tmp_path)
     env = {
         "VIGIA_FEEDS": str(tmp_path / "feeds.toml"),
         "VIGIA_DB": str(tmp_path / "v.duckdb"),

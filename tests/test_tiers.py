@@ -30,7 +30,9 @@ def dry_run(target: str) -> str:
 
 def test_make_test_is_the_whole_suite_on_every_core():
     (command,) = [line for line in dry_run("test").splitlines() if "pytest" in line]
-    assert command.endswith("-m pytest -n auto --dist loadgroup")  # no -m, no -k: every test
+    workers = re.search(r"-m pytest -n ([0-9]+) --dist loadgroup$", command)  # no -m, no -k: every test
+    assert workers, command
+    assert int(workers.group(1)) == len(os.sched_getaffinity(0)) + 1  # one more than cores (Makefile)
 
 
 def test_make_test_fast_leaves_out_exactly_the_registered_slow_markers():
