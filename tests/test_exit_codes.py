@@ -261,7 +261,10 @@ def disk_full(env: Env):
             env, mount, "run", extra_env={"VIGIA_DB": str(env.directory.parent / "mnt/vigia.duckdb")}
         )
         assert real.returncode == 3 and "No space left on device" in real.stderr, real.stderr
-        assert len(real.stderr.strip().splitlines()) == 1
+        # One line says why; a full disk may also cost the model cache its write, which is a warning
+        # of its own (the cache lives beside the database) and not a second error.
+        errors = [line for line in real.stderr.strip().splitlines() if " WARNING " not in line]
+        assert len(errors) == 1, real.stderr
     # Nothing is lost: with the limit gone, the next cycle completes, once.
     again = env.cli("run")
     assert again.returncode == 0, again.stderr
