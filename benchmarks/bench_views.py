@@ -225,7 +225,7 @@ def _fetches(con: duckdb.DuckDBPyConnection, start: datetime, now: datetime) -> 
                ?::timestamptz + to_microseconds((i // {FEEDS}) * 900000000),
                case when hash(i) % 50 = 0 then 'timeout'
                     when hash(i) % 3 = 0 then 'not_modified' else 'ok' end,
-               200, 20000, 300, null, 20, (hash(i, 'n') % 3)::int
+               200, 20000, 300, null, 20, (hash(i, 'n') % 3)::int, 0, null, null
         from range({per_feed * FEEDS}) t(i)
         """,
         [start],
