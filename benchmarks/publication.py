@@ -193,7 +193,8 @@ def small_load(path: Path, now: datetime, count: int = 500, feeds: int = 200) ->
         con.execute(
             f"""
             insert into fetches
-            select ?, name, url, ?, 'not_modified', 304, 0, 40, null, 0, 0, 0, null, null from feeds limit {feeds}
+            select ?, name, url, ?, 'not_modified', 304, 0, 40, null, 0, 0, 0, null, null
+            from feeds limit {feeds}
             """,
             [run_id, now],
         )
