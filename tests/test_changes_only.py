@@ -317,7 +317,7 @@ def test_a_load_retried_counts_its_clean_304s_once(sample_settings, sample_web):
 
 
 def test_the_due_filter_keeps_every_feed_the_policy_finds_due(tmp_path):
-    """store/due_feeds.sql against polling.due and polling.rested, on varied states and settings."""
+    """store/planned_feeds.sql's due filter against polling.due and polling.rested, on varied states and settings."""
     rng = random.Random(20)
     now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
     con = duckdb.connect(str(tmp_path / "due.duckdb"))

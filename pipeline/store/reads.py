@@ -8,7 +8,7 @@ downloads never hold the database.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -60,16 +60,18 @@ def applied_registry(con: duckdb.DuckDBPyConnection) -> str | None:
 Planned = tuple[Feed, FeedState, datetime | None, datetime | None]
 
 
+_NO_FILTER = {"now": datetime(1970, 1, 1, tzinfo=UTC), "longest_s": 0.0, "low_s": 0.0, "high_s": 0.0}
+
+
 def planned_feeds(con: duckdb.DuckDBPyConnection, due: Mapping[str, Any] | None = None) -> list[Planned]:
     """The enabled feeds of the registry the ``feeds`` table lists (``applied_registry``), in the
     file's order, with their states: all of them, or (``due``: the parameters of
-    ``polling.due_filter``) those the scheduler may find due (store/due_feeds.sql, a filter a
+    ``polling.due_filter``) those the scheduler may find due (store/planned_feeds.sql's filter, a
     little wider than ``polling.due`` and ``rested``, which the plan then applies). Read as
     columns: one object per feed planned, none per row read."""
-    if due is None:
-        table = sql.execute(con, "store/planned_feeds").to_arrow_table()
-    else:
-        table = sql.execute(con, "store/due_feeds", due).to_arrow_table()
+    # Without a filter the due parameters are bound but unused: `not $only_due` holds for every row.
+    params = {"only_due": True, **due} if due is not None else {**_NO_FILTER, "only_due": False}
+    table = sql.execute(con, "store/planned_feeds", params).to_arrow_table()
     c = [_values(table.column(name)) for name in table.column_names]
     return [
         (Feed(row[0], row[1], row[2], True), FeedState(row[0], *row[3:10]), row[10], row[11])
