@@ -116,6 +116,8 @@ class ClockWeb:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
         for sock in self._sockets:
             sock.close()
 

@@ -92,6 +92,8 @@ class CorpusServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
         for sock in self._sockets:
             sock.close()
 

@@ -51,7 +51,7 @@ def held_cycle(loaded_settings, sample_web):
         yield sample_settings, cycle, release
     finally:
         release.set()
-        cycle.wait(timeout=120)
+        cycle.communicate(timeout=120)  # also closes its pipes
 
 
 def _env(settings, **extra: str) -> dict[str, str]:

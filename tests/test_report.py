@@ -229,6 +229,7 @@ def _open_offline(page, tmp_path) -> tuple[subprocess.CompletedProcess, list[str
         )
     finally:
         proxy.shutdown()
+        proxy.server_close()
     return run, [r for r in _Recorder.seen if not _BROWSER_OWN.search(r)]
 
 

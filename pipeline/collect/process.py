@@ -40,6 +40,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import IO
 
 from pipeline.errors import CollectFailed
 
@@ -104,10 +105,10 @@ def run_collect(jobs_file: str, run_id: str, index: int) -> str:
     )
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     output: list[bytes] = []
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     readers = [
-        threading.Thread(target=_relay_log, args=(proc, tail), name="vigia-collect-log", daemon=True),
-        threading.Thread(target=output.extend, args=(proc.stdout,), name="vigia-collect-out", daemon=True),
+        threading.Thread(target=_relay_log, args=(proc.stderr, tail), name="vigia-collect-log", daemon=True),
+        threading.Thread(target=_read_all, args=(proc.stdout, output), name="vigia-collect-out", daemon=True),
     ]
     for reader in readers:
         reader.start()
@@ -129,20 +130,27 @@ def run_collect(jobs_file: str, run_id: str, index: int) -> str:
     return lines[-1].strip()
 
 
-def _relay_log(proc: subprocess.Popen, tail: deque[str]) -> None:
+def _read_all(stream: IO[bytes], into: list[bytes]) -> None:
+    # Each reader closes its pipe at the end: the task runs in a long-lived process (dag.test(),
+    # a worker), where a pipe left to the garbage collector is a leaked descriptor every batch.
+    with stream:
+        into.extend(stream)
+
+
+def _relay_log(stream: IO[bytes], tail: deque[str]) -> None:
     """Copy the child's log lines into this process's log (the task's log), keeping the last ones."""
-    assert proc.stderr is not None
     level = logging.INFO
-    for raw in proc.stderr:
-        line = raw.decode("utf-8", "replace").rstrip()
-        if not line:
-            continue
-        match = _LOG_LINE.match(line)
-        if match:
-            level, line = _LEVELS[match.group(1)], match.group(2)
-        # A traceback's lines keep the level of the record they belong to.
-        log.log(level, "%s", line)
-        tail.append(line)
+    with stream:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if not line:
+                continue
+            match = _LOG_LINE.match(line)
+            if match:
+                level, line = _LEVELS[match.group(1)], match.group(2)
+            # A traceback's lines keep the level of the record they belong to.
+            log.log(level, "%s", line)
+            tail.append(line)
 
 
 def _stop(proc: subprocess.Popen) -> None:
