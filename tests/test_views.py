@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,6 +174,20 @@ def prose(seed: int, words: int = 60) -> str:
 LIMA_OFFSET = timedelta(hours=-5)
 
 
+def steady_lima_day(margin: timedelta = timedelta(minutes=5)) -> datetime:
+    """Now (UTC), at least ``margin`` before Lima's next midnight, waiting past it if need be.
+
+    The views count days by DuckDB's own clock: a test whose load and queries straddled midnight in
+    Lima would compare its counts with the wrong day."""
+    now = datetime.now(UTC)
+    tomorrow = (now + LIMA_OFFSET).date() + timedelta(days=1)
+    midnight = datetime.combine(tomorrow, datetime.min.time(), UTC) - LIMA_OFFSET
+    if midnight - now < margin:
+        time.sleep((midnight - now).total_seconds() + 1)
+        now = datetime.now(UTC)
+    return now
+
+
 def lima_noon(day_offset: int, now: datetime) -> datetime:
     """Noon in Lima, ``day_offset`` days from today (Lima), as a UTC instant."""
     today = (now + LIMA_OFFSET).date()
@@ -255,7 +270,7 @@ def test_a_wire_story_carried_by_two_outlets_counts_once(sample_db):
 
 
 def test_a_wire_story_run_by_three_outlets_is_one_story_in_the_daily_counts(tmp_path):
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     room = Newsroom(tmp_path / "v.duckdb")
     wire = prose(42, 120)
     noon = lima_noon(-1, now)
@@ -315,7 +330,7 @@ def test_source_health_lists_every_feed_with_recent_activity(sample_db):
 
 
 def test_the_current_decision_is_the_newest_model_versions(tmp_path):
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     room = Newsroom(tmp_path / "v.duckdb")
     room.load(
         [
@@ -357,7 +372,7 @@ def test_the_current_decision_is_the_newest_model_versions(tmp_path):
 
 def test_trend_facts_agree_with_the_live_rule_after_loads_and_reclassification(tmp_path):
     """relevant_articles reads facts kept by the loads; they must equal what the rule gives live."""
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     room = Newsroom(tmp_path / "v.duckdb")
     for day in range(-5, 1):
         room.load(_burst(day, 3, ["diario", "andes"]), lima_noon(day, now))
@@ -403,7 +418,7 @@ def test_trend_facts_agree_with_the_live_rule_after_loads_and_reclassification(t
 
 
 def test_days_are_peru_days(tmp_path):
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     room = Newsroom(tmp_path / "v.duckdb")
     late_evening = datetime.combine((now - timedelta(days=2)).date(), datetime.min.time(), UTC) + timedelta(
         hours=3
@@ -426,7 +441,7 @@ def test_days_are_peru_days(tmp_path):
 
 
 def test_an_article_without_a_date_counts_on_the_day_it_was_first_seen(tmp_path):
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     room = Newsroom(tmp_path / "v.duckdb")
     room.load(
         [
@@ -469,7 +484,7 @@ def _burst(offset: int, count: int, outlets: list[str], published: datetime | No
     ids=["flat", "one-outlet", "spike"],
 )
 def test_spikes_stand_out_from_their_own_baseline(tmp_path, stories_today, outlets, spikes):
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     room = Newsroom(tmp_path / "v.duckdb")
     daily_history(
         room, 30, lambda offset, at: _burst(offset, stories_today if offset == 0 else 1, outlets, at), now
@@ -488,7 +503,7 @@ def test_spikes_stand_out_from_their_own_baseline(tmp_path, stories_today, outle
 
 def test_a_weekly_rhythm_is_not_a_spike(tmp_path):
     """A topic busy every Monday is expected to be busy on Mondays (the same-weekday median)."""
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     today = (now + LIMA_OFFSET).date()
     outlets = ["diario", "andes", "norte", "sur"]
 
@@ -503,7 +518,7 @@ def test_a_weekly_rhythm_is_not_a_spike(tmp_path):
 
 
 def test_source_health_shows_failing_deferred_gone_and_silent_feeds(tmp_path):
-    now = datetime.now(UTC)
+    now = steady_lima_day()
     room = Newsroom(tmp_path / "v.duckdb")
     names = ["okfeed", "failing", "deferred", "gone", "quiet"]
     room.load(
