@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -293,3 +296,29 @@ def test_labels_teach_the_model(db):
         retrain(con)
     after = load_model(db).classify(ARTICLES[5][1], ARTICLES[5][2]).score
     assert after < before
+
+
+def test_the_model_commands_keep_the_base_model_in_the_cache_beside_the_database(db):
+    """Each command is a new process: the first one with a database fits the base model and keeps it
+    beside the database (as a cycle does), and the next ones read it instead of fitting it again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")}
+    line = json.dumps({"id": 1, "title": "Extorsión", "text": "Cobran cupos a mototaxistas en Trujillo."})
+
+    def command(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", *argv, "--db", str(db)],
+            input=line + "\n",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    first = command("classify")
+    assert first.returncode == 0, first.stderr
+    (cached,) = (db.parent / "cache").glob("base-model-*.json")
+    written = cached.stat().st_mtime_ns
+    again = command("reclassify")
+    assert again.returncode == 0, again.stderr
+    assert cached.stat().st_mtime_ns == written  # read, not rebuilt and written again
+    assert json.loads(first.stdout)["model_version"] == base_model().version

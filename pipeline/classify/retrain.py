@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -77,8 +78,11 @@ def _metrics(documents: list[Document], scores: list[float], threshold: float) -
     return result.overall
 
 
-def retrain(con: duckdb.DuckDBPyConnection, dry_run: bool = False) -> RetrainResult:
-    current = registry.newest_model_from(con) or base_model()
+def retrain(
+    con: duckdb.DuckDBPyConnection, dry_run: bool = False, cache_dir: Path | None = None
+) -> RetrainResult:
+    """``cache_dir``: where the base model's params are kept between processes (see ``base_model``)."""
+    current = registry.newest_model_from(con) or base_model(cache_dir)
     labelled = registry.labelled_documents(con)
     usable = [d for d in labelled if d.label != "ambiguous"]
     project = project_documents()

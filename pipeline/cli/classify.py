@@ -22,6 +22,9 @@ from pipeline.records import Classification
 if TYPE_CHECKING:
     import duckdb
 
+    from pipeline.classify.model import Model
+    from pipeline.settings import Settings
+
 
 def register(subparsers: Any) -> None:
     classify = subparsers.add_parser(
@@ -126,8 +129,16 @@ def classify_lines(model: Model, lines: Iterable[str]) -> Iterator[dict[str, Any
             yield classification_json(item_id, model.classify(title or "", text or "", lang, url))
 
 
+def _model(db: Path | None) -> Model:
+    """The newest model stored in ``db``, else the base model, read from the model cache beside the
+    database when there is one (a command is a new process: without it each would fit the model)."""
+    from pipeline.settings import Settings
+
+    return load_model(db, cache_dir=Settings.from_env(db_path=db).cache_dir if db is not None else None)
+
+
 def cmd_classify(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    model = load_model(args.db)
+    model = _model(args.db)
     out = stdout or sys.stdout
     for result in classify_lines(model, stdin or sys.stdin):
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -141,7 +152,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.file is None and not args.open_world:
         print("evaluate: give a labelled file, --open-world DIR, or both", file=sys.stderr)
         return 2
-    model = load_model(args.db)
+    model = _model(args.db)
     result = evaluate(model, read_labelled(args.file), args.threshold) if args.file else None
     corpora = {str(d): open_world(model, d, args.threshold) for d in args.open_world}
     if args.json:
@@ -161,15 +172,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _writer(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A write connection under the writer lock; afterwards the analyst copy is republished."""
+def _writer(db: Path | None) -> Iterator[tuple[duckdb.DuckDBPyConnection, Settings]]:
+    """A write connection under the writer lock, and the settings; afterwards the analyst copy is
+    republished."""
     from pipeline import store
     from pipeline.load.trends import refresh_trends
     from pipeline.settings import Settings
 
     settings = Settings.from_env(db_path=db) if db is not None else Settings.from_env()
     with store.writing(settings) as con:
-        yield con
+        yield con, settings
         # A new model or new decisions change what the trend views count: bring their facts in step.
         with store.transaction(con):
             refresh_trends(con, [], datetime.now(UTC))
@@ -178,8 +190,8 @@ def _writer(db: Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
 def cmd_retrain(args: argparse.Namespace) -> int:
     from pipeline.classify.retrain import retrain
 
-    with _writer(args.db) as con:
-        result = retrain(con, dry_run=args.dry_run)
+    with _writer(args.db) as (con, settings):
+        result = retrain(con, dry_run=args.dry_run, cache_dir=settings.cache_dir)
     if args.json:
         summary = {
             "new_version": result.new_version,
@@ -195,8 +207,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def cmd_reclassify(args: argparse.Namespace) -> int:
     from pipeline.classify.versions import base_model, newest_model_from, reclassify
 
-    with _writer(args.db) as con:
-        model = newest_model_from(con) or base_model()
+    with _writer(args.db) as (con, settings):
+        model = newest_model_from(con) or base_model(settings.cache_dir)
         scored, relevant = reclassify(con, model, everything=args.all)
     print(f"reclassified {scored} articles with {model.version}: {relevant} relevant")
     return 0
