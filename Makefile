@@ -56,10 +56,11 @@ once: venv
 demo: venv
 	$(PY) -m pipeline demo
 
-# The whole suite on every core (pytest-xdist). A test in an xdist_group runs on one worker at a
-# time with the others of its group: the two that start Airflow's real scheduler never overlap.
-# One worker more than cores: the end-to-end group's worker mostly waits on Airflow's processes
-# (with one worker a core, 1.4 of 2 cores were busy), and the group, the largest, starts first.
+# The whole suite on every core (pytest-xdist). loadgroup hands out the tests one at a time (no test
+# is in an xdist_group), so the two end-to-end tests, collected first, start at once on two workers
+# (each its own Airflow, home and ports) and the rest fills the third. One worker more than cores:
+# the end-to-end workers mostly wait on Airflow's processes (-n 4 measured slower: more CPU lost to
+# contention than waits filled).
 TEST_WORKERS := $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: venv
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup

@@ -291,6 +291,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(_TIER_OF_FIXTURE[fixture])
         if item.module.__name__.rpartition(".")[2] in _INTEGRATION_MODULES or _runs_something_slow(item):
             item.add_marker("integration")
-    # The end-to-end tests first: their chain (minutes, one worker) then runs beside the rest of the
-    # suite instead of after it (xdist hands out work in this order).
+    # The end-to-end tests first (xdist hands out work in this order): their minutes then run beside
+    # the rest of the suite, on two workers at once, instead of after it.
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
