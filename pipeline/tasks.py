@@ -25,7 +25,7 @@ from pipeline.collect import polling
 from pipeline.collect.batch import Batch, batches_of, collect_batch, plan_jobs
 from pipeline.errors import StoreError
 from pipeline.load.transaction import Classifier, LazyClassifier, load_cycle
-from pipeline.records import Feed, FeedJob, FeedState, RunSummary, jobs_from_json, jobs_to_json
+from pipeline.records import Feed, FeedJob, RunSummary, jobs_from_json, jobs_to_json
 from pipeline.registry import Registry, check_disabling, read_registry
 from pipeline.settings import Settings, load_feeds  # noqa: F401 (ingest.load_feeds, as before)
 from pipeline.store import reads
@@ -59,39 +59,34 @@ def plan(
     # A writer open: creates and migrates a new database; a damaged one stops the cycle here.
     with store.open_db(settings, check_blocks=True) as con:
         if reads.applied_registry(con) == registry.key:
-            planned = reads.planned_feeds(con, polling.due_filter(settings, now) if only_due else None)
-            jobs = [FeedJob(feed, state) for feed, state, _, _ in planned]
-            stored = {feed.name: (state, feed.url) for feed, state, _, _ in planned} if only_due else {}
-            rhythm = {feed.name: (last, new) for feed, _, last, new in planned} if only_due else {}
+            stored = reads.planned_feeds(con, polling.due_filter(settings, now) if only_due else None)
+            jobs = [FeedJob(feed, state) for feed, state, _, _ in stored]
         else:
             feeds = registry.feeds()
-            # Before anything is downloaded (the load checks again, in its transaction).
-            check_disabling(reads.enabled_feeds(con), feeds, settings.allow_mass_disable, settings.feeds_path)
             stored = reads.feed_states(con)
-            rhythm = reads.rhythms(con) if only_due else {}
-            jobs = plan_jobs(feeds, stored)
+            # Before anything is downloaded (the load checks again, in its transaction).
+            enabled = {feed.name for feed, *_ in stored if feed.enabled}
+            check_disabling(enabled, feeds, settings.allow_mass_disable, settings.feeds_path)
+            jobs = plan_jobs(feeds, {feed.name: (state, feed.url) for feed, state, _, _ in stored})
     if only_due:
-        jobs = due_jobs(jobs, stored, rhythm, settings, now)
+        jobs = due_jobs(jobs, stored, settings, now)
     return batches_of(jobs, settings.feeds_per_batch)
 
 
 def due_jobs(
-    jobs: Sequence[FeedJob],
-    stored: dict[str, tuple[FeedState, str]],
-    rhythm: dict[str, tuple[datetime | None, datetime | None]],
-    settings: Settings,
-    now: datetime,
+    jobs: Sequence[FeedJob], stored: Sequence[reads.Planned], settings: Settings, now: datetime
 ) -> list[FeedJob]:
-    """The jobs whose feed is due now: not gone, not backing off, and rested if healthy."""
+    """The jobs whose feed is due now: not gone, not backing off, and rested if healthy (its rhythm
+    is the stored one while feeds.toml still gives it the URL that rhythm was learnt at)."""
+    by_name = {feed.name: (feed.url, last, new) for feed, _, last, new in stored}
     due = []
     for job in jobs:
         if not polling.due(job.state, now, settings)[0]:
             continue
-        configured = stored.get(job.feed.name, (None, None))[1]
-        if job.state.consecutive_failures == 0 and configured == job.feed.url:
-            last_fetch_at, last_new_item_at = rhythm.get(job.feed.name, (None, None))
-            if not polling.rested(last_fetch_at, last_new_item_at, now, settings):
-                continue
+        configured, last_fetch_at, last_new_item_at = by_name.get(job.feed.name, (None, None, None))
+        healthy = job.state.consecutive_failures == 0 and configured == job.feed.url
+        if healthy and not polling.rested(last_fetch_at, last_new_item_at, now, settings):
+            continue
         due.append(job)
     return due
 

@@ -64,7 +64,8 @@ def test_an_unchanged_registry_is_neither_parsed_nor_upserted_again(sample_setti
     # The plan read from the feeds table is the plan the parsed registry gives.
     fast = [job for batch in ingest.plan(sample_settings) for job in batch]
     with store.open_db(sample_settings, read_only=True) as con:
-        slow = ingest.plan_jobs(registry.load_feeds(sample_settings.feeds_path), reads.feed_states(con))
+        stored = {feed.name: (state, feed.url) for feed, state, _, _ in reads.feed_states(con)}
+        slow = ingest.plan_jobs(registry.load_feeds(sample_settings.feeds_path), stored)
     assert fast == slow
 
 
@@ -317,7 +318,7 @@ def test_a_load_retried_counts_its_clean_304s_once(sample_settings, sample_web):
 
 
 def test_the_due_filter_keeps_every_feed_the_policy_finds_due(tmp_path):
-    """store/planned_feeds.sql's due filter against polling.due and polling.rested, on varied states and settings."""
+    """store/feed_states.sql's due filter against polling.due and polling.rested, on varied states and settings."""
     rng = random.Random(20)
     now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
     con = duckdb.connect(str(tmp_path / "due.duckdb"))
@@ -386,7 +387,7 @@ def test_the_scheduler_plans_what_the_policy_says_from_the_feeds_table(sample_se
         planned = sorted(j.feed.name for b in ingest.plan(sample_settings, only_due=True, now=now) for j in b)
         with store.open_db(sample_settings, read_only=True) as con:
             stored = reads.feed_states(con)
-            rhythm = reads.rhythms(con)
         feeds = registry.load_feeds(sample_settings.feeds_path)
-        slow = ingest.due_jobs(ingest.plan_jobs(feeds, stored), stored, rhythm, sample_settings, now)
+        states = {feed.name: (state, feed.url) for feed, state, _, _ in stored}
+        slow = ingest.due_jobs(ingest.plan_jobs(feeds, states), stored, sample_settings, now)
         assert planned == sorted(j.feed.name for j in slow)

@@ -95,7 +95,7 @@ def rested(
 
 
 def due_filter(settings: Settings, now: datetime) -> dict[str, object]:
-    """The due filter of sql/queries/store/planned_feeds.sql: ``due`` and ``rested`` as a filter over
+    """The due filter of sql/queries/store/feed_states.sql: ``due`` and ``rested`` as a filter over
     the ``feeds`` table, so that a plan reads only the feeds that may be due (it then applies these
     functions to them: the filter is a little wider, never narrower)."""
     return {

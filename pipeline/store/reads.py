@@ -23,40 +23,14 @@ KnownLookup = Callable[[Sequence[str]], dict[str, KnownArticle]]
 BacklogLookup = Callable[[Sequence[str]], list[DeferredEntry]]  # feed names → their waiting entries
 
 
-def feed_states(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[FeedState, str]]:
-    """Every stored feed: name → (its state, the URL feeds.toml gave it)."""
-    rows = sql.execute(con, "store/feed_states").fetchall()
-    return {
-        r[0]: (
-            FeedState(
-                name=r[0],
-                url=r[1],
-                etag=r[2],
-                last_modified=r[3],
-                consecutive_failures=r[4],
-                next_fetch_at=r[5],
-                last_full_fetch_at=r[6],
-                gone=r[7],
-            ),
-            r[8],
-        )
-        for r in rows
-    }
-
-
-def rhythms(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[datetime | None, datetime | None]]:
-    """Every stored feed: name → (its last poll, its last poll that found something new)."""
-    rows = con.execute("select name, last_fetch_at, last_new_item_at from feeds").fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
 def applied_registry(con: duckdb.DuckDBPyConnection) -> str | None:
     """The key of the feeds.toml the ``feeds`` table lists (``registry.Registry.key``), if any."""
     rows = sql.execute(con, "store/registry_applied").fetchall()
     return rows[0][0] if len(rows) == 1 else None
 
 
-# A planned feed: its entry, its state, and its rhythm (last poll, last poll that found something new).
+# A stored feed: its entry as feeds.toml gave it, its state, and its rhythm (last poll, last poll that
+# found something new).
 Planned = tuple[Feed, FeedState, datetime | None, datetime | None]
 
 
@@ -66,16 +40,27 @@ _NO_FILTER = {"now": datetime(1970, 1, 1, tzinfo=UTC), "longest_s": 0.0, "low_s"
 def planned_feeds(con: duckdb.DuckDBPyConnection, due: Mapping[str, Any] | None = None) -> list[Planned]:
     """The enabled feeds of the registry the ``feeds`` table lists (``applied_registry``), in the
     file's order, with their states: all of them, or (``due``: the parameters of
-    ``polling.due_filter``) those the scheduler may find due (store/planned_feeds.sql's filter, a
-    little wider than ``polling.due`` and ``rested``, which the plan then applies). Read as
-    columns: one object per feed planned, none per row read."""
-    # Without a filter the due parameters are bound but unused: `not $only_due` holds for every row.
+    ``polling.due_filter``) those the scheduler may find due (store/feed_states.sql's filter, a
+    little wider than ``polling.due`` and ``rested``, which the plan then applies)."""
+    return _feed_states(con, every_stored=False, due=due)
+
+
+def feed_states(con: duckdb.DuckDBPyConnection) -> list[Planned]:
+    """Every feed the ``feeds`` table holds, enabled or not, listed in feeds.toml or not: what a
+    plan compares a changed feeds.toml with."""
+    return _feed_states(con, every_stored=True, due=None)
+
+
+def _feed_states(
+    con: duckdb.DuckDBPyConnection, every_stored: bool, due: Mapping[str, Any] | None
+) -> list[Planned]:
+    # Read as columns: one object per feed, none per row read. Without a filter the due parameters
+    # are bound but unused: `not $only_due` holds for every row.
     params = {"only_due": True, **due} if due is not None else {**_NO_FILTER, "only_due": False}
-    table = sql.execute(con, "store/planned_feeds", params).to_arrow_table()
+    table = sql.execute(con, "store/feed_states", {**params, "every_stored": every_stored}).to_arrow_table()
     c = [_values(table.column(name)) for name in table.column_names]
     return [
-        (Feed(row[0], row[1], row[2], True), FeedState(row[0], *row[3:10]), row[10], row[11])
-        for row in zip(*c, strict=True)
+        (Feed(*row[0:4]), FeedState(row[0], *row[4:11]), row[11], row[12]) for row in zip(*c, strict=True)
     ]
 
 
