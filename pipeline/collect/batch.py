@@ -430,8 +430,7 @@ async def _fetch_article(
     status, size, download_ms, extract_ms = "feed_only", 0, 0, 0
     error: str | None = "item has no http(s) link"
     if entry.url is not None:
-        if start_by is not None and asyncio.get_running_loop().time() >= start_by:
-            return Deferred("the cycle's time was up", reason="cycle_time")
+        # (A page whose turn came after the cycle's time was up never gets here: turns.by_host.)
         # The host may have asked to wait while this page waited for its turn.
         if fetcher.host_wait(entry.url) is not None:
             return Deferred("host asked to wait (Retry-After)", reason="host_wait")
