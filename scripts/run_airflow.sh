@@ -74,9 +74,8 @@ PY
 for _ in $(seq 1 300); do
   kill -0 "$pid" 2>/dev/null || break
   if api_up; then
-    for dag in vigia_ingest vigia_alerts vigia_watchdog; do
-      airflow dags unpause "$dag" >/dev/null 2>&1 || true
-    done
+    # One command for the three DAGs: each `airflow` command costs about 2 s of CPU to start.
+    airflow dags unpause --treat-dag-id-as-regex --yes '^vigia_(ingest|alerts|watchdog)$' >/dev/null 2>&1 || true
     echo "Airflow is up: DAGs unpaused, the first ingestion cycle starts now."
     if [ -s "$password_file" ]; then
       echo "Airflow admin password: $(python -c 'import json,sys; print(next(iter(json.load(open(sys.argv[1])).values())))' "$password_file")"

@@ -10,6 +10,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipeline import registry, store
@@ -347,11 +348,11 @@ def test_the_due_filter_keeps_every_feed_the_policy_finds_due(tmp_path):
                 i + 1,
             )
         )
-    con.executemany(
-        "insert into feeds (name, url, configured_url, consecutive_failures, next_fetch_at, gone_at, last_fetch_at,"
-        " last_new_item_at, registry_position) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r[0], r[1], r[1], *r[2:]) for r in rows],
-    )
+    # As an Arrow table: DuckDB's executemany binds row by row, and tries to import pandas for each value.
+    columns = ["name", "url", "consecutive_failures", "next_fetch_at", "gone_at", "last_fetch_at"]
+    columns += ["last_new_item_at", "registry_position"]
+    con.register("stored", pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in rows]))
+    con.execute(f"insert into feeds (configured_url, {', '.join(columns)}) select url, * from stored")
     for poll_min, poll_max, backoff_max in [(2, 60, 6), (0, 0, 6), (5, 30, 150), (10, 10, 1)]:
         settings = make_settings(
             tmp_path, "", poll_min_minutes=poll_min, poll_max_minutes=poll_max, backoff_max_hours=backoff_max

@@ -20,6 +20,7 @@ from pipeline.errors import ContentError
 from pipeline.extract.feeds import parse_feed
 from pipeline.urls import canonical_url
 from tests.conftest import REPO
+from tests.test_feeds import unbuffered
 
 FIXTURES = REPO / "tests" / "fixtures" / "feeds"
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -130,25 +131,35 @@ CORPUS_FEED_URL = "https://example.org/news/feed"
 
 
 @pytest.mark.corpus
-def test_every_entry_of_the_real_corpus_keeps_its_page_and_its_guid():
-    """Every linked entry's stored URL is the page a plain feedparser reader finds (none is lost);
-    an id that is not a URL is kept as the guid."""
+def test_every_entry_of_the_real_corpus_is_read_as_feedparser_reads_it_and_keeps_its_page(monkeypatch):
+    """Each file of the real corpus, parsed once each way (feedparser alone, ours, ours with Python's
+    stock expat reader): as many entries as feedparser finds, the same entries with the buffered
+    reader as without it, every linked entry stored with the page a plain feedparser reader finds
+    (none is lost), and an id that is not a URL kept as the guid."""
     if not CORPUS.exists():
         pytest.skip(f"the shared corpus is not at {CORPUS}: the real feeds are not checked")
     files = sorted(
         p for kind in ("feeds", "feedparser-cases") for p in (CORPUS / kind).rglob("*") if p.is_file()
     )
-    entries = linked = opaque_ids = 0
+    entries = linked = opaque_ids = refused = 0
     lost: list[tuple[str, str]] = []
     for path in files:
         body = path.read_bytes()
-        try:
-            ours = parse_feed(body, feed="f", url=CORPUS_FEED_URL).entries
-        except ContentError:
-            ours = ()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             plain = feedparser.parse(io.BytesIO(body)).entries
+        try:
+            parsed = parse_feed(body, feed="f", url=CORPUS_FEED_URL, now=NOW)
+        except ContentError as exc:
+            # Only a body feedparser finds no entry in is refused, and the stock reader refuses it alike.
+            assert exc.outcome == "not_a_feed" and not plain, path
+            with pytest.raises(ContentError) as again:
+                unbuffered(monkeypatch, body, feed="f", url=CORPUS_FEED_URL, now=NOW)
+            assert again.value.outcome == exc.outcome, path
+            refused += 1
+            continue
+        assert parsed == unbuffered(monkeypatch, body, feed="f", url=CORPUS_FEED_URL, now=NOW), path
+        ours = parsed.entries
         assert len(ours) == len(plain), path
         for entry, raw, page in zip(ours, plain, reader_pages(plain), strict=True):
             entries += 1
@@ -161,5 +172,6 @@ def test_every_entry_of_the_real_corpus_keeps_its_page_and_its_guid():
             linked += 1
             if entry.url != page:
                 lost.append((str(path.relative_to(CORPUS)), page))
+    assert len(files) > 200 and refused < len(files) // 10
     assert entries > 6000 and linked > 5000 and opaque_ids > 300
     assert not lost, f"{len(lost)} of {linked} linked entries stored without their page: {lost[:5]}"
