@@ -539,7 +539,7 @@ def test_https_goes_through_the_same_guarded_client_with_a_verified_context(tmp_
     # The same certificate, trusted: the request succeeds, so the failure above was verification,
     # and the verification covers the host named in the URL (an IP literal here, then a name).
     cert, go = _https_fetch(tmp_path, "127.0.0.1")
-    monkeypatch.setattr(net.httpx, "create_ssl_context", lambda: ssl.create_default_context(cafile=str(cert)))
+    monkeypatch.setattr(net, "_verified_tls", lambda: ssl.create_default_context(cafile=str(cert)))
     response = asyncio.run(go())
     assert response.status_code == 200 and response.body == b"hello"
     _, by_name = _https_fetch(tmp_path, "localhost")
