@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,42 @@ def test_migrations_are_applied_once_and_recorded(tmp_path):
     assert {"feeds", "fetches", "articles", "classifications", "labels", "models", "runs"} <= tables
     with store.open_db(db) as con:
         assert store.migrate(con) == []
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute("select view_name, comment from duckdb_views() where not internal").fetchall()
+    return dict(rows)
+
+
+def test_an_up_to_date_database_is_not_written_and_what_changed_is_created_again(tmp_path):
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", sql_dir)
+    db = tmp_path / "v.duckdb"
+    con = duckdb.connect(str(db))
+    store.migrate(con, sql_dir)
+    con.close()
+    before = db.read_bytes()
+    con = duckdb.connect(str(db))
+    views = _views(con)
+    assert set(views) == {p.stem for p in (sql_dir / "views").glob("*.sql")}
+    assert store.migrate(con, sql_dir) == [] and _views(con) == views
+    con.close()
+    assert db.read_bytes() == before  # nothing re-created, so nothing to checkpoint
+    con = duckdb.connect(str(db))
+    # A view dropped by hand comes back; a view whose file changed is replaced, and only it.
+    con.execute("drop view current_classifications")
+    changed = sql_dir / "views" / "source_health.sql"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
+    store.migrate(con, sql_dir)
+    after = _views(con)
+    assert set(after) == set(views)
+    assert {name for name in views if after[name] != views[name]} == {"source_health"}
+    # A changed macro file makes every view stale: macros and views are created again.
+    macro = next((sql_dir / "macros").glob("*.sql"))
+    macro.write_text(macro.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
+    store.migrate(con, sql_dir)
+    assert all(_views(con)[name] != after[name] for name in after)
+    con.close()
 
 
 def test_read_only_open_of_a_missing_database_is_a_clear_error(tmp_path):

@@ -27,7 +27,6 @@ store/lake_sql.py): the constraints DuckLake lacks are dropped, columns and type
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import logging
 import re
@@ -45,7 +44,14 @@ from pipeline.store.backend import Backend
 from pipeline.store.lake_sql import translate
 from pipeline.store.locks import cycle_lock_path, file_lock, lock_path
 from pipeline.store.publication import Restored
-from pipeline.store.schema import apply_migration, transaction
+from pipeline.store.schema import (
+    apply_migration,
+    fingerprint,
+    macros_stale,
+    quote_literal,
+    stale_views,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,20 +109,16 @@ def _redacted(catalog: str) -> str:
     return re.sub(r"password=\S+", "password=***", catalog)
 
 
-def _quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection with the lake attached as ``lake`` and in use (unqualified names are its tables)."""
     catalog = _catalog(settings)
     options = ["read_only"] if read_only else []
     if settings.lake_data_path:
-        options.append(f"data_path {_quote_literal(settings.lake_data_path)}")
+        options.append(f"data_path {quote_literal(settings.lake_data_path)}")
     con = _instance()
     try:
         con.execute(
-            f"attach {_quote_literal('ducklake:' + catalog)} as {ALIAS}"
+            f"attach {quote_literal('ducklake:' + catalog)} as {ALIAS}"
             + (f" ({', '.join(options)})" if options else "")
         )
         con.execute(f"use {ALIAS}")
@@ -171,14 +173,14 @@ def _advisory_lock(settings: Settings, key: int, timeout: float, busy: str) -> I
     con = _instance(("postgres_scanner",))
     try:
         con.execute(
-            f"attach {_quote_literal(catalog.removeprefix('postgres:'))} as vigia_lock (type postgres)"
+            f"attach {quote_literal(catalog.removeprefix('postgres:'))} as vigia_lock (type postgres)"
         )
         con.execute("begin transaction")
         # lock_timeout bounds the wait; PostgreSQL queues waiters in arrival order (no polling).
         wait_ms = max(1, int(timeout * 1000))
         con.execute(
             "call postgres_execute('vigia_lock', "
-            + _quote_literal(f"set local lock_timeout = {wait_ms}; select pg_advisory_xact_lock({key})")
+            + quote_literal(f"set local lock_timeout = {wait_ms}; select pg_advisory_xact_lock({key})")
             + ")"
         )
     except duckdb.Error as exc:
@@ -250,18 +252,9 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -> list
     )
     done = {row[0] for row in con.execute("select version from schema_migrations").fetchall()}
     pending = [p for p in sql.migration_files(sql_dir) if int(p.name[:3]) not in done]
-    stored = dict(
-        con.execute(
-            "select view_name, comment from duckdb_views() where database_name = ? and not internal", [ALIAS]
-        ).fetchall()
-    )
-    stale = {
-        name
-        for name, query in sql.definitions("views", sql_dir).items()
-        if stored.get(name) != _fingerprint(query)
-    }
     macro_files = sql.definitions("macros", sql_dir)
-    stale_macros = bool(macro_files) and _macros_stale(con, macro_files)
+    stale = stale_views(con, ALIAS, sql.definitions("views", sql_dir), macro_files)
+    stale_macros = macros_stale(con, ALIAS, macro_files)
     if not pending and not stale and not stale_macros:
         return []
     if not done:  # a new lake: how long its history is kept (see maintain)
@@ -287,39 +280,12 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -> list
                 for name, query in views:  # in an order that creates each after the views it reads
                     if name in stale:
                         con.execute(f"create or replace view {name} as\n{query}")
-                        con.execute(f"comment on view {name} is {_quote_literal(_fingerprint(query))}")
+                        con.execute(
+                            f"comment on view {name} is {quote_literal(fingerprint(query, macro_files))}"
+                        )
         except duckdb.Error as exc:
             raise StoreError(f"views could not be created on the lake: {exc}") from exc
     return applied
-
-
-def _macros_stale(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> bool:
-    """Whether the lake lacks a macro of ``sql/macros`` or defines one otherwise (compared as DuckDB
-    stores them, with a scratch database that ran the files)."""
-    scratch = duckdb.connect()
-    try:
-        for text in files.values():
-            for statement in duckdb.extract_statements(text):
-                scratch.execute(statement.query)
-        found = _macros(con, ALIAS)
-        return any(found.get(key) != value for key, value in _macros(scratch, "memory").items())
-    finally:
-        scratch.close()
-
-
-def _macros(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str], tuple]:
-    rows = con.execute(
-        "select function_name, function_type, parameters, macro_definition from duckdb_functions()"
-        " where database_name = ? and function_type in ('macro', 'table_macro')",
-        [database],
-    ).fetchall()
-    return {
-        (name, kind): (tuple(parameters or ()), definition) for name, kind, parameters, definition in rows
-    }
-
-
-def _fingerprint(query: str) -> str:
-    return "vigia:" + hashlib.sha256(query.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- the backend
