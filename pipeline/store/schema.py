@@ -33,7 +33,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        # A commit that failed (a full disk) has ended the transaction already: the rollback's own
+        # "no transaction is active" must not hide why.
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute("rollback")
         raise
 
 
