@@ -192,9 +192,17 @@ def test_make_run_ingests_mails_and_stops_everything_on_ctrl_c(tmp_path, news_we
     log = tmp_path / "make-run.log"
     started = time.monotonic()
     with log.open("wb") as out:
-        # Its own session, as a terminal gives a foreground job: Ctrl-C is SIGINT to that group.
+        # Its own session, as a terminal gives a foreground job: Ctrl-C is SIGINT to that group. And
+        # SIGINT at its default, as a terminal's job has it: a suite started in the background (an
+        # asynchronous command of a script) ignores SIGINT, every process inherits that, and a shell
+        # cannot trap a signal ignored when it started, so make run could not be stopped.
         make = subprocess.Popen(
-            ["make", "run"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            ["env", "--default-signal=INT", "make", "run"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
 
