@@ -257,19 +257,3 @@ def test_every_feed_refused_by_the_network_guard_fails_the_cycle_and_says_why(tm
     )
     assert result.returncode == 4, result.stderr[-3000:]
     assert "every feed of the cycle (4) failed" in result.stderr and "VIGIA_ALLOW_NETWORKS" in result.stderr
-
-
-def test_the_workers_find_the_classifiers_tables_built_once_by_their_fork_server(tmp_path):
-    """Workers live for one batch: the lexicon's matcher (0.4 s a worker) is built in the fork server
-    they are forked from, so that a worker's first article finds it ready."""
-    from pipeline.classify import preload
-    from pipeline.extract.workers import WorkerPool
-    from pipeline.settings import Settings
-
-    pool = WorkerPool(Settings.from_env(env={}, workers=2, db_path=tmp_path / "v.duckdb"))
-    try:
-        workers = pool._ensure()
-        found = [workers.schedule(preload.built).result(timeout=60) for _ in range(4)]
-    finally:
-        pool.close()
-    assert found == [(1, 1)] * 4

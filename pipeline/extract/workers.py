@@ -9,10 +9,8 @@ A page is also classified where it was extracted: the classifier is pure Python,
 process it would run on one core after the downloads, while here it shares every core with
 extraction. The model is built (in a thread) when the pool starts and reaches each worker once,
 as a file the worker reads when it first needs it, so a cycle in which every feed answers 304
-never builds it. The tables every classification needs (the places lexicon and its matcher) are
-built once in the fork server the workers are forked from (``pipeline/classify/preload.py``), not in
-each worker. The load still classifies any article that arrives without a classification (pages
-that failed, feed-only items, backfills).
+never builds it. The load still classifies any article that arrives without a classification
+(pages that failed, feed-only items, backfills).
 
 Every task reports the CPU time it used, per stage, in ``WorkerPool.cpu`` (for ``make bench``).
 """
@@ -76,30 +74,6 @@ class PageResult:
     classification: Classification | None
 
 
-# Named, not imported: classify sits above extract (it is only ever run in the workers, unpickled).
-PRELOAD = "pipeline.classify.preload"
-PRELOAD_CACHE_VARIABLE = "_VIGIA_FORK_SERVER_LEXICON_CACHE"  # set only while the fork server starts
-
-
-def _start_fork_server(settings: Settings) -> None:
-    """Start this process's fork server now, if it is not running, telling it where the lexicon is
-    cached (through its environment: a fork server takes no arguments). It serves every later pool
-    of this process; what it builds does not depend on the database, only its speed does."""
-    from multiprocessing import forkserver
-
-    previous = os.environ.get(PRELOAD_CACHE_VARIABLE)
-    os.environ[PRELOAD_CACHE_VARIABLE] = str(settings.cache_dir)
-    try:
-        forkserver.ensure_running()
-    except OSError:  # a socket path too long: the pool's first task meets it again, and says so
-        pass
-    finally:
-        if previous is None:
-            os.environ.pop(PRELOAD_CACHE_VARIABLE, None)
-        else:
-            os.environ[PRELOAD_CACHE_VARIABLE] = previous
-
-
 class WorkerPool:
     """``async with WorkerPool(settings) as pool: await pool.parse(...); await pool.extract(...)``.
 
@@ -122,11 +96,9 @@ class WorkerPool:
         # Started on first use: a cycle where every feed answers 304 never starts a worker.
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            # The fork server imports this module, trafilatura and the classifier's tables once (a name
-            # that does not import is skipped without a word: hence __name__); every worker forked from
-            # it shares those pages.
-            context.set_forkserver_preload([__name__, "trafilatura", PRELOAD])
-            _start_fork_server(self.settings)
+            # The fork server imports this module and trafilatura once (a name that does not import is
+            # skipped without a word: hence __name__); every worker forked from it shares those pages.
+            context.set_forkserver_preload([__name__, "trafilatura"])
             self._pool = pebble.ProcessPool(
                 max_workers=max(1, self.settings.workers),
                 max_tasks=self.settings.worker_max_tasks,
