@@ -31,6 +31,8 @@ LIMA = timezone(timedelta(hours=-5), "PET")
 VERSION = "0.1.0"
 USER_AGENT = f"Vigia/{VERSION} (+https://github.com/vigia-pe/vigia; news monitoring for Peruvian security)"
 
+# How a command and its worker processes write log lines to stderr.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MAX_SNAPSHOTS = 1000  # each one can hold a whole copy of the database
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

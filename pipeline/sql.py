@@ -93,6 +93,12 @@ def definitions(kind: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
 # ---------------------------------------------------------------- picking a set of ids
 
 
+def literal(value: object) -> str:
+    """``value`` as an SQL string literal (quotes doubled), for what cannot be a bound parameter:
+    ATTACH targets, comments, literal id lists."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 @contextlib.contextmanager
 def id_filter(con: duckdb.DuckDBPyConnection, column: str, values: Sequence[str]) -> Iterator[str]:
     """A condition "``column`` is one of ``values``" for set-based SQL over big tables.
@@ -104,7 +110,7 @@ def id_filter(con: duckdb.DuckDBPyConnection, column: str, values: Sequence[str]
     if not values:
         yield "false"
     elif len(values) <= LITERAL_IDS:
-        yield f"{column} in (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+        yield f"{column} in (" + ", ".join(literal(v) for v in values) + ")"
     else:
         name = f"_ids_{next(_registered)}"
         con.register(name, pa.table({"id": pa.array(list(values), pa.string())}))
@@ -186,7 +192,7 @@ def _failed_checks(con: duckdb.DuckDBPyConnection, name: str, spec: Mapping[str,
             elif check == "not_null":
                 bad = count(f"select count(*) from {table} where {col} is null")
             elif isinstance(check, dict) and "accepted_values" in check:
-                allowed = ", ".join("'" + str(v).replace("'", "''") + "'" for v in check["accepted_values"])
+                allowed = ", ".join(literal(v) for v in check["accepted_values"])
                 bad = count(
                     f"select count(*) from {table} where {col} is not null and {col} not in ({allowed})"
                 )

@@ -33,8 +33,6 @@ from tests.localweb import LocalWeb, Route, sample_feeds_toml, sample_site
 from tests.test_alerts_outbox import MailServer, free_port
 
 # Each run starts Airflow from nothing (its database, then every component): minutes, not seconds.
-# One group: the two never run at once under xdist (each is a whole Airflow on a 2-core machine), but
-# beside the rest of the suite.
 # No xdist_group: the two tests share nothing (homes, ports, webs, mail servers and tokens are their
 # own), so they run side by side. (pytest 9.2 also ignores xdist 3.8's group marks: it no longer lets
 # a plugin rename a test's node id, which is how xdist groups.)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline.cli import options
 from pipeline.errors import ConfigError, CycleFailed, StoreError, WorkerError
-from pipeline.settings import Settings
+from pipeline.settings import LOG_FORMAT, Settings
 
 log = logging.getLogger("pipeline")
 
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format=LOG_FORMAT)
     if argv is None:  # the real command line, not a test calling main()
         signal.signal(signal.SIGTERM, _terminated)
     try:

@@ -131,7 +131,7 @@ def session_lockdown(settings: Settings) -> list[str]:
     ``SET`` back. (DuckDB takes ``allowed_directories`` only before external access is disabled.)
     """
     allowed = [str(exports_dir(settings).absolute()) + os.sep, *store.backend(settings).analyst_directories()]
-    listed = ", ".join(_quote(p) for p in allowed)
+    listed = ", ".join(sql.literal(p) for p in allowed)
     return [
         f"set allowed_directories = [{listed}]",
         "set autoinstall_known_extensions = false",
@@ -153,10 +153,6 @@ def cli_arguments(settings: Settings) -> list[str]:
         ".safe_mode",
         str(settings.analyst_db),
     ]
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def lock_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -39,12 +39,16 @@ from pipeline.extract.decoding import decode_body
 from pipeline.extract.feeds import ParsedFeed, parse_feed
 from pipeline.extract.pages import ArticleContent, ExtractedPage, article_content, extract_page, usable
 from pipeline.records import Classification, FeedEntry
-from pipeline.settings import Settings
+from pipeline.settings import LOG_FORMAT, Settings
 
 log = logging.getLogger(__name__)
 
 
-def _limit_memory(megabytes: int) -> None:
+def _start_worker(megabytes: int) -> None:
+    # A worker comes from the fork server, not from its parent: without a handler of its own, its
+    # warnings (a model cache it cannot write) would reach stderr bare, without level or source.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     # Load what parsing needs before the limit: feedparser creates its expat reader lazily, and
     # mapping a shared library under a tight address-space limit fails ("No parsers found").
     import xml.sax.expatreader  # noqa: F401
@@ -102,7 +106,7 @@ class WorkerPool:
             self._pool = pebble.ProcessPool(
                 max_workers=max(1, self.settings.workers),
                 max_tasks=self.settings.worker_max_tasks,
-                initializer=_limit_memory,
+                initializer=_start_worker,
                 initargs=(self.settings.worker_memory_mb,),
                 # forkserver: workers never inherit the threads or sockets of the parent (Airflow, httpx).
                 context=context,

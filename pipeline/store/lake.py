@@ -48,7 +48,6 @@ from pipeline.store.schema import (
     apply_migration,
     fingerprint,
     macros_stale,
-    quote_literal,
     stale_views,
     transaction,
 )
@@ -114,11 +113,11 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
     catalog = _catalog(settings)
     options = ["read_only"] if read_only else []
     if settings.lake_data_path:
-        options.append(f"data_path {quote_literal(settings.lake_data_path)}")
+        options.append(f"data_path {sql.literal(settings.lake_data_path)}")
     con = _instance()
     try:
         con.execute(
-            f"attach {quote_literal('ducklake:' + catalog)} as {ALIAS}"
+            f"attach {sql.literal('ducklake:' + catalog)} as {ALIAS}"
             + (f" ({', '.join(options)})" if options else "")
         )
         con.execute(f"use {ALIAS}")
@@ -172,15 +171,13 @@ def _advisory_lock(settings: Settings, key: int, timeout: float, busy: str) -> I
     catalog = _catalog(settings)
     con = _instance(("postgres_scanner",))
     try:
-        con.execute(
-            f"attach {quote_literal(catalog.removeprefix('postgres:'))} as vigia_lock (type postgres)"
-        )
+        con.execute(f"attach {sql.literal(catalog.removeprefix('postgres:'))} as vigia_lock (type postgres)")
         con.execute("begin transaction")
         # lock_timeout bounds the wait; PostgreSQL queues waiters in arrival order (no polling).
         wait_ms = max(1, int(timeout * 1000))
         con.execute(
             "call postgres_execute('vigia_lock', "
-            + quote_literal(f"set local lock_timeout = {wait_ms}; select pg_advisory_xact_lock({key})")
+            + sql.literal(f"set local lock_timeout = {wait_ms}; select pg_advisory_xact_lock({key})")
             + ")"
         )
     except duckdb.Error as exc:
@@ -281,7 +278,7 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -> list
                     if name in stale:
                         con.execute(f"create or replace view {name} as\n{query}")
                         con.execute(
-                            f"comment on view {name} is {quote_literal(fingerprint(query, macro_files))}"
+                            f"comment on view {name} is {sql.literal(fingerprint(query, macro_files))}"
                         )
         except duckdb.Error as exc:
             raise StoreError(f"views could not be created on the lake: {exc}") from exc

@@ -105,7 +105,7 @@ def create_views(
                 failed[name] = query
                 errors[name] = exc
                 continue
-            con.execute(f"comment on view {name} is {quote_literal(fingerprint(query, macros))}")
+            con.execute(f"comment on view {name} is {sql.literal(fingerprint(query, macros))}")
         if len(failed) == len(pending):
             raise StoreError(f"views could not be created: {errors}")
         pending = failed
@@ -118,10 +118,6 @@ def fingerprint(query: str, macros: dict[str, str]) -> str:
     """What a view's comment holds: the digest of its file's text and of the macro files'."""
     text = "\x1e".join([query, *(macros[name] for name in sorted(macros))])
     return "vigia:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def stale_views(
