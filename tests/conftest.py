@@ -94,7 +94,9 @@ def warm_model_cache(directory: Path) -> None:
     the base model's params and the places lexicon are read (0.2 s) rather than built (7 s of CPU a
     process, 0.7 s a worker). The end-to-end tests start cold, as a new deployment does."""
     if _CACHE_ROOT and not (directory / "cache").exists():
-        shutil.copytree(model_cache(), directory / "cache")
+        # Hard links: the cache holds language identification's unpacked model (66 MB), and what
+        # writes a cache file replaces it (a rename) rather than writing into it.
+        shutil.copytree(model_cache(), directory / "cache", copy_function=os.link)
 
 
 _CACHE_ROOT: list[Path] = []  # where the run's model cache is built: set for the session below
@@ -154,10 +156,11 @@ def shared_base_model():
 _BUILD_CACHE = """
 import sys
 from pathlib import Path
-from pipeline.classify import lexicon
+from pipeline.classify import language, lexicon
 from pipeline.classify.versions import base_model
 base_model(Path(sys.argv[1]))
 lexicon.lexicon()
+language.identify("", "una prueba")  # unpacks the language model into the cache
 """
 
 
@@ -201,6 +204,9 @@ def copy_tree(source: Path, target: Path, skip: set[str] = frozenset()) -> None:
         key = (stat.st_dev, stat.st_ino)
         if stat.st_nlink > 1 and key in copied:
             os.link(copied[key], to)
+            continue
+        if relative.parts[0] == "cache":  # as in warm_model_cache
+            os.link(path, to)
             continue
         shutil.copy2(path, to)
         copied[key] = to

@@ -208,3 +208,74 @@ def test_the_cache_key_follows_the_seeds(fresh_process, tmp_path, monkeypatch):
         assert fresh_process.base_inputs_digest() != before
     finally:
         fresh_process.base_inputs_digest.cache_clear()
+
+
+# Lines in the languages the feeds carry, written for this test, and texts py3langid finds hard.
+LANGUAGE_SAMPLES = [
+    *(f"{title}\n{text}" for title, text in RELEVANT + NOT_RELEVANT),
+    "A polícia prendeu três suspeitos de extorsão em São Paulo nesta terça-feira.",
+    "La police a arrêté trois suspects d'extorsion à Marseille mardi soir.",
+    "La polizia ha arrestato tre sospettati di estorsione a Napoli martedì.",
+    "Die Polizei hat am Dienstag drei Verdächtige wegen Erpressung festgenommen.",
+    "EXTORSIONADORES ATACAN BUS EN SAN JUAN DE LURIGANCHO",
+    "1234 5678",
+    "",
+]
+
+
+@pytest.fixture
+def fresh_identifier(monkeypatch):
+    """As in a new process: no language identifier loaded yet, and no cache directory chosen."""
+    from pipeline.classify import language, lexicon
+
+    monkeypatch.setattr(lexicon, "_CACHE_DIR", None)
+    language._identifier.cache_clear()
+    yield language
+    language._identifier.cache_clear()
+
+
+def test_the_language_model_is_unpacked_once_and_mapped_and_identifies_as_the_packaged_one(
+    fresh_identifier, tmp_path, monkeypatch
+):
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from pipeline.classify import lexicon
+
+    packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    cache = tmp_path / "cache"
+    (cache / "langid-0.0.1-1234").mkdir(parents=True)  # an older py3langid's: removed
+    lexicon.use_cache(cache)
+    unpacked = fresh_identifier._identifier()
+    (kept,) = cache.glob("langid-*")
+    assert kept.name != "langid-0.0.1-1234" and isinstance(unpacked.nb_ptc, np.memmap)
+
+    # The next process maps what the first unpacked: it never decompresses the package's file.
+    fresh_identifier._identifier.cache_clear()
+    monkeypatch.setattr(fresh_identifier.lzma, "open", lambda *a, **k: pytest.fail("decompressed again"))
+    mapped = fresh_identifier._identifier()
+    for sample in LANGUAGE_SAMPLES:
+        assert mapped.rank(sample) == unpacked.rank(sample) == packaged.rank(sample), sample
+    assert [fresh_identifier.identify("", s) for s in LANGUAGE_SAMPLES[-7:-3]] == ["pt", "fr", "it", "de"]
+
+
+def test_a_damaged_or_unwritable_language_cache_still_identifies(fresh_identifier, tmp_path, caplog):
+    from pipeline.classify import lexicon
+
+    lexicon.use_cache(tmp_path)
+    expected = [fresh_identifier.identify("", s) for s in LANGUAGE_SAMPLES]
+    (kept,) = tmp_path.glob("langid-*")
+    sizes = {p.name: p.stat().st_size for p in kept.iterdir()}
+    with open(kept / "ptc.npy", "r+b") as damaged:  # a truncated file: rebuilt, with a warning
+        damaged.truncate(1000)
+    fresh_identifier._identifier.cache_clear()
+    assert [fresh_identifier.identify("", s) for s in LANGUAGE_SAMPLES] == expected
+    assert {p.name: p.stat().st_size for p in kept.iterdir()} == sizes
+    assert "unreadable" in caplog.text
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory", encoding="utf-8")
+    lexicon.use_cache(blocked / "cache")
+    fresh_identifier._identifier.cache_clear()
+    assert [fresh_identifier.identify("", s) for s in LANGUAGE_SAMPLES] == expected
+    assert blocked.read_text(encoding="utf-8") == "not a directory"

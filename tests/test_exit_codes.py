@@ -27,7 +27,7 @@ from pipeline import store
 from pipeline import tasks as ingest
 from pipeline.settings import Settings
 from tests import manual
-from tests.conftest import REPO, make_settings, run_cli
+from tests.conftest import REPO, copy_tree, make_settings, run_cli
 from tests.localweb import LocalWeb, sample_feeds_toml, sample_site
 
 BLOCK = 262144
@@ -69,7 +69,7 @@ def template(tmp_path_factory, web) -> Path:
 @pytest.fixture
 def env(template, tmp_path, web) -> Env:
     directory = tmp_path / "data"
-    shutil.copytree(template, directory)
+    copy_tree(template, directory)
     settings = Settings.from_env(
         env={}, feeds_path=directory / "feeds.toml", db_path=directory / "vigia.duckdb"
     )

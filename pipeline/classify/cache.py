@@ -4,7 +4,8 @@ the base model's params (half a second) or the places lexicon (a second) each ti
 than classifying a cycle's few new pages.
 
 A cached file is named by a digest of everything it is built from, so a changed input gives a new
-file; a damaged one is rebuilt; deleting the cache is always safe.
+file; a damaged one is rebuilt; deleting the cache is always safe. Large arrays (language
+identification's model) are kept as ``.npy`` files that every process memory-maps.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,3 +69,42 @@ def write_json(path: Path, document: Any) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         log.warning("not cached in %s: %s", path.parent, exc)
+
+
+def read_arrays(directory: Path, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """The arrays ``write_arrays`` kept in ``directory``, memory-mapped read-only: a process reads
+    only the pages it touches, and every process mapping them shares those pages. None when the
+    directory is absent; a damaged one is logged and removed (it will be written again)."""
+    import numpy as np
+
+    if not directory.is_dir():
+        return None
+    try:
+        return {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in names}
+    except (OSError, ValueError) as exc:
+        log.warning("cache %s unreadable (%s): rebuilding it", directory, exc)
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
+
+
+def write_arrays(directory: Path, arrays: dict[str, Any]) -> bool:
+    """Write each array as ``<name>.npy`` into a new sibling directory, then rename it to
+    ``directory``: readers see every file or none. Another process that wrote it first wins; a
+    read-only or full disk only logs. Whether ``directory`` now holds the arrays."""
+    import numpy as np
+
+    tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name, array in arrays.items():
+            np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+        os.rename(tmp, directory)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if directory.is_dir():  # written by another process meanwhile
+            return True
+        log.warning("not cached in %s: %s", directory.parent, exc)
+        return False
+    return True
