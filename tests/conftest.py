@@ -65,7 +65,10 @@ def _session_web():
 def sample_web(_session_web):
     """The repository's sample outlets served on 127.0.0.1: the session's server, its routes and
     its record of requests reset for each test (a test may replace routes; none outlives it)."""
-    web, routes = _session_web
+    return _as_served_at_the_start(*_session_web)
+
+
+def _as_served_at_the_start(web: LocalWeb, routes: dict) -> LocalWeb:
     with web._lock:
         web.routes.clear()
         web.routes.update(routes)
@@ -175,7 +178,9 @@ def _loaded_sample(tmp_path_factory, _session_web) -> Path:
     """One cycle over the session's sample web, run once: the directory it left."""
     from pipeline import tasks as ingest
 
-    web, _routes = _session_web
+    # A session fixture is set up before the function ones, ``sample_web``'s reset included: the
+    # routes may still be those the previous test changed (a feed answering 500).
+    web = _as_served_at_the_start(*_session_web)
     directory = tmp_path_factory.mktemp("loaded-sample")
     ingest.run_once(make_settings(directory, sample_feeds_toml(web.base)))
     return directory
