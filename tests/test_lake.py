@@ -6,6 +6,7 @@ its server binaries these tests are skipped, saying so.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -341,40 +343,63 @@ settings = Settings.from_env()
 tables = staging.read_batches([Path(sys.argv[1])])
 from pipeline.classify.versions import base_model
 base_model(settings.cache_dir)  # read (or built) before the start: the race below is the loads' alone
-go = Path(sys.argv[3])
-print("ready", flush=True)
-while not go.exists():
-    time.sleep(0.005)
-started = time.monotonic()
-summary = ingest.load(settings, tables, sys.argv[2])
-print(json.dumps({"new": summary.new_articles, "updated": summary.updated_articles,
-                  "seconds": time.monotonic() - started}), flush=True)
+for attempt in range(int(sys.argv[4])):
+    go = Path(f"{sys.argv[3]}-{attempt}")
+    print("ready", flush=True)
+    while not go.exists():
+        time.sleep(0.005)
+    started = time.monotonic()
+    summary = ingest.load(settings, tables, f"{sys.argv[2]}-{attempt}")
+    print(json.dumps({"new": summary.new_articles, "updated": summary.updated_articles,
+                      "seconds": time.monotonic() - started}), flush=True)
 """
 
 
-def run_writers(settings: Settings, staged: list[Path], tmp_path: Path) -> list[dict]:
-    """One process per staged batch, all loading at the same instant; their summaries."""
+@contextlib.contextmanager
+def writers(
+    settings: Settings, staged: list[Path], tmp_path: Path, attempts: int
+) -> Iterator[Callable[[], list[dict]]]:
+    """One process per staged batch; each call of what this yields has them all load their batch at
+    the same instant (a new run each time, as Airflow's retries are) and returns their summaries."""
     go = tmp_path / f"go-{uuid.uuid4().hex}"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), f"writer-{i}-{go.name}", str(go)],
-            env=lake_env(settings),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i, path in enumerate(staged)
-    ]
-    for proc in procs:  # every writer has imported everything and read its batch
-        line = proc.stdout.readline().strip()
-        assert line == "ready", proc.stderr.read()
-    go.touch()
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=240)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
+    errors = [tmp_path / f"{go.name}-writer-{i}.err" for i in range(len(staged))]
+    with contextlib.ExitStack() as files:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(path), f"writer-{i}-{go.name}", str(go), str(attempts)],
+                env=lake_env(settings),
+                stdout=subprocess.PIPE,
+                stderr=files.enter_context(err.open("w")),
+                text=True,
+            )
+            for i, (path, err) in enumerate(zip(staged, errors, strict=True))
+        ]
+        attempt = 0
+
+        def load_at_once() -> list[dict]:
+            nonlocal attempt
+            for proc, err in zip(procs, errors, strict=True):  # each has imported everything, read its batch
+                assert proc.stdout.readline().strip() == "ready", err.read_text()
+            Path(f"{go}-{attempt}").touch()
+            attempt += 1
+            results = []
+            for proc, err in zip(procs, errors, strict=True):
+                line = proc.stdout.readline()
+                while line and not line.startswith("{"):  # what the load prints before its summary
+                    line = proc.stdout.readline()
+                assert line, err.read_text()
+                results.append(json.loads(line))
+            return results
+
+        try:
+            yield load_at_once
+            for proc, err in zip(procs, errors, strict=True):
+                assert proc.wait(timeout=240) == 0, err.read_text()
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait(timeout=30)
+                proc.stdout.close()
 
 
 def stage(tmp_path: Path, name: str, b: Batch) -> Path:
@@ -397,51 +422,56 @@ def test_four_writers_loading_at_once_lose_nothing_and_duplicate_nothing(tmp_pat
         (s.article_id, s.feed) for k, numbers in enumerate(shares) for s in batch(numbers, T0).sightings
     }
 
-    results = run_writers(settings, staged, tmp_path)
+    with writers(settings, staged, tmp_path, attempts=2) as load_at_once:
+        results = load_at_once()
 
-    assert sum(r["new"] for r in results) == len(expected)  # each article was new to exactly one writer
-    assert sum(r["updated"] for r in results) == 0
-    with store.open_db(settings, read_only=True) as con:
+        assert sum(r["new"] for r in results) == len(expected)  # each article was new to exactly one writer
+        assert sum(r["updated"] for r in results) == 0
+        with store.open_db(settings, read_only=True) as con:
 
-        def one(sql: str) -> tuple:
-            return con.execute(sql).fetchone()
+            def one(sql: str) -> tuple:
+                return con.execute(sql).fetchone()
 
-        assert one("select count(*), count(distinct article_id) from articles") == (
-            len(expected),
-            len(expected),
-        )
-        assert {r[0] for r in con.execute("select article_id from articles").fetchall()} == {
-            f"t{n:06d}" for n in expected
-        }
-        assert one("select count(*), count(distinct (article_id, feed)) from article_sources") == (
-            len(sightings),
-            len(sightings),
-        )
-        assert one("select count(*), count(distinct (article_id, model_version)) from classifications") == (
-            len(expected),
-            len(expected),
-        )
-        assert one("select count(*), count(distinct article_id) from article_stories") == (
-            len(expected),
-            len(expected),
-        )
-        assert one("select count(*), count(distinct article_id) from search_docs") == (
-            len(expected),
-            len(expected),
-        )
-        assert one("select count(*), count(distinct (run_id, feed)) from fetches") == (4 * len(FEEDS),) * 2
-        assert one("select count(*), count(distinct run_id) from runs") == (4, 4)
-        assert one("select count(*), count(distinct name) from feeds") == (len(FEEDS), len(FEEDS))
-        assert one("select count(*) from article_revisions") == (0,)
-        # every feed's state is the one of the last writer to commit
-        assert one("select count(distinct etag) from feeds") == (1,)
+            assert one("select count(*), count(distinct article_id) from articles") == (
+                len(expected),
+                len(expected),
+            )
+            assert {r[0] for r in con.execute("select article_id from articles").fetchall()} == {
+                f"t{n:06d}" for n in expected
+            }
+            assert one("select count(*), count(distinct (article_id, feed)) from article_sources") == (
+                len(sightings),
+                len(sightings),
+            )
+            assert one(
+                "select count(*), count(distinct (article_id, model_version)) from classifications"
+            ) == (
+                len(expected),
+                len(expected),
+            )
+            assert one("select count(*), count(distinct article_id) from article_stories") == (
+                len(expected),
+                len(expected),
+            )
+            assert one("select count(*), count(distinct article_id) from search_docs") == (
+                len(expected),
+                len(expected),
+            )
+            assert (
+                one("select count(*), count(distinct (run_id, feed)) from fetches") == (4 * len(FEEDS),) * 2
+            )
+            assert one("select count(*), count(distinct run_id) from runs") == (4, 4)
+            assert one("select count(*), count(distinct name) from feeds") == (len(FEEDS), len(FEEDS))
+            assert one("select count(*) from article_revisions") == (0,)
+            # every feed's state is the one of the last writer to commit
+            assert one("select count(distinct etag) from feeds") == (1,)
 
-    # A second round of the same batches (Airflow retrying every load) changes nothing.
-    again = run_writers(settings, staged, tmp_path)
-    assert sum(r["new"] + r["updated"] for r in again) == 0
-    with store.open_db(settings, read_only=True) as con:
-        assert con.execute("select count(*) from articles").fetchone() == (len(expected),)
-        assert con.execute("select count(*) from classifications").fetchone() == (len(expected),)
+        # A second round of the same batches (Airflow retrying every load) changes nothing.
+        again = load_at_once()
+        assert sum(r["new"] + r["updated"] for r in again) == 0
+        with store.open_db(settings, read_only=True) as con:
+            assert con.execute("select count(*) from articles").fetchone() == (len(expected),)
+            assert con.execute("select count(*) from classifications").fetchone() == (len(expected),)
 
 
 HOLDER = """
