@@ -104,6 +104,7 @@ async def _run(
 ) -> None:
     loading: asyncio.Task[None] | None = None
     async with Fetcher(settings) as fetcher, WorkerPool(settings, classifier) as pool:
+        pool.expect_pages(len(selected))
         for part in _chunks(selected, chunk):
             attempts = {entry.article_id: attempt for entry, attempt in part}
             results = await fetch_articles(fetcher, pool, [e for e, _ in part], attempts, settings)

@@ -92,7 +92,8 @@ def due_jobs(
 
 
 def collect(settings: Settings, jobs: Sequence[FeedJob], now: datetime | None = None) -> Batch:
-    """Fetch one batch of feeds and their new articles, classified in the workers. Writes nothing."""
+    """Fetch one batch of feeds and their new articles (classified in the workers when there are many:
+    ``WorkerPool.expect_pages``). Writes nothing."""
     backend = store.backend(settings)
     return asyncio.run(
         collect_batch(

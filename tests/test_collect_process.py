@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
+from concurrent.futures.process import BrokenProcessPool
 
 import pyarrow.parquet as pq
 import pytest
@@ -25,6 +27,7 @@ from pipeline.collect.batch import _fail_if_all_ours
 from pipeline.collect.process import child_environment, run_collect
 from pipeline.errors import CollectFailed, CycleFailed
 from tests import test_alerts_outbox as outbox_tests
+from tests import worker_tasks
 from tests.conftest import REPO, warm_model_cache
 from tests.localweb import sample_feeds_toml
 from tests.test_dags import dagbag
@@ -77,6 +80,31 @@ def test_a_pool_whose_workers_cannot_start_is_our_failure_not_a_feeds(tmp_path):
         result.stderr[-3000:]
     )
     assert "ContentError" not in result.stderr
+
+
+def test_an_input_that_kills_its_worker_at_once_is_its_own_failure_and_the_pool_goes_on(monkeypatch):
+    """A worker that dies before pebble has seen it take its task breaks the whole pool ("All workers
+    expired"), a race pebble loses now and then: here it always loses. The input is recorded as a
+    worker lost, and the next input runs on a fresh pool."""
+    from pebble.pool.process import PoolManager
+
+    from pipeline.errors import ContentError
+    from pipeline.extract.workers import WORKER_LOST, WorkerPool
+    from pipeline.settings import Settings
+
+    def always_too_late(self, worker_id):
+        raise BrokenProcessPool("All workers expired")
+
+    monkeypatch.setattr(PoolManager, "find_expired_task", always_too_late)
+
+    async def scenario() -> int:
+        async with WorkerPool(Settings.from_env(env={}, workers=1)) as pool:
+            with pytest.raises(ContentError, match="worker died") as lost:
+                await pool._run(worker_tasks.kill_itself, (), 30, "extract_error", "extraction")
+            assert lost.value.ours == WORKER_LOST
+            return await pool._run(worker_tasks.answer, (), 30, "extract_error", "extraction")
+
+    assert asyncio.run(scenario()) == 42
 
 
 def test_collect_runs_in_our_own_process_whatever_launched_the_task(tmp_path, sample_web, monkeypatch):

@@ -185,21 +185,32 @@ def test_cli_exits_2_on_a_bad_allow_list(tmp_path):
     assert result.returncode == 2 and "VIGIA_ALLOW_NETWORKS" in result.stderr
 
 
-def test_pages_are_classified_in_the_workers_as_the_load_would_classify_them(sample_settings):
+@pytest.mark.parametrize("in_workers", [True, False], ids=["many pages: the workers", "few pages: the load"])
+def test_pages_are_classified_in_the_workers_as_the_load_would_classify_them(
+    sample_settings, monkeypatch, in_workers
+):
     from pipeline.classify.versions import base_model
+    from pipeline.extract import workers
 
+    # The sample web's 12 pages stand for the hundred from which the workers classify.
+    monkeypatch.setattr(workers, "CLASSIFY_IN_WORKERS_FROM", 1 if in_workers else ITEMS + 1)
     jobs = [job for batch in ingest.plan(sample_settings) for job in batch]
     batch = ingest.collect(sample_settings, jobs)
-    assert len(batch.classified) == ITEMS
-    assert batch.cpu["extract"] > 0 and batch.cpu["classify"] > 0 and batch.cpu["parse"] > 0
+    assert batch.cpu["extract"] > 0 and batch.cpu["parse"] > 0
     model, articles = base_model(), {a.article_id: a for a in batch.articles}
+    if in_workers:
+        assert len(batch.classified) == ITEMS and batch.cpu["classify"] > 0
+    else:
+        assert batch.classified == [] and batch.cpu["classify"] == 0
     for article_id, content_hash, verdict in batch.classified:
         article = articles[article_id]
         assert content_hash == article.content_hash
         assert verdict == model.classify(article.title, article.text, article.language)
     ingest.load(sample_settings, staging.batch_tables(batch), "run-1")
     stored = dict(query(sample_settings, "select article_id, score from classifications"))
-    assert stored == {article_id: verdict.score for article_id, _, verdict in batch.classified}
+    assert stored == {
+        a.article_id: model.classify(a.title, a.text, a.language).score for a in articles.values()
+    }
 
 
 def test_an_unchanged_cycle_builds_no_model_and_records_none(sample_settings):

@@ -20,6 +20,7 @@ from tests.conftest import REPO, run_cli
 HANG_IN_COLLECT = """
 import asyncio, sys
 from pipeline.extract import workers
+workers.CLASSIFY_IN_WORKERS_FROM = 1  # the sample web's 12 pages, classified in the workers
 async def extract(self, *args, **kwargs):
     print("model", await self._model(), flush=True)
     await asyncio.sleep(600)

@@ -206,6 +206,7 @@ async def collect_batch(
         # Pages always get a quarter of the budget, however long the feeds took: the oldest entries
         # of the backlog come first, so every cycle makes progress on it.
         start_by = max(start_by, loop.time() + settings.collect_budget / 4)
+        pool.expect_pages(len(wanted))
         pages = await fetch_pages(fetcher, pool, wanted, attempts, settings, start_by)
         # One page whose worker died may be the page's doing; every page of a cycle, ours.
         _fail_if_all_ours("page handed to the workers", pool.faults["extract"], minimum=2)

@@ -9,7 +9,8 @@ A page is also classified where it was extracted: the classifier is pure Python,
 process it would run on one core after the downloads, while here it shares every core with
 extraction. The model is built (in a thread) when the pool starts and reaches each worker once,
 as a file the worker reads when it first needs it, so a cycle in which every feed answers 304
-never builds it. The load still classifies any article that arrives without a classification
+never builds it. That pays from about a hundred pages (``CLASSIFY_IN_WORKERS_FROM``); a pool given
+fewer leaves them to the load, which classifies any article that arrives without a classification
 (pages that failed, feed-only items, backfills).
 
 Every task reports the CPU time it used, per stage, in ``WorkerPool.cpu`` (for ``make bench``).
@@ -62,6 +63,11 @@ def _start_worker(megabytes: int) -> None:
 
 # How often a task's caller checks that the pool is still running while it waits for the result.
 POOL_CHECK_SECONDS = 1.0
+# Classifying where pages are extracted pays only on many pages: each worker first reads the places
+# lexicon and builds the matcher (0.2 s of CPU), while the load classifies a page in about 2 ms with
+# the one matcher of its process (and builds it anyway for the feed-only items). A pool given fewer
+# pages than this leaves them to the load: the same model, so the same scores.
+CLASSIFY_IN_WORKERS_FROM = 100
 # The cause of ours given to a task whose worker died or passed its memory limit: one cause, because
 # a worker short of memory fails either way (MemoryError, or killed as it allocates).
 WORKER_LOST = "the worker died or passed its memory limit (VIGIA_WORKER_MEMORY_MB)"
@@ -82,7 +88,8 @@ class WorkerPool:
     """``async with WorkerPool(settings) as pool: await pool.parse(...); await pool.extract(...)``.
 
     ``classifier``: called (once, and only when a page is first extracted) for the model that
-    classifies pages in the workers; None leaves classification to the load.
+    classifies pages in the workers; None leaves classification to the load, as a pool expecting
+    few pages does (``expect_pages``).
     """
 
     def __init__(self, settings: Settings, classifier: Callable[[], Any] | None = None) -> None:
@@ -118,6 +125,12 @@ class WorkerPool:
 
     async def __aenter__(self) -> WorkerPool:
         return self
+
+    def expect_pages(self, pages: int) -> None:
+        """How many pages this pool is about to extract: below ``CLASSIFY_IN_WORKERS_FROM``, they
+        are extracted without being classified, and the load classifies them."""
+        if pages < CLASSIFY_IN_WORKERS_FROM:
+            self._classifier = None
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
@@ -190,10 +203,12 @@ class WorkerPool:
         self.faults[kind].append(None)
         return result
 
-    async def _run_once(self, fn: Any, args: tuple, timeout: float, failure_outcome: str, what: str) -> Any:
+    async def _run_once(
+        self, fn: Any, args: tuple, timeout: float, failure_outcome: str, what: str, again: bool = False
+    ) -> Any:
         """Run ``fn`` in a worker. A failure of the input (time limit, a worker killed by it, its
-        memory limit) is a ContentError recorded for that feed or page; a pool that cannot start or
-        broke is WorkerError, our fault, and stops the cycle."""
+        memory limit) is a ContentError recorded for that feed or page; a pool that cannot start is
+        WorkerError, our fault, and stops the cycle."""
         pool = self._ensure()
         try:
             future = pool.schedule(fn, args=args, timeout=timeout)
@@ -227,14 +242,42 @@ class WorkerPool:
         except FetchError:  # ContentError, and TooLarge or ConnectFailed from decoding a page
             raise
         except BrokenProcessPool as exc:
-            # Every worker died without a task in hand: they cannot start (an import that fails in
-            # the worker, a memory limit too low to load the libraries). No input is to blame.
-            self._stop_pool()
-            raise WorkerError(f"the worker pool broke during {what}: {exc}") from exc
+            # pebble gives up on the pool ("All workers expired") when a worker dies before the pool
+            # has seen it take a task: a page that kills its worker at once (a crash in a C library),
+            # or workers that cannot start. Every task in hand then gets this: each is tried once
+            # more on a fresh pool, and one that breaks that one too is recorded as a worker lost (a
+            # cycle in which every feed or page ends so fails, as ours: see collect/batch.py).
+            if self._pool is pool:
+                self._stop_pool()
+            if not again:
+                return await self._run_once(fn, args, timeout, failure_outcome, what, again=True)
+            if not await self._workers_start():
+                raise WorkerError(f"the worker pool broke during {what}: {exc}") from exc
+            raise ContentError(f"{what}: worker died ({exc})", failure_outcome, ours=WORKER_LOST) from exc
         except Exception as exc:
             # The worker functions below turn every failure of the input into a ContentError, so what
             # arrives here broke on our side (pickling, the pool's own machinery).
             raise WorkerError(f"{what} failed in the worker pool: {type(exc).__name__}: {exc}"[:500]) from exc
+
+    async def _workers_start(self) -> bool:
+        """Whether a fresh pool's worker can run a task that does nothing (so an input that broke
+        two pools was to blame, not the workers)."""
+        pool = self._ensure()
+        try:
+            await self._result(
+                pool, pool.schedule(_nothing, timeout=self.settings.parse_timeout), "a test task"
+            )
+        except (
+            WorkerError,
+            BrokenProcessPool,
+            pebble.ProcessExpired,
+            concurrent.futures.TimeoutError,
+            RuntimeError,
+        ):
+            if self._pool is pool:
+                self._stop_pool()
+            return False
+        return True
 
     @staticmethod
     async def _result(pool: pebble.ProcessPool, future: concurrent.futures.Future, what: str) -> Any:
@@ -292,6 +335,10 @@ class WorkerPool:
 _LOADED: tuple[str, Any] | None = None  # (model file, model) in this worker
 
 
+def _nothing() -> None:
+    return None
+
+
 def _parse(body: bytes, kwargs: dict[str, Any]) -> tuple[ParsedFeed, float]:
     started = time.process_time()
     try:
@@ -342,8 +389,8 @@ def _extract(
             raise
         except Exception as exc:  # the load classifies the article again, and reports what fails there
             log.warning("classifying %s in a worker failed: %s: %s", url, type(exc).__name__, exc)
-    result = PageResult(page, len(body), content, classification)
-    return result, extracted - started, time.process_time() - extracted
+    classifying = time.process_time() - extracted if model_file is not None else 0.0
+    return PageResult(page, len(body), content, classification), extracted - started, classifying
 
 
 def _load_model(path: str) -> Any:
