@@ -70,9 +70,8 @@ def test_an_unchanged_registry_is_neither_parsed_nor_upserted_again(sample_setti
     assert fast == slow
 
 
-def test_any_byte_changed_is_parsed_and_checked_whole(sample_settings, sample_web, parses):
-    ingest.run_once(sample_settings)
-    path = sample_settings.feeds_path
+def test_any_byte_changed_is_parsed_and_checked_whole(loaded_settings, sample_web, parses):
+    path = loaded_settings.feeds_path
     good = path.read_bytes()
     stat = path.stat()
     # Same size, same modification time, other bytes: a mistake that only a hash sees.
@@ -86,19 +85,19 @@ def test_any_byte_changed_is_parsed_and_checked_whole(sample_settings, sample_we
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     parses.clear()
     with pytest.raises(ConfigError) as caught:
-        ingest.plan(sample_settings)
+        ingest.plan(loaded_settings)
     assert str(caught.value) == _message(path)
     with pytest.raises(ConfigError):
-        ingest.run_once(sample_settings)
+        ingest.run_once(loaded_settings)
     assert parses  # parsed, not taken from the database
     # A valid change is applied once, then not parsed again.
     path.write_bytes(good.replace(b'language = "es"', b'language = "es-PE"', 1))
     parses.clear()
-    ingest.run_once(sample_settings)
+    ingest.run_once(loaded_settings)
     assert len(parses) == 1
-    assert ("es-PE",) in query(sample_settings, "select language from feeds")
+    assert ("es-PE",) in query(loaded_settings, "select language from feeds")
     parses.clear()
-    ingest.run_once(sample_settings)
+    ingest.run_once(loaded_settings)
     assert parses == []
 
 
@@ -125,42 +124,43 @@ def _message(path) -> str:
         "update feeds set enabled = false where registry_position = 2",
     ],
 )
-def test_a_damaged_key_is_ignored_and_the_registry_parsed_again(sample_settings, sample_web, parses, damage):
-    ingest.run_once(sample_settings)
-    with duckdb.connect(str(sample_settings.db_path)) as con:
+def test_a_damaged_key_is_ignored_and_the_registry_parsed_again(loaded_settings, sample_web, parses, damage):
+    # The session's cycle applied this very registry (the same bytes): the damage alone makes it stale.
+    (key,) = query(loaded_settings, "select key from registry_applied")
+    assert key[0] == registry.read_registry(loaded_settings.feeds_path).key
+    with duckdb.connect(str(loaded_settings.db_path)) as con:
         con.execute(damage)
     parses.clear()
-    ingest.run_once(sample_settings)
+    ingest.run_once(loaded_settings)
     assert len(parses) == 1  # once for the plan and the load (one Registry read by run_once)
-    (key,) = query(sample_settings, "select key from registry_applied")
-    assert key[0] == registry.read_registry(sample_settings.feeds_path).key
-    feeds = registry.load_feeds(sample_settings.feeds_path)
+    (key,) = query(loaded_settings, "select key from registry_applied")
+    assert key[0] == registry.read_registry(loaded_settings.feeds_path).key
+    feeds = registry.load_feeds(loaded_settings.feeds_path)
     stored = query(
-        sample_settings, "select name, configured_url, enabled from feeds order by registry_position"
+        loaded_settings, "select name, configured_url, enabled from feeds order by registry_position"
     )
     assert stored == [(f.name, f.url, f.enabled) for f in feeds]
 
 
-def test_feeds_given_as_a_list_leave_no_key(sample_settings, sample_web):
-    ingest.run_once(sample_settings)
-    feeds = registry.load_feeds(sample_settings.feeds_path)
-    jobs = [job for batch in ingest.plan(sample_settings) for job in batch]
+def test_feeds_given_as_a_list_leave_no_key(loaded_settings, sample_web):
+    assert query(loaded_settings, "select count(*) from registry_applied") == [(1,)]  # the registry's
+    feeds = registry.load_feeds(loaded_settings.feeds_path)
+    jobs = [job for batch in ingest.plan(loaded_settings) for job in batch]
     from pipeline import staging
 
     ingest.load(
-        sample_settings, staging.batch_tables(ingest.collect(sample_settings, jobs)), "list", feeds=feeds
+        loaded_settings, staging.batch_tables(ingest.collect(loaded_settings, jobs)), "list", feeds=feeds
     )
-    assert query(sample_settings, "select count(*) from registry_applied") == [(0,)]
+    assert query(loaded_settings, "select count(*) from registry_applied") == [(0,)]
 
 
-def test_a_mass_disable_in_a_changed_registry_is_still_refused(sample_settings, sample_web):
-    ingest.run_once(sample_settings)
-    text = sample_settings.feeds_path.read_text(encoding="utf-8")
-    sample_settings.feeds_path.write_text(
+def test_a_mass_disable_in_a_changed_registry_is_still_refused(loaded_settings, sample_web):
+    text = loaded_settings.feeds_path.read_text(encoding="utf-8")
+    loaded_settings.feeds_path.write_text(
         text.replace('url = "', 'enabled = false\nurl = "'), encoding="utf-8"
     )
     with pytest.raises(ConfigError, match="disables 4 of the 4 enabled feeds"):
-        ingest.run_once(sample_settings)
+        ingest.run_once(loaded_settings)
 
 
 # ---------------------------------------------------------------- the fetch log, in proportion to changes

@@ -76,8 +76,7 @@ def test_loading_the_same_batches_twice_adds_no_row(sample_settings):
     assert counts["articles"] == ITEMS
 
 
-def test_an_updated_item_is_stored_as_a_revision(sample_settings, sample_web):
-    ingest.run_once(sample_settings)
+def test_an_updated_item_is_stored_as_a_revision(loaded_settings, sample_web):
     path = "/lima-post/bus-drivers-extortion-strike.html"
     feed = sample_web.routes["/lima-post/feed.xml"]
     sample_web.routes["/lima-post/feed.xml"] = Route(
@@ -86,15 +85,15 @@ def test_an_updated_item_is_stored_as_a_revision(sample_settings, sample_web):
     )
     page = sample_web.routes[path]
     sample_web.routes[path] = Route(body=page.body.replace(b"Thousands of bus", b"Tens of thousands of bus"))
-    summary = ingest.run_once(sample_settings)
+    summary = ingest.run_once(loaded_settings)
     assert (summary.new_articles, summary.updated_articles) == (0, 1)
     ((revision, text),) = query(
-        sample_settings, "select revision, text from articles where url like ?", [f"%{path}"]
+        loaded_settings, "select revision, text from articles where url like ?", [f"%{path}"]
     )
     assert revision == 2 and "Tens of thousands" in text
-    (old,) = query(sample_settings, "select text from article_revisions where revision = 1")
+    (old,) = query(loaded_settings, "select text from article_revisions where revision = 1")
     assert "Thousands of bus" in old[0] and "Tens of thousands" not in old[0]
-    assert query(sample_settings, "select count(*) from articles")[0][0] == ITEMS
+    assert query(loaded_settings, "select count(*) from articles")[0][0] == ITEMS
 
 
 def test_a_page_that_fails_is_stored_from_the_feed_with_its_reason_and_retried(sample_settings, sample_web):
