@@ -8,7 +8,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import duckdb
-import pytest
 
 from pipeline import cli
 from pipeline import tasks as ingest
@@ -63,29 +62,37 @@ def query(settings, sql, params=None):
 # ---------------------------------------------------------------- one site's input cannot stop a cycle
 
 
-@pytest.mark.parametrize("port", ["99999", "-1", "65536", "0", "8o"])
-def test_a_redirect_to_an_impossible_port_is_recorded_and_the_other_feeds_load(tmp_path, sample_web, port):
-    poison = f"http://127.0.0.1:{port}/x"
-    sample_web.routes["/poison.xml"] = Route(status=301, headers={"Location": poison}, etag=False)
-    sample_web.routes["/items.xml"] = Route(body=rss(item(1, sample_web.url("/p/poison.html"))))
-    sample_web.routes["/p/poison.html"] = Route(status=302, headers={"Location": poison}, etag=False)
+IMPOSSIBLE_PORTS = ["99999", "-1", "65536", "0", "8o"]
+
+
+def test_a_redirect_to_an_impossible_port_is_recorded_and_the_other_feeds_load(tmp_path, sample_web):
+    # One poisoned feed and one poisoned page for each port, in one registry with the sample outlets.
     toml = sample_feeds_toml(sample_web.base)
-    toml += f'[[feed]]\nname = "poison"\nurl = "{sample_web.url("/poison.xml")}"\n\n'
+    items = []
+    for k, port in enumerate(IMPOSSIBLE_PORTS):
+        poison = f"http://127.0.0.1:{port}/x"
+        sample_web.routes[f"/poison-{k}.xml"] = Route(status=301, headers={"Location": poison}, etag=False)
+        sample_web.routes[f"/p/poison-{k}.html"] = Route(status=302, headers={"Location": poison}, etag=False)
+        items.append(item(k + 1, sample_web.url(f"/p/poison-{k}.html")))
+        toml += f'[[feed]]\nname = "poison-{k}"\nurl = "{sample_web.url(f"/poison-{k}.xml")}"\n\n'
+    sample_web.routes["/items.xml"] = Route(body=rss("".join(items)))
     toml += f'[[feed]]\nname = "items"\nurl = "{sample_web.url("/items.xml")}"\n'
     settings = make_settings(tmp_path, toml)
-    for _cycle in range(2):  # the bad item is recorded: the next cycle does not die on it either
+    poisoned = len(IMPOSSIBLE_PORTS)
+    for _cycle in range(2):  # the bad items are recorded: the next cycle does not die on them either
         summary = ingest.run_once(settings)
-        assert summary.feeds_ok == 5 and summary.feeds_failed == 1
-    outcomes = query(
-        settings, "select feed, outcome from fetches where feed in ('poison', 'items') order by started_at"
-    )
-    assert outcomes.count(("poison", "redirect_error")) == 2
-    assert sorted(o for f, o in outcomes if f == "items") == ["not_modified", "ok"]
+        assert summary.feeds_ok == 5 and summary.feeds_failed == poisoned
+    outcomes = query(settings, "select feed, outcome from fetches where feed like 'poison-%'")
+    assert sorted(outcomes) == sorted([(f"poison-{k}", "redirect_error") for k in range(poisoned)] * 2)
+    items_outcomes = query(settings, "select outcome from fetches where feed = 'items'")
+    assert sorted(o for (o,) in items_outcomes) == ["not_modified", "ok"]
     assert query(settings, "select count(*) from articles where extraction_status = 'ok'") == [(12,)]
-    ((status, error),) = query(
-        settings, "select extraction_status, extraction_error from articles where feed = 'items'"
+    pages = query(
+        settings, "select url, extraction_status, extraction_error from articles where feed = 'items'"
     )
-    assert status == "redirect_error" and "unusable" in error
+    assert len(pages) == poisoned
+    for url, status, error in pages:
+        assert status == "redirect_error" and "unusable" in error, url
 
 
 # ---------------------------------------------------------------- slow is not dead
