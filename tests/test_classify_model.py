@@ -266,12 +266,22 @@ def test_a_damaged_or_unwritable_language_cache_still_identifies(fresh_identifie
     expected = [fresh_identifier.identify("", s) for s in LANGUAGE_SAMPLES]
     (kept,) = tmp_path.glob("langid-*")
     sizes = {p.name: p.stat().st_size for p in kept.iterdir()}
-    with open(kept / "ptc.npy", "r+b") as damaged:  # a truncated file: rebuilt, with a warning
-        damaged.truncate(1000)
-    fresh_identifier._identifier.cache_clear()
-    assert [fresh_identifier.identify("", s) for s in LANGUAGE_SAMPLES] == expected
-    assert {p.name: p.stat().st_size for p in kept.iterdir()} == sizes
-    assert "unreadable" in caplog.text
+    import shutil
+
+    def truncated() -> None:
+        with open(kept / "ptc.npy", "r+b") as damaged:
+            damaged.truncate(1000)
+
+    def swapped() -> None:  # a whole, readable file in another's place
+        shutil.copyfile(kept / "pc.npy", kept / "out_feat.npy")
+
+    for damage in (truncated, swapped):  # rebuilt, with a warning
+        damage()
+        caplog.clear()
+        fresh_identifier._identifier.cache_clear()
+        assert [fresh_identifier.identify("", s) for s in LANGUAGE_SAMPLES] == expected
+        assert {p.name: p.stat().st_size for p in kept.iterdir()} == sizes
+        assert "unreadable" in caplog.text, damage.__name__
 
     blocked = tmp_path / "file"
     blocked.write_text("not a directory", encoding="utf-8")

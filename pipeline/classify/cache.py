@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -71,20 +72,29 @@ def write_json(path: Path, document: Any) -> None:
         log.warning("not cached in %s: %s", path.parent, exc)
 
 
-def read_arrays(directory: Path, names: tuple[str, ...]) -> dict[str, Any] | None:
+def read_arrays(
+    directory: Path, names: tuple[str, ...], problem: Callable[[dict[str, Any]], str | None] = lambda _: None
+) -> dict[str, Any] | None:
     """The arrays ``write_arrays`` kept in ``directory``, memory-mapped read-only: a process reads
     only the pages it touches, and every process mapping them shares those pages. None when the
-    directory is absent; a damaged one is logged and removed (it will be written again)."""
+    directory is absent; a damaged one (unreadable, or what ``problem`` finds wrong with the arrays)
+    is logged and removed: it will be written again."""
     import numpy as np
 
     if not directory.is_dir():
         return None
     try:
-        return {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in names}
+        arrays = {
+            name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in names
+        }
+        wrong = problem(arrays)
+        if wrong is None:
+            return arrays
     except (OSError, ValueError) as exc:
-        log.warning("cache %s unreadable (%s): rebuilding it", directory, exc)
-        shutil.rmtree(directory, ignore_errors=True)
-        return None
+        wrong = str(exc)
+    log.warning("cache %s unreadable (%s): rebuilding it", directory, wrong)
+    shutil.rmtree(directory, ignore_errors=True)
+    return None
 
 
 def write_arrays(directory: Path, arrays: dict[str, Any]) -> bool:

@@ -73,7 +73,7 @@ def _unpacked_model(directory: Path, packed: Path) -> dict[str, Any] | None:
     from importlib.metadata import version
 
     target = directory / f"langid-{version('py3langid')}-{packed.stat().st_size}"
-    arrays = read_arrays(target, MODEL_ARRAYS)
+    arrays = read_arrays(target, MODEL_ARRAYS, _inconsistency)
     if arrays is not None:
         return arrays
     with contextlib.ExitStack() as stack:
@@ -81,7 +81,7 @@ def _unpacked_model(directory: Path, packed: Path) -> dict[str, Any] | None:
             directory.mkdir(parents=True, exist_ok=True)
             lock = stack.enter_context(open(directory / ".langid.lock", "a"))
             fcntl.flock(lock, fcntl.LOCK_EX)
-            arrays = read_arrays(target, MODEL_ARRAYS)  # unpacked while this process waited
+            arrays = read_arrays(target, MODEL_ARRAYS, _inconsistency)  # unpacked while this process waited
             if arrays is not None:
                 return arrays
         # As py3langid does it: through a temporary file, so that the 65 MB .npz is never in memory
@@ -97,7 +97,18 @@ def _unpacked_model(directory: Path, packed: Path) -> dict[str, Any] | None:
     for old in directory.glob("langid-*"):
         if old != target:
             shutil.rmtree(old, ignore_errors=True)
-    return read_arrays(target, MODEL_ARRAYS) or arrays
+    return read_arrays(target, MODEL_ARRAYS, _inconsistency) or arrays
+
+
+def _inconsistency(arrays: dict[str, Any]) -> str | None:
+    """What makes the arrays unusable together (a file cut short or swapped keeps its header; only
+    shapes are checked, not values: that would read all 66 MB)."""
+    ptc, pc, classes, nextmove, rows, output = (arrays[name] for name in MODEL_ARRAYS)
+    if ptc.ndim != 2 or ptc.shape[1] != len(pc) or len(pc) != len(classes):
+        return f"{ptc.shape} weights for {len(pc)} priors and {len(classes)} languages"
+    if nextmove.ndim != 1 or len(nextmove) % 256 or len(rows) != len(output):
+        return f"{len(nextmove)} transitions, {len(rows)} states and {len(output)} outputs"
+    return None
 
 
 def _flat(array: Any) -> memoryview:
