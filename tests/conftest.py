@@ -196,7 +196,8 @@ def loaded_settings(sample_settings, _loaded_sample) -> Settings:
 
 def copy_tree(source: Path, target: Path, skip: set[str] = frozenset()) -> None:
     """Copy the files under ``source`` into ``target``, keeping which of them are hard links of
-    each other (a snapshot and the analyst copy are one file) and their modes (read-only copies)."""
+    each other (a snapshot and the analyst copy are one file) and their modes (read-only copies);
+    the model cache's files are linked, as ``warm_model_cache`` links them."""
     copied: dict[tuple[int, int], Path] = {}
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
