@@ -73,7 +73,7 @@ def write_json(path: Path, document: Any) -> None:
 
 
 def read_arrays(
-    directory: Path, names: tuple[str, ...], problem: Callable[[dict[str, Any]], str | None] = lambda _: None
+    directory: Path, names: tuple[str, ...], problem: Callable[[dict[str, Any]], str | None]
 ) -> dict[str, Any] | None:
     """The arrays ``write_arrays`` kept in ``directory``, memory-mapped read-only: a process reads
     only the pages it touches, and every process mapping them shares those pages. None when the

@@ -70,17 +70,18 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -> list
             apply_migration(con, path, [sql.read(path, sql_dir)])
             applied.append(path.name)
     (database,) = con.execute("select current_database()").fetchone() or ("",)
-    views = sql.definitions("views", sql_dir)
-    stale = set(views) if applied else stale_views(con, database, views, sql.definitions("macros", sql_dir))
+    views, macros = sql.definitions("views", sql_dir), sql.definitions("macros", sql_dir)
+    stale = set(views) if applied else stale_views(con, database, views, macros)
     if stale:  # a changed macro file makes every view stale
-        create_macros(con, sql_dir)
-        create_views(con, sql_dir, stale)
+        create_macros(con, macros)
+        create_views(con, {name: views[name] for name in stale}, macros)
     return applied
 
 
-def create_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -> None:
-    """Run every ``sql/macros/<name>.sql`` (``create or replace macro`` statements)."""
-    for name, text in sql.definitions("macros", sql_dir).items():
+def create_macros(con: duckdb.DuckDBPyConnection, macros: dict[str, str]) -> None:
+    """Run the macro files ``macros`` (name → text of ``sql/macros/<name>.sql``: ``create or
+    replace macro`` statements)."""
+    for name, text in macros.items():
         try:
             for statement in duckdb.extract_statements(text):
                 con.execute(statement.query)
@@ -88,13 +89,10 @@ def create_macros(con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR) -
             raise StoreError(f"macros of sql/macros/{name}.sql could not be created: {exc}") from exc
 
 
-def create_views(
-    con: duckdb.DuckDBPyConnection, sql_dir: Path = sql.SQL_DIR, only: set[str] | None = None
-) -> None:
-    """Create every ``sql/views/<name>.sql`` (or those named in ``only``) as view ``<name>``, marked
-    with its file's fingerprint, in whatever order their dependencies need."""
-    macros = sql.definitions("macros", sql_dir)
-    pending = {n: q for n, q in sql.definitions("views", sql_dir).items() if only is None or n in only}
+def create_views(con: duckdb.DuckDBPyConnection, views: dict[str, str], macros: dict[str, str]) -> None:
+    """Create each of ``views`` (name → query of ``sql/views/<name>.sql``) as view ``<name>``, marked
+    with its fingerprint (see ``macros``), in whatever order their dependencies need."""
+    pending = dict(views)
     while pending:
         failed: dict[str, str] = {}
         errors = {}
