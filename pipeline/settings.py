@@ -122,6 +122,11 @@ class Settings:
 
     # Loading
     db_lock_timeout: float = 120.0  # wait this long, with back-off, for another process's lock
+    # Threads of each DuckDB database Vigía opens (pipeline/store/connect.py). 0: DuckDB's own
+    # default, one per core. Where several processes share the cores (Airflow's parallel tasks, a
+    # test suite's workers), one each does the same work in less CPU: DuckDB's threads hand tiny
+    # queries back and forth, and those of other processes wait for a core.
+    db_threads: int = 0
     feeds_per_batch: int = 50  # feeds per mapped Airflow task
     snapshots: int = 3  # published analyst copies kept as dated snapshots (pipeline.store.publication)
     # A publication writes only the blocks a load changed and checks those; every block and table of
@@ -265,6 +270,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "worker_memory_mb": (0, 1 << 20),
     "worker_max_tasks": (1, 1 << 31),
     "db_lock_timeout": (0, DAY * 3600),
+    "db_threads": (0, 1024),
     "feeds_per_batch": (1, 100_000),
     "digest_lookback_hours": (0.1, YEAR),
     "digest_max_stories": (1, 10_000),

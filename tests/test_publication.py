@@ -249,8 +249,8 @@ PUBLISH_THEN_HANG = """
 import sys, time
 from pipeline.store import publication
 real = publication.verify
-def verify_then_hang(path):
-    scan = real(path)
+def verify_then_hang(path, **options):
+    scan = real(path, **options)
     print("verified", path, flush=True)
     time.sleep(600)
     return scan

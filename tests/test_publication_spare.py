@@ -132,7 +132,7 @@ def test_a_damaged_block_is_found_before_the_patched_copy_is_published(settings)
 def test_the_whole_check_runs_when_due(settings, monkeypatch):
     calls = []
     real = publication.verify
-    monkeypatch.setattr(publication, "verify", lambda path: calls.append(path) or real(path))
+    monkeypatch.setattr(publication, "verify", lambda path, **kw: calls.append(path) or real(path, **kw))
     hourly = replace(settings, publish_verify_minutes=60.0)
     write_some(hourly, "a")
     write_some(hourly, "b")

@@ -16,7 +16,7 @@ import pytest
 from pipeline import store
 from pipeline import tasks as ingest
 from pipeline.errors import DatabaseBusy, StoreError
-from tests.conftest import REPO
+from tests.conftest import REPO, make_settings
 
 
 def test_migrations_are_applied_once_and_recorded(tmp_path):
@@ -28,6 +28,37 @@ def test_migrations_are_applied_once_and_recorded(tmp_path):
     assert {"feeds", "fetches", "articles", "classifications", "labels", "models", "runs"} <= tables
     with store.open_db(db) as con:
         assert store.migrate(con) == []
+
+
+def test_db_threads_caps_the_databases_vigia_opens_even_one_this_process_holds(tmp_path):
+    from dataclasses import replace
+
+    from pipeline.store import publication
+
+    def threads(con: duckdb.DuckDBPyConnection) -> int:
+        return int(con.execute("select current_setting('threads')").fetchone()[0])
+
+    with duckdb.connect() as plain:
+        default = threads(plain)
+    one = make_settings(tmp_path, "", db_threads=1)
+    with store.open_db(replace(one, db_threads=0)) as con:
+        assert threads(con) == default  # 0: DuckDB's own
+    # A connection with DuckDB's defaults held in this process: a configuration that differed from
+    # it would be refused, so the cap is set on the database once open.
+    held = duckdb.connect(str(one.db_path))
+    try:
+        with store.open_db(one) as con:
+            assert threads(con) == 1 and threads(held) == 1
+    finally:
+        held.close()
+    with store.writing(one) as con:
+        con.execute("create table t as select 1 as x")
+    calls = []
+    real = publication.connect
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(publication, "connect", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+        publication.publish(one)
+    assert calls and all(kw["threads"] == 1 for kw in calls)  # the copy's checks too
 
 
 def _views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -97,6 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from pipeline import sql
     from pipeline.demo import SampleWeb, sample_feeds_toml
+    from pipeline.store.connect import connect
     from pipeline.tasks import run_once
 
     directory = args.dir or Settings.from_env().db_path.parent / "demo"
@@ -112,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             feeds_path=feeds, db_path=db, allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)
         )
         print(run_once(settings).line())
-    con = duckdb.connect(str(settings.analyst_db), read_only=True)
+    con = connect(settings.analyst_db, read_only=True, threads=settings.db_threads)
     try:
         query = sql.query("publish/demo_trends")
         shown = "\n".join(line for line in query.splitlines() if not line.startswith("--")).strip()

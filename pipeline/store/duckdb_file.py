@@ -29,6 +29,7 @@ from pipeline import leftovers
 from pipeline.errors import ConfigError, CorruptDatabase, StoreError
 from pipeline.store import publication
 from pipeline.store.backend import Backend
+from pipeline.store.connect import connect
 from pipeline.store.failures import (
     NO_DATA_HINT,
     REPUBLISH,
@@ -94,7 +95,7 @@ class DuckDBFile(Backend):
             self._check_before_writing()
             if check_blocks:
                 self.check_sound()
-        con = _connect(path, read_only, timeout)
+        con = _connect(path, read_only, timeout, self.settings.db_threads)
         try:
             if not read_only:
                 migrate(con, self.settings.sql_dir)
@@ -190,7 +191,7 @@ class DuckDBFile(Backend):
                 "damaged beyond its header: move it aside and run python -m pipeline init)"
             )
         try:
-            return duckdb.connect(str(path), read_only=True)
+            return connect(path, read_only=True, threads=self.settings.db_threads)
         except duckdb.Error as exc:
             raise storage_error(exc, path, "cannot open the analyst copy", REPUBLISH) from exc
 
@@ -204,11 +205,9 @@ class DuckDBFile(Backend):
         return restored
 
 
-def _connect(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool, timeout: float, threads: int) -> duckdb.DuckDBPyConnection:
     try:
-        return retry(
-            lambda: duckdb.connect(str(path), read_only=read_only), (duckdb.IOException,), timeout, path
-        )
+        return retry(lambda: connect(path, read_only, threads), (duckdb.IOException,), timeout, path)
     except duckdb.Error as exc:
         raise storage_error(exc, path, "cannot open") from exc
 

@@ -41,6 +41,7 @@ from pipeline import sql
 from pipeline.errors import ConfigError, DatabaseBusy, StoreError
 from pipeline.settings import Settings
 from pipeline.store.backend import Backend
+from pipeline.store.connect import connect as open_duckdb
 from pipeline.store.lake_sql import translate
 from pipeline.store.locks import cycle_lock_path, file_lock, lock_path
 from pipeline.store.publication import Restored
@@ -83,9 +84,9 @@ def extension_file(name: str) -> Path:
     return path
 
 
-def _instance(extensions: tuple[str, ...] = EXTENSIONS) -> duckdb.DuckDBPyConnection:
+def _instance(extensions: tuple[str, ...] = EXTENSIONS, threads: int = 0) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with these extensions loaded (and no way to download others)."""
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    con = open_duckdb(threads=threads, config={"autoinstall_known_extensions": False})
     try:
         for name in extensions:
             con.execute(f"load '{extension_file(name)}'")
@@ -114,7 +115,7 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
     options = ["read_only"] if read_only else []
     if settings.lake_data_path:
         options.append(f"data_path {sql.literal(settings.lake_data_path)}")
-    con = _instance()
+    con = _instance(threads=settings.db_threads)
     try:
         con.execute(
             f"attach {sql.literal('ducklake:' + catalog)} as {ALIAS}"
@@ -169,7 +170,7 @@ def cycle_lock(settings: Settings) -> Iterator[None]:
 @contextlib.contextmanager
 def _advisory_lock(settings: Settings, key: int, timeout: float, busy: str) -> Iterator[None]:
     catalog = _catalog(settings)
-    con = _instance(("postgres_scanner",))
+    con = _instance(("postgres_scanner",), settings.db_threads)
     try:
         con.execute(f"attach {sql.literal(catalog.removeprefix('postgres:'))} as vigia_lock (type postgres)")
         con.execute("begin transaction")

@@ -55,6 +55,7 @@ import numpy as np
 from pipeline.errors import ConfigError, CorruptDatabase, StoreError
 from pipeline.leftovers import remove_quietly
 from pipeline.settings import Settings
+from pipeline.store.connect import connect
 from pipeline.store.failures import describe_os_error, first_line
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def scan_blocks(path: Path) -> BlockScan:
     return BlockScan(blocks, empty, block_size)
 
 
-def verify(path: Path) -> BlockScan:
+def verify(path: Path, threads: int = 0) -> BlockScan:
     """Prove ``path`` readable: every block's checksum, then every table read whole by DuckDB.
 
     The read catches what checksums cannot (a block that is missing, or a sound block where
@@ -164,7 +165,7 @@ def verify(path: Path) -> BlockScan:
     """
     scan = scan_blocks(path)
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect(path, read_only=True, threads=threads)
     except duckdb.Error as exc:
         raise CorruptDatabase(f"DuckDB cannot open it: {first_line(exc)}") from exc
     try:
@@ -337,10 +338,10 @@ def check_blocks(path: Path, blocks: list[int]) -> None:
                 )
 
 
-def check_opens(path: Path) -> None:
+def check_opens(path: Path, threads: int = 0) -> None:
     """DuckDB opens ``path`` and counts every table's rows (its catalog and row groups read)."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect(path, read_only=True, threads=threads)
     except duckdb.Error as exc:
         raise CorruptDatabase(f"DuckDB cannot open it: {first_line(exc)}") from exc
     try:
@@ -399,10 +400,10 @@ def publish(settings: Settings, now: datetime | None = None) -> Path:
                 whole = True
                 shutil.copyfile(settings.db_path, tmp)  # copy_file_range: reflinks where the filesystem can
             if whole:
-                verify(tmp)
+                verify(tmp, threads=settings.db_threads)
             else:
                 check_blocks(tmp, written or [])
-                check_opens(tmp)
+                check_opens(tmp, threads=settings.db_threads)
         except CorruptDatabase as exc:
             raise CorruptDatabase(
                 f"{settings.db_path} is damaged ({exc}), so it was not published: {target} is still "
@@ -525,7 +526,7 @@ def restore(settings: Settings, source: Path | None = None, now: datetime | None
             )
         source = sources[0]
     try:
-        verify(source)
+        verify(source, threads=settings.db_threads)
     except CorruptDatabase as exc:
         others = ", ".join(str(s) for s in sources if s != source)
         raise CorruptDatabase(
