@@ -62,10 +62,9 @@ once: venv
 demo: venv
 	$(PY) -m pipeline demo
 
-# The whole suite on every core (pytest-xdist). loadgroup hands out the tests one at a time, except
-# those running Airflow in the test process, one group for one worker (tests/conftest.py): that group
-# first, then the two end-to-end tests, collected first, start at once on the two other workers (each
-# its own Airflow, home and ports), and the rest fills in behind. One worker more than cores:
+# The whole suite on every core (pytest-xdist). loadgroup hands out the tests one at a time (no test
+# is in an xdist_group), so the two end-to-end tests, collected first, start at once on two workers
+# (each its own Airflow, home and ports) and the rest fills the third. One worker more than cores:
 # the end-to-end workers mostly wait on Airflow's processes (-n 4 measured slower: more CPU lost to
 # contention than waits filled).
 TEST_WORKERS := $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))

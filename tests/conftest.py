@@ -309,11 +309,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(_TIER_OF_FIXTURE[fixture])
         if item.module.__name__.rpartition(".")[2] in _INTEGRATION_MODULES or _runs_something_slow(item):
             item.add_marker("integration")
-        if item.get_closest_marker("airflow"):
-            # One xdist worker runs every test of Airflow in its process (``make test``'s loadgroup):
-            # the first dag.test() of a process builds Airflow's in-process execution API, 4 s of CPU,
-            # then paid once rather than by every worker. xdist hands the group out first.
-            item.add_marker(pytest.mark.xdist_group("airflow-in-process"))
     # The end-to-end tests first (xdist hands out work in this order): their minutes then run beside
     # the rest of the suite, on two workers at once, instead of after it.
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
