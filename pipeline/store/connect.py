@@ -1,4 +1,5 @@
-"""How Vigía opens a DuckDB database: the pipeline's connections all come from ``connect``.
+"""How Vigía opens a DuckDB database: its file, the analyst copy and the copies it checks, the lake
+(only the scratch databases that compare macro definitions in memory do without).
 
 ``VIGIA_DB_THREADS`` caps the threads of what it opens. The cap is set on the open database
 (``set threads``), not passed as its configuration: DuckDB refuses a second connection to a file
