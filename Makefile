@@ -62,11 +62,13 @@ once: venv
 demo: venv
 	$(PY) -m pipeline demo
 
-# The whole suite on every core (pytest-xdist). loadgroup hands out the tests one at a time (no test
-# is in an xdist_group), so the two end-to-end tests, collected first, start at once on two workers
-# (each its own Airflow, home and ports) and the rest fills the third, the unit tier last (its short
-# tests even out the workers' ends). One worker more than cores: the end-to-end workers mostly wait
-# on Airflow's processes (-n 4 measured slower: more CPU lost to contention than waits filled).
+# The whole suite on every core (pytest-xdist). loadgroup hands out the tests one at a time, except
+# the tests running Airflow in their process, one group for one worker (AIRFLOW_IN_PROCESS in
+# tests/conftest.py), handed out first; the two end-to-end tests, collected first, start at once on
+# the two other workers (each its own Airflow, home and ports), and the rest fills in, the unit tier
+# last (its short tests even out the workers' ends). One worker more than cores: the end-to-end
+# workers mostly wait on Airflow's processes (-n 4 measured slower: more CPU lost to contention than
+# waits filled).
 TEST_WORKERS := $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: venv
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
