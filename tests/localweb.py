@@ -20,6 +20,7 @@ from pathlib import Path
 from pipeline.demo import (
     LAST_MODIFIED,
     SAMPLE_SITE,
+    LoopbackHandler,
     LoopbackServer,
     etag,
     not_modified,
@@ -53,12 +54,7 @@ class LocalWeb(LoopbackServer):
         self._lock = threading.Lock()
         web = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:  # quiet
-                pass
-
+        class Handler(LoopbackHandler):
             def do_GET(self) -> None:  # noqa: N802
                 with web._lock:
                     web.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))

@@ -199,7 +199,7 @@ def _open_offline(page, tmp_path) -> tuple[subprocess.CompletedProcess, list[str
     """Open ``page`` in headless Chromium, every request sent to a recorder, no name resolving."""
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     _Recorder.seen = []
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         run = subprocess.run(
             [
