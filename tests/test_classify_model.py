@@ -9,7 +9,7 @@ import pytest
 from pipeline.classify import MODEL_THRESHOLD, Model, ModelError
 from pipeline.classify.model import make_version
 from pipeline.classify.seeds import load_seeds
-from pipeline.classify.training import build_base_params
+from pipeline.classify.training import Design, build_base_params
 from pipeline.classify.versions import base_model, load_model
 from pipeline.records import Classification, Place
 from tests.conftest import shared_base_model
@@ -128,6 +128,24 @@ def test_base_model_is_deterministic():
     params = build_base_params()
     assert make_version("base", params) == base_model().version
     assert json.dumps(params, sort_keys=True) == json.dumps(base_model().params, sort_keys=True)
+
+
+def test_the_training_matrix_multiplies_as_its_dense_form():
+    # Training keeps the stem columns as their non-zero entries (training.Design): both products the
+    # descent takes must equal the full matrix's, zero rows and columns and repeated rows included.
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    dense = rng.normal(size=(6, 3))
+    stems = np.zeros((6, 5))
+    stems[[0, 0, 2, 3, 3, 3], [1, 4, 0, 1, 2, 4]] = rng.uniform(0.1, 1.0, size=6)
+    rows, columns = np.nonzero(stems)
+    x = Design(dense, rows, columns, stems[rows, columns], stems=5)
+    full = np.hstack([dense, stems])
+    beta, r = rng.normal(size=8), rng.normal(size=6)
+    assert x.width == 8
+    assert np.allclose(x.times(beta), full @ beta, rtol=0, atol=1e-12)
+    assert np.allclose(x.transposed_times(r), full.T @ r, rtol=0, atol=1e-12)
 
 
 def test_params_round_trip_through_json(model):

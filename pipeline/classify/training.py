@@ -110,38 +110,73 @@ def project_documents() -> list[Document]:
     return seed_documents() + load_examples()
 
 
-def fit_logistic(x: Any, y: Any, weights: Any, penalties: Any, steps: int = STEPS) -> tuple[Any, float]:
+@dataclass(frozen=True, slots=True)
+class Design:
+    """The training matrix, one row a document: the standardised dense features, then one column a
+    stem of the vocabulary, kept as its non-zero entries. A document has a few dozen of the
+    vocabulary's stems, so the stem block is about 99% zeros (1,449 columns of the base model's
+    1,489), and each step of the descent multiplies by the matrix twice: done densely, that was 0.64 s
+    of a base model's 1.35 s; this way 0.11 s."""
+
+    dense: Any  # documents x dense features
+    rows: Any  # row, column and value of each non-zero stem entry
+    columns: Any
+    values: Any
+    stems: int  # columns of the stem block
+
+    @property
+    def width(self) -> int:
+        return self.dense.shape[1] + self.stems
+
+    def times(self, beta: Any) -> Any:
+        """The matrix times a vector of weights: one number a document."""
+        import numpy as np
+
+        k = self.dense.shape[1]
+        stem_part = np.bincount(
+            self.rows, weights=self.values * beta[k + self.columns], minlength=self.dense.shape[0]
+        )
+        return self.dense @ beta[:k] + stem_part
+
+    def transposed_times(self, r: Any) -> Any:
+        """The transposed matrix times a vector of one number a document: one number a column."""
+        import numpy as np
+
+        stem_part = np.bincount(self.columns, weights=self.values * r[self.rows], minlength=self.stems)
+        return np.concatenate([self.dense.T @ r, stem_part])
+
+
+def fit_logistic(x: Design, y: Any, weights: Any, penalties: Any, steps: int = STEPS) -> tuple[Any, float]:
     """Weighted L2-penalised logistic regression by Nesterov-accelerated gradient descent.
 
     Minimises Σ wᵢ·logloss(yᵢ, σ(xᵢ·β + b)) / Σ wᵢ + ½ Σ λⱼ βⱼ². Returns (β, b).
     """
     import numpy as np
 
-    n, d = x.shape
     w = weights / weights.sum()
     # Step size 1/L: L bounds the curvature, ¼·‖X‖² for the weighted loss plus the largest penalty.
-    # ‖X‖² by power iteration from a fixed start (deterministic, and far cheaper than an SVD); the
-    # 10% margin covers what 50 iterations leave unconverged.
-    scaled = x * np.sqrt(w)[:, None]
-    vector = np.ones(d) / np.sqrt(d)
+    # ‖X‖² (the largest eigenvalue of Xᵀ·diag(w)·X) by power iteration from a fixed start
+    # (deterministic, and far cheaper than an SVD); the 10% margin covers what 50 iterations leave
+    # unconverged.
+    vector = np.ones(x.width) / np.sqrt(x.width)
     spectral = 0.0
     for _ in range(50):
-        image = scaled.T @ (scaled @ vector)
+        image = x.transposed_times(w * x.times(vector))
         spectral = float(np.linalg.norm(image))
         if spectral == 0.0:
             break
         vector = image / spectral
     step = 1.0 / (0.25 * (1.1 * spectral + 1.0) + float(penalties.max()))
-    beta = np.zeros(d)
+    beta = np.zeros(x.width)
     bias = 0.0
     beta_prev, bias_prev = beta.copy(), bias
     for k in range(1, steps + 1):
         momentum = (k - 1) / (k + 2)
         look_beta = beta + momentum * (beta - beta_prev)
         look_bias = bias + momentum * (bias - bias_prev)
-        p = 1.0 / (1.0 + np.exp(-(x @ look_beta + look_bias)))
+        p = 1.0 / (1.0 + np.exp(-(x.times(look_beta) + look_bias)))
         residual = w * (p - y)
-        grad_beta = x.T @ residual + penalties * look_beta
+        grad_beta = x.transposed_times(residual) + penalties * look_beta
         grad_bias = residual.sum()
         beta_prev, bias_prev = beta, bias
         beta = look_beta - step * grad_beta
@@ -200,14 +235,21 @@ def build_params(
     names = list(DENSE_FEATURES)
     rows = [dense_features(a, s) for a, s in zip(found, similarities, strict=True)]
     dense = np.array([[row[f] for f in names] for row in rows])
-    sparse = np.zeros((len(found), len(vocabulary)))
-    for i, a in enumerate(found):
-        for key, value in stem_features(a, column).items():
-            sparse[i, column[key]] = value
+    entries = [
+        (i, column[key], value)
+        for i, a in enumerate(found)
+        for key, value in stem_features(a, column).items()
+    ]
     mean = dense.mean(axis=0)
     std = dense.std(axis=0)
     std[std == 0] = 1.0
-    x = np.hstack([(dense - mean) / std, sparse])
+    x = Design(
+        dense=(dense - mean) / std,
+        rows=np.array([e[0] for e in entries], dtype=np.intp),
+        columns=np.array([e[1] for e in entries], dtype=np.intp),
+        values=np.array([e[2] for e in entries], dtype=float),
+        stems=len(vocabulary),
+    )
     y = np.array([d.y for d in docs], dtype=float)
     weights = np.array([SOURCE_WEIGHTS[d.source] for d in docs])
     for label in (0, 1):  # both classes weigh the same in total
