@@ -52,7 +52,8 @@ TAIL_LINES = 40
 STOP_GRACE_SECONDS = 15.0
 # How long the child's last lines may take to arrive once it has exited.
 READ_GRACE_SECONDS = 10.0
-# How often the child checks that the task process that started it is still there.
+# How often the child checks that the task that started it is still there (and the task, that the
+# supervisor that started it is).
 PARENT_CHECK_SECONDS = 1.0
 # The child's log lines, as pipeline.cli formats them: "2025-01-01 00:00:00,000 LEVEL logger: message".
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
@@ -94,8 +95,10 @@ def run_collect(jobs_file: str, run_id: str, index: int) -> str:
     """Collect one batch in a child process (see the module's docstring); returns the staged directory.
 
     Raises CollectFailed when the child fails. When the task itself is stopped (Airflow's timeout or
-    a kill raises in this thread), the child is asked to stop, then killed, before that propagates.
+    a kill raises in this thread), the child is asked to stop, then killed, before that propagates;
+    and so when the process that started the task is gone (``_stop_when_orphaned``).
     """
+    supervisor = os.getppid()
     proc = subprocess.Popen(
         collect_command(jobs_file, run_id, index),
         stdin=subprocess.DEVNULL,
@@ -112,15 +115,27 @@ def run_collect(jobs_file: str, run_id: str, index: int) -> str:
     ]
     for reader in readers:
         reader.start()
+    finished, orphaned = threading.Event(), threading.Event()
+    threading.Thread(
+        target=_stop_when_orphaned,
+        args=(proc, supervisor, finished, orphaned),
+        name="vigia-collect-supervisor-watch",
+        daemon=True,
+    ).start()
     try:
         code = proc.wait()
     finally:
+        finished.set()
         if proc.poll() is None:
             _stop(proc)
     # The pipes end when the last holder closes them: the child's fork server and workers inherit
     # them too, so the wait for their last lines is bounded.
     for reader in readers:
         reader.join(READ_GRACE_SECONDS)
+    if orphaned.is_set():
+        raise CollectFailed(
+            f"collecting batch {index} stopped: the process that started this task ({supervisor}) is gone"
+        )
     if code != 0:
         detail = "\n".join(tail) or "(no output)"
         raise CollectFailed(f"collecting batch {index} failed (exit status {code}):\n{detail}")
@@ -128,6 +143,27 @@ def run_collect(jobs_file: str, run_id: str, index: int) -> str:
     if not lines:
         raise CollectFailed(f"collecting batch {index} printed no staged directory")
     return lines[-1].strip()
+
+
+def _stop_when_orphaned(
+    proc: subprocess.Popen, supervisor: int, finished: threading.Event, orphaned: threading.Event
+) -> None:
+    """Stop the child once the process that started this task is gone.
+
+    Airflow runs a task in a process group of its own, under a supervisor that reports its result.
+    Stop the supervisor without it signalling that group (``make run``'s Ctrl-C stops ``airflow
+    standalone``; a worker is killed) and the task outlives it, waiting on this child, which goes on
+    downloading for nobody: a minute or more with slow pages. Its parent's pid changing says so.
+    Signals only: the task's own thread is the one waiting for the child.
+    """
+    while not finished.wait(PARENT_CHECK_SECONDS):
+        if os.getppid() != supervisor:
+            orphaned.set()
+            log.warning("the task's supervisor (process %d) is gone: stopping the collect child", supervisor)
+            proc.terminate()
+            if not finished.wait(STOP_GRACE_SECONDS):
+                proc.kill()
+            return
 
 
 def _read_all(stream: IO[bytes], into: list[bytes]) -> None:
