@@ -37,7 +37,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import deque
 from pathlib import Path
 from typing import IO
@@ -52,8 +51,8 @@ TAIL_LINES = 40
 STOP_GRACE_SECONDS = 15.0
 # How long the child's last lines may take to arrive once it has exited.
 READ_GRACE_SECONDS = 10.0
-# How often the child checks that the task that started it is still there (and the task, that the
-# supervisor that started it is).
+# How often a process checks that the one that started it is still there (``_parent_gone``): the
+# child its task, the task its supervisor.
 PARENT_CHECK_SECONDS = 1.0
 # The child's log lines, as pipeline.cli formats them: "2025-01-01 00:00:00,000 LEVEL logger: message".
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
@@ -156,14 +155,22 @@ def _stop_when_orphaned(
     downloading for nobody: a minute or more with slow pages. Its parent's pid changing says so.
     Signals only: the task's own thread is the one waiting for the child.
     """
-    while not finished.wait(PARENT_CHECK_SECONDS):
-        if os.getppid() != supervisor:
-            orphaned.set()
-            log.warning("the task's supervisor (process %d) is gone: stopping the collect child", supervisor)
-            proc.terminate()
-            if not finished.wait(STOP_GRACE_SECONDS):
-                proc.kill()
-            return
+    if _parent_gone(supervisor, finished):
+        orphaned.set()
+        log.warning("the task's supervisor (process %d) is gone: stopping the collect child", supervisor)
+        proc.terminate()
+        if not finished.wait(STOP_GRACE_SECONDS):
+            proc.kill()
+
+
+def _parent_gone(parent: int, finished: threading.Event | None = None) -> bool:
+    """Wait until this process's parent is no longer ``parent`` (it died: the process was handed to
+    another), checking every PARENT_CHECK_SECONDS; False if ``finished`` is set first."""
+    finished = finished or threading.Event()
+    while os.getppid() == parent:
+        if finished.wait(PARENT_CHECK_SECONDS):
+            return False
+    return True
 
 
 def _read_all(stream: IO[bytes], into: list[bytes]) -> None:
@@ -216,8 +223,7 @@ def stop_with_parent() -> None:
     parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
-        os.kill(os.getpid(), signal.SIGTERM)
+        if _parent_gone(parent):
+            os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="vigia-parent-watch", daemon=True).start()
