@@ -11,16 +11,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -63,11 +62,15 @@ globals()[sys.argv[1]](*sys.argv[2:])
 """
 
 
-def launch(tmp_path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def launcher(tmp_path) -> Path:
     script = tmp_path / "launcher"
     script.write_text(textwrap.dedent(LAUNCHER), encoding="utf-8")
+    return script
+
+
+def launch(tmp_path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(script), *args],
+        [sys.executable, str(launcher(tmp_path)), *args],
         capture_output=True,
         text=True,
         timeout=240,
@@ -150,71 +153,41 @@ def test_collect_runs_in_our_own_process_whatever_launched_the_task(tmp_path, sa
 def test_a_collect_whose_task_lost_its_supervisor_stops_its_child_at_once(tmp_path, monkeypatch):
     # Airflow's supervisor stopped without signalling the task (`make run`'s Ctrl-C): the task and
     # its child must not go on downloading a slow page for nobody. Here a shell plays the supervisor.
-    import psutil
-
     from pipeline.settings import Settings
-    from tests.localweb import LocalWeb, Route
-    from tests.test_e2e import add_slow_feed
+    from tests.localweb import LocalWeb
+    from tests.test_e2e import TOKEN_VARIABLE, add_slow_feed, describe, kill_all, left_after, wait_for
 
     token = uuid.uuid4().hex
     with LocalWeb() as web:
         feeds = tmp_path / "feeds.toml"
         feeds.write_text("", encoding="utf-8")
-        page = add_slow_feed(web, feeds)
-        web.routes[page] = Route(
-            body=b"<html><body><p>" + b"x" * 2000 + b"</p></body></html>", drip_seconds=1
-        )
+        page = add_slow_feed(web, feeds)  # a byte every half second: minutes for the page
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIA_")} | {
             "VIGIA_FEEDS": str(feeds),
             "VIGIA_DB": str(tmp_path / "vigia.duckdb"),
             "VIGIA_ALLOW_NETWORKS": "127.0.0.1/32",
             "VIGIA_PAGE_DEADLINE": "600",
-            "COLLECT_TEST_TOKEN": token,
+            TOKEN_VARIABLE: token,
         }
         for name in ("VIGIA_FEEDS", "VIGIA_DB", "VIGIA_ALLOW_NETWORKS"):
             monkeypatch.setenv(name, env[name])
         (jobs_file,) = ingest.plan_to_files(Settings.from_env(), "run-1")
-        script = tmp_path / "launcher"
-        script.write_text(textwrap.dedent(LAUNCHER), encoding="utf-8")
         log = tmp_path / "task.log"
         supervisor = subprocess.Popen(
-            [
-                "bash",
-                "-c",
-                '"$0" "$1" collect "$2" run-1 2>"$3" & wait',
-                sys.executable,
-                script,
-                jobs_file,
-                log,
-            ],
+            ["bash", "-c", '"$0" "$1" collect "$2" run-1 2>"$3" & wait']
+            + [sys.executable, str(launcher(tmp_path)), jobs_file, str(log)],
             env=env,
             cwd=tmp_path,
             start_new_session=True,
         )
-
-        def ours() -> list[psutil.Process]:
-            found = []
-            for proc in psutil.process_iter():
-                with contextlib.suppress(psutil.Error):
-                    if proc.environ().get("COLLECT_TEST_TOKEN") == token and proc.pid != supervisor.pid:
-                        found.append(proc)
-            return found
-
         try:
-            deadline = time.monotonic() + 120
-            while not web.hits(page) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert web.hits(page), log.read_text()
+            wait_for("the collect child to ask for the slow page", lambda: web.hits(page) > 0, 120, 0.1)
             supervisor.kill()  # SIGKILL: it has no way to stop the task
             supervisor.wait()
-            deadline = time.monotonic() + 60  # at worst: a second to notice, 15 s of grace, the kill
-            while ours() and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert not ours(), [p.cmdline() for p in ours()]
+            left = left_after(token, 60)  # at worst: a second to notice, 15 s of grace, the kill
         finally:
-            for proc in ours():
-                with contextlib.suppress(psutil.Error):
-                    proc.kill()
+            kill_all(token)
+    assert not left, describe(left)
     assert "is gone" in log.read_text()
 
 
