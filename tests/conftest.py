@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import gc
 import inspect
 import ipaddress
 import json
@@ -35,6 +36,27 @@ os.environ.update(
     AIRFLOW__CORE__UNIT_TEST_MODE="False",
     AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
 )
+# The suite's temporary directories (``tmp_path``) in memory, where the machine has a tmpfs with room:
+# a run writes gigabytes into them (DuckDB files, their snapshots and analyst copies, rewritten at
+# every checkpoint and publication), and on a disk those writes and their fsyncs cost CPU the suite
+# is short of. ``PYTEST_DEBUG_TEMPROOT`` is pytest's own setting for where they go: one set by the
+# caller wins. With ``tmp_path_retention_policy = "failed"`` (pyproject.toml) a passing test's
+# directory is removed as it ends, so the tmpfs holds the running tests' and the failed ones'.
+TMPFS = "/dev/shm"
+TMPFS_ROOM = 4 << 30  # bytes free
+
+
+def _tmpfs_with_room(path: str, needed: int) -> bool:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize >= needed and os.access(path, os.W_OK | os.X_OK)
+
+
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ and _tmpfs_with_room(TMPFS, TMPFS_ROOM):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = TMPFS
+
 # Tests never take settings from the developer's shell.
 for _name in [k for k in os.environ if k.startswith("VIGIA_")]:
     del os.environ[_name]
@@ -330,6 +352,19 @@ AIRFLOW_IN_PROCESS = (
     "tests/test_publication.py::test_under_airflow_",
     "tests/test_collect_process.py::test_a_collect_that_fails_fails_its_task_and_mails_it",
 )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Once a test's fixtures are torn down: collect what it left, then freeze what survives.
+
+    A worker's heap grows to as many as 950,000 objects (Airflow imported in the process, the model, the
+    lexicons), and the collector's full passes walked all of them again and again: 10 s of CPU in a
+    run of the suite, 3.4 s with this. Frozen objects are left out of every later pass. Collecting
+    first keeps a test's own garbage (and the ResourceWarning of a pipe it leaked) found at its end.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_xdist_make_scheduler(config, log):
