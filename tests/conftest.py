@@ -3,6 +3,7 @@ and Airflow configured (before anything imports it) to use a throw-away home and
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import functools
 import gc
@@ -27,15 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 # waiting for work on the busy cores. A base-model fit took 5.8 s of CPU with them, 1.5 s without.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-# Airflow reads its configuration when first imported: set it before any test imports it.
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="vigia-airflow-")
-os.environ.update(
-    AIRFLOW_HOME=_AIRFLOW_HOME,
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-    AIRFLOW__CORE__UNIT_TEST_MODE="False",
-    AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-)
 # The suite's temporary directories (``tmp_path``) in memory, where the machine has a tmpfs with room:
 # a run writes gigabytes into them (DuckDB files, their snapshots and analyst copies, rewritten at
 # every checkpoint and publication), and on a disk those writes and their fsyncs cost CPU the suite
@@ -57,13 +49,26 @@ def _tmpfs_with_room(path: str, needed: int) -> bool:
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ and _tmpfs_with_room(TMPFS, TMPFS_ROOM):
     os.environ["PYTEST_DEBUG_TEMPROOT"] = TMPFS
 
+# Airflow reads its configuration when first imported: set it before any test imports it. Its home
+# (the metadata database dag.test() writes) sits with the temporary directories, and goes with the
+# process: each test process has its own.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="vigia-airflow-", dir=os.environ.get("PYTEST_DEBUG_TEMPROOT"))
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
+os.environ.update(
+    AIRFLOW_HOME=_AIRFLOW_HOME,
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+    AIRFLOW__CORE__UNIT_TEST_MODE="False",
+    AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+)
 # Tests never take settings from the developer's shell.
 for _name in [k for k in os.environ if k.startswith("VIGIA_")]:
     del os.environ[_name]
-# One DuckDB thread a database, for the same reason (VIGIA_DB_THREADS; inherited by the processes a
-# test starts, except the end-to-end deployments, which run on the defaults): the suite's workers
-# already keep the cores busy, and DuckDB's own threads cost CPU handing small queries around. Two
-# test modules of small loads took 23.4 s of CPU with a thread per core, 20.4 s with one.
+# One DuckDB thread a database, for the reason OpenBLAS has one above (VIGIA_DB_THREADS; inherited
+# by the processes a test starts, except the end-to-end deployments, which run on the defaults): the
+# suite's workers already keep the cores busy, and DuckDB's own threads cost CPU handing small
+# queries around. Two test modules of small loads took 23.4 s of CPU with a thread per core, 20.4 s
+# with one.
 os.environ["VIGIA_DB_THREADS"] = "1"
 
 # Hypothesis (tests/test_fuzz.py): ``ci``, the default, is sized for every run of the suite;
