@@ -39,9 +39,13 @@ TMPFS_ROOM = 4 << 30  # bytes free; a run of the whole suite used at most 572 MB
 
 
 def _tmpfs_with_room(path: str, needed: int) -> bool:
+    """Whether ``path`` can hold the tests' files: writable, with room, and not mounted ``noexec``
+    (as containers mount /dev/shm): some tests run a script they write there."""
     try:
         st = os.statvfs(path)
     except OSError:
+        return False
+    if st.f_flag & (os.ST_NOEXEC | os.ST_RDONLY):
         return False
     return st.f_bavail * st.f_frsize >= needed and os.access(path, os.W_OK | os.X_OK)
 
