@@ -57,7 +57,7 @@ class LoopbackHandler(BaseHTTPRequestHandler):
 
 class LoopbackServer:
     """A threaded HTTP server on a loopback address, served while inside ``with``: the life cycle
-    the demo's web and the tests' web (tests/localweb.py) share."""
+    the demo's web, the tests' web (tests/localweb.py) and the report test's recording proxy share."""
 
     def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
         self._server = ThreadingHTTPServer((host, port), handler)

@@ -9,14 +9,14 @@ import random
 import re
 import shutil
 import subprocess
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import duckdb
 import pytest
 
 from pipeline.cli import main
+from pipeline.demo import LoopbackServer
 from pipeline.publish import report
 from tests.test_views import LIMA_OFFSET, Item, Newsroom, daily_history, prose
 
@@ -197,10 +197,8 @@ def _chromium() -> str | None:
 
 def _open_offline(page, tmp_path) -> tuple[subprocess.CompletedProcess, list[str]]:
     """Open ``page`` in headless Chromium, every request sent to a recorder, no name resolving."""
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     _Recorder.seen = []
-    threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with LoopbackServer("127.0.0.1", 0, _Recorder) as proxy:
         run = subprocess.run(
             [
                 _chromium(),
@@ -215,7 +213,7 @@ def _open_offline(page, tmp_path) -> tuple[subprocess.CompletedProcess, list[str
                 "--disable-extensions",
                 f"--user-data-dir={tmp_path / 'profile'}",
                 # every request goes to the recorder (nothing leaves the machine)
-                f"--proxy-server=http://127.0.0.1:{proxy.server_address[1]}",
+                f"--proxy-server={proxy.base}",
                 "--proxy-bypass-list=<-loopback>",
                 "--enable-logging=stderr",
                 "--virtual-time-budget=15000",
@@ -227,9 +225,6 @@ def _open_offline(page, tmp_path) -> tuple[subprocess.CompletedProcess, list[str
             timeout=180,
             env={**os.environ, "HOME": str(tmp_path)},
         )
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     return run, [r for r in _Recorder.seen if not _BROWSER_OWN.search(r)]
 
 
